@@ -1,0 +1,60 @@
+"""M-Pesa Daraja wire code: no Odoo import, usable from the addon and from plain Python."""
+
+from .amounts import to_whole_shillings
+from .client import B2CRequest, DarajaClient
+from .config import DarajaConfig
+from .credential import load_certificate
+from .errors import (
+    DarajaAuthError,
+    DarajaError,
+    DarajaTokenUnavailable,
+    InvalidAmount,
+    InvalidMsisdn,
+    MalformedPayload,
+)
+from .msisdn import normalise_msisdn
+from .outcomes import OutcomeKind, SubmitOutcome
+from .payloads import (
+    AccountBalance,
+    B2CResult,
+    BalanceResult,
+    QueueTimeoutNotice,
+    StatusResult,
+    parse_balance_result,
+    parse_queue_timeout,
+    parse_result,
+    parse_status_result,
+)
+from .result_codes import ResultClass, classify_result_code, describe_result_code
+from .token_cache import TOKEN_CACHE, TokenCache
+
+__all__ = [
+    "TOKEN_CACHE",
+    "AccountBalance",
+    "B2CRequest",
+    "B2CResult",
+    "BalanceResult",
+    "DarajaAuthError",
+    "DarajaClient",
+    "DarajaConfig",
+    "DarajaError",
+    "DarajaTokenUnavailable",
+    "InvalidAmount",
+    "InvalidMsisdn",
+    "MalformedPayload",
+    "OutcomeKind",
+    "QueueTimeoutNotice",
+    "ResultClass",
+    "StatusResult",
+    "SubmitOutcome",
+    "TokenCache",
+    "classify_result_code",
+    "describe_result_code",
+    "load_certificate",
+    "normalise_msisdn",
+    "parse_balance_result",
+    "parse_queue_timeout",
+    "parse_result",
+    "parse_status_result",
+    "to_whole_shillings",
+]

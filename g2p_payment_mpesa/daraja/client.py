@@ -1,0 +1,456 @@
+"""The Daraja HTTP client: token, B2C submit, status and balance queries.
+
+Every call returns a :class:`SubmitOutcome` that says what the caller may do next. The key
+distinction is between TRANSIENT (provably not processed: send again with the same
+OriginatorConversationID) and UNKNOWN (maybe processed: ask with a status query first). When in
+doubt the client answers UNKNOWN, because an unnecessary status query costs a second and a wrong
+TRANSIENT can pay a beneficiary twice.
+"""
+
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from .amounts import to_whole_shillings
+from .config import DarajaConfig
+from .credential import security_credential as _encrypt_credential
+from .errors import DarajaAuthError, DarajaTokenUnavailable, InvalidAmount, InvalidMsisdn
+from .outcomes import OutcomeKind, SubmitOutcome
+from .token_cache import TOKEN_CACHE, TokenCache
+
+_logger = logging.getLogger(__name__)
+
+TOKEN_PATH = "/oauth/v1/generate"
+B2C_PATH = "/mpesa/b2c/v3/paymentrequest"
+B2C_VALIDATED_PATH = "/mpesa/b2cvalidate/v2/paymentrequest"
+STATUS_PATH = "/mpesa/transactionstatus/v1/query"
+BALANCE_PATH = "/mpesa/accountbalance/v1/query"
+
+COMMAND_IDS = frozenset({"BusinessPayment", "SalaryPayment", "PromotionPayment"})
+# 01 national ID, 02 military, 03 alien, 04 diplomatic, 05 passport.
+ID_TYPES = frozenset({"01", "02", "03", "04", "05"})
+
+TOKEN_ERROR_CODES = frozenset({"404.001.03", "401.002.01"})
+BAD_CREDENTIALS_CODE = "400.008.01"
+SPIKE_ARREST_CODE = "500.003.02"
+QUOTA_CODE = "500.003.03"
+DUPLICATE_CODE = "500.002.1001"
+# Waits used when M-Pesa throttles without a Retry-After header.
+SPIKE_ARREST_RETRY_AFTER = 1.0
+QUOTA_RETRY_AFTER = 60.0
+
+_MSISDN = re.compile(r"254[17]\d{8}")
+
+
+@dataclass(frozen=True)
+class B2CRequest:
+    originator_conversation_id: str
+    msisdn: str
+    amount: int
+    remarks: str
+    result_url: str
+    timeout_url: str
+    occasion: str = ""
+    command_id: str = "BusinessPayment"
+    id_type: str | None = None
+    id_number: str | None = None
+
+    def __post_init__(self):
+        # Checked here, not left to M-Pesa: a request M-Pesa rejects for our own mistake still
+        # uses up the OriginatorConversationID and an API call.
+        if (
+            not isinstance(self.originator_conversation_id, str)
+            or not self.originator_conversation_id.strip()
+        ):
+            raise ValueError("originator_conversation_id is required")
+        if not isinstance(self.msisdn, str) or not _MSISDN.fullmatch(self.msisdn):
+            raise InvalidMsisdn(
+                f"msisdn {self.msisdn!r} is not 12 digits 2547XXXXXXXX / 2541XXXXXXXX "
+                "(use normalise_msisdn first)",
+                "format",
+            )
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+            raise InvalidAmount("amount must be an int of whole shillings (use to_whole_shillings)", "type")
+        if self.amount <= 0:
+            raise InvalidAmount(f"Amount {self.amount} must be positive", "not_positive")
+        if not isinstance(self.remarks, str) or not 2 <= len(self.remarks) <= 100:
+            raise ValueError("remarks must be 2 to 100 characters")
+        if len(self.occasion or "") > 100:
+            raise ValueError("occasion must be at most 100 characters")
+        if self.command_id not in COMMAND_IDS:
+            raise ValueError(f"command_id must be one of {sorted(COMMAND_IDS)}")
+        for name in ("result_url", "timeout_url"):
+            if not str(getattr(self, name) or "").startswith(("http://", "https://")):
+                raise ValueError(f"{name} must be an http(s) URL")
+        if self.id_type is not None:
+            if self.id_type not in ID_TYPES:
+                raise ValueError(f"id_type must be one of {sorted(ID_TYPES)}")
+            if not self.id_number or not str(self.id_number).strip():
+                raise ValueError("id_number is required with id_type")
+        elif self.id_number:
+            raise ValueError("id_type is required with id_number")
+
+    @property
+    def validated(self) -> bool:
+        return self.id_type is not None
+
+
+def _pre_send(exc: requests.ConnectionError) -> bool:
+    """True when the connection failed before any byte of the request left (refused, DNS).
+
+    requests wraps urllib3's MaxRetryError, whose ``reason`` is the original error; a
+    connection reset or a server closing mid-request shows up as a ProtocolError instead.
+    """
+    reason = exc.args[0] if exc.args else None
+    for _depth in range(5):
+        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
+            return True
+        reason = getattr(reason, "reason", None)
+        if reason is None:
+            return False
+    return False
+
+
+def _retry_after(response: requests.Response, default: float) -> float:
+    value = response.headers.get("Retry-After")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return default
+    return seconds if seconds >= 0 else default
+
+
+class _TokenRefused(Exception):
+    """Internal: the API call answered "invalid access token"."""
+
+
+class DarajaClient:
+    """A thread-safe client of one Daraja app.
+
+    One pooled ``requests.Session`` is shared by the threads using the client; tokens come
+    from a :class:`TokenCache` (the process-wide one unless ``token_cache`` is given).
+    """
+
+    def __init__(
+        self,
+        config: DarajaConfig,
+        session: requests.Session | None = None,
+        *,
+        token_cache: TokenCache | None = None,
+        pool_maxsize: int = 16,
+    ):
+        self.config = config
+        self._own_session = session is None
+        if session is None:
+            session = requests.Session()
+            # max_retries=0: urllib3 must never re-send a payment on its own.
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            # Proxies and .netrc from the environment would change where money requests go.
+            session.trust_env = False
+        self.session = session
+        self.token_cache = token_cache if token_cache is not None else TOKEN_CACHE
+        self._token_key = TokenCache.key_for(config.base_url, config.consumer_key)
+        self._credential: str | None = None
+        self._credential_lock = threading.Lock()
+
+    def __repr__(self):
+        return f"<DarajaClient {self.config.base_url} shortcode={self.config.shortcode}>"
+
+    def close(self) -> None:
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # --- token and credential ----------------------------------------------------------------
+
+    def token(self) -> str:
+        """A valid access token (cached). Raises DarajaAuthError or DarajaTokenUnavailable."""
+        return self.token_cache.get(self._token_key, self._fetch_token)
+
+    def _fetch_token(self) -> tuple[str, float]:
+        url = self.config.base_url + TOKEN_PATH
+        try:
+            response = self.session.get(
+                url,
+                params={"grant_type": "client_credentials"},
+                auth=(self.config.consumer_key, self.config.consumer_secret),
+                headers={"Accept": "application/json"},
+                timeout=self.config.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise DarajaTokenUnavailable(f"Token request failed: {type(exc).__name__}: {exc}") from None
+        body = _json(response)
+        if response.status_code in (400, 401, 403):
+            code = body.get("errorCode") or f"http_{response.status_code}"
+            message = body.get("errorMessage") or "credentials refused"
+            _logger.error(
+                "Daraja refused the consumer key/secret of %s: %s %s", self.config.base_url, code, message
+            )
+            raise DarajaAuthError(f"Daraja refused the consumer key/secret ({code}: {message})")
+        if response.status_code != 200:
+            raise DarajaTokenUnavailable(f"Token request answered HTTP {response.status_code}")
+        token = body.get("access_token")
+        try:
+            lifetime = float(body.get("expires_in"))
+        except (TypeError, ValueError):
+            lifetime = -1.0
+        if not isinstance(token, str) or not token or not lifetime > 0:
+            raise DarajaTokenUnavailable("Token answer has no access_token/expires_in")
+        _logger.debug("New Daraja token for %s, valid %ss", self.config.base_url, lifetime)
+        return token, lifetime
+
+    def security_credential(self) -> str:
+        """The encrypted initiator password, computed once per client (RSA is not free)."""
+        with self._credential_lock:
+            if self._credential is None:
+                self._credential = _encrypt_credential(
+                    self.config.initiator_password, self.config.certificate
+                )
+            return self._credential
+
+    # --- API calls -----------------------------------------------------------------------------
+
+    def b2c_submit(self, req: B2CRequest) -> SubmitOutcome:
+        """Send one B2C payment request. ACCEPTED means queued, never paid."""
+        # Limits are the app's: refuse before sending rather than let M-Pesa fail it later.
+        to_whole_shillings(req.amount, min_amount=self.config.min_amount, max_amount=self.config.max_amount)
+        payload = {
+            "OriginatorConversationID": req.originator_conversation_id,
+            "InitiatorName": self.config.initiator_name,
+            "SecurityCredential": self.security_credential(),
+            "CommandID": req.command_id,
+            "Amount": req.amount,
+            "PartyA": self.config.shortcode,
+            "PartyB": req.msisdn,
+            "Remarks": req.remarks,
+            "QueueTimeOutURL": req.timeout_url,
+            "ResultURL": req.result_url,
+        }
+        if req.occasion:
+            payload["Occassion"] = req.occasion  # sic: Daraja's spelling
+        path = B2C_PATH
+        if req.validated:
+            path = B2C_VALIDATED_PATH
+            payload["IDType"] = req.id_type
+            payload["IDNumber"] = str(req.id_number).strip()
+        return self._call(path, payload, req.originator_conversation_id)
+
+    def transaction_status(
+        self,
+        *,
+        originator_conversation_id: str | None = None,
+        receipt: str | None = None,
+        result_url: str,
+        timeout_url: str,
+        remarks: str = "Status",
+    ) -> SubmitOutcome:
+        """Ask for the outcome of a transaction by its OriginatorConversationID and/or receipt."""
+        if not originator_conversation_id and not receipt:
+            raise ValueError("transaction_status needs originator_conversation_id or receipt")
+        payload = {
+            "Initiator": self.config.initiator_name,
+            "SecurityCredential": self.security_credential(),
+            "CommandID": "TransactionStatusQuery",
+            "PartyA": self.config.shortcode,
+            "IdentifierType": "4",
+            "ResultURL": result_url,
+            "QueueTimeOutURL": timeout_url,
+            "Remarks": remarks,
+            "Occasion": "",
+        }
+        if receipt:
+            payload["TransactionID"] = receipt
+        if originator_conversation_id:
+            payload["OriginalConversationID"] = originator_conversation_id
+        return self._call(STATUS_PATH, payload, None)
+
+    def account_balance(
+        self, *, result_url: str, timeout_url: str, remarks: str = "Balance"
+    ) -> SubmitOutcome:
+        payload = {
+            "Initiator": self.config.initiator_name,
+            "SecurityCredential": self.security_credential(),
+            "CommandID": "AccountBalance",
+            "PartyA": self.config.shortcode,
+            "IdentifierType": "4",
+            "Remarks": remarks,
+            "QueueTimeOutURL": timeout_url,
+            "ResultURL": result_url,
+        }
+        return self._call(BALANCE_PATH, payload, None)
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _call(self, path: str, payload: dict, ocid: str | None) -> SubmitOutcome:
+        outcome = None
+        for attempt in (1, 2):
+            try:
+                token = self.token()
+            except DarajaTokenUnavailable as exc:
+                outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="token_unavailable", message=str(exc))
+                break
+            try:
+                outcome = self._post(path, payload, token, ocid)
+                break
+            except _TokenRefused as refused:
+                # Only this stale token is dropped: a fresh one fetched meanwhile by another
+                # thread stays. The request was refused at the gateway, so re-sending it with the
+                # same OriginatorConversationID cannot pay twice.
+                self.token_cache.invalidate(self._token_key, token)
+                if attempt == 2:
+                    outcome = SubmitOutcome(
+                        OutcomeKind.REJECTED,
+                        code="token",
+                        message=f"Access token refused twice ({refused})",
+                        http_status=refused.args[1] if len(refused.args) > 1 else None,
+                    )
+        _logger.info(
+            "Daraja %s %s -> %s %s %s",
+            path,
+            ocid or "",
+            outcome.kind.value,
+            outcome.code or "",
+            outcome.message,
+        )
+        return outcome
+
+    def _post(self, path: str, payload: dict, token: str, ocid: str | None) -> SubmitOutcome:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        try:
+            response = self.session.post(
+                self.config.base_url + path,
+                data=json.dumps(payload),
+                headers=headers,
+                timeout=self.config.timeout,
+                # requests turns a redirected POST into a GET: never follow one with money in it.
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout as exc:
+            return SubmitOutcome(OutcomeKind.TRANSIENT, code="connect_timeout", message=_describe(exc))
+        except requests.ReadTimeout as exc:
+            return SubmitOutcome(OutcomeKind.UNKNOWN, code="read_timeout", message=_describe(exc))
+        except requests.ConnectionError as exc:
+            if _pre_send(exc):
+                return SubmitOutcome(OutcomeKind.TRANSIENT, code="connect_error", message=_describe(exc))
+            return SubmitOutcome(OutcomeKind.UNKNOWN, code="connection_lost", message=_describe(exc))
+        except requests.RequestException as exc:
+            return SubmitOutcome(OutcomeKind.UNKNOWN, code="connection_lost", message=_describe(exc))
+        return self._classify(response, ocid)
+
+    def _classify(self, response: requests.Response, ocid: str | None) -> SubmitOutcome:
+        status = response.status_code
+        body = _json(response)
+        error_code = str(body.get("errorCode") or "").strip()
+        message = str(body.get("errorMessage") or body.get("ResponseDescription") or "")
+        common = {"http_status": status, "request_id": body.get("requestId")}
+
+        if error_code in TOKEN_ERROR_CODES or (status == 401 and not error_code):
+            raise _TokenRefused(f"{error_code or 'HTTP 401'}: {message}", status)
+        if error_code == BAD_CREDENTIALS_CODE:
+            raise DarajaAuthError(f"Daraja refused the consumer key/secret ({error_code}: {message})")
+        if error_code == SPIKE_ARREST_CODE:
+            return SubmitOutcome(
+                OutcomeKind.TRANSIENT,
+                code=error_code,
+                message=message,
+                retry_after=_retry_after(response, SPIKE_ARREST_RETRY_AFTER),
+                **common,
+            )
+        if error_code == QUOTA_CODE:
+            return SubmitOutcome(
+                OutcomeKind.TRANSIENT,
+                code=error_code,
+                message=message,
+                retry_after=_retry_after(response, QUOTA_RETRY_AFTER),
+                **common,
+            )
+        if error_code == DUPLICATE_CODE:
+            # The id was received before: that earlier request may well have been paid.
+            return SubmitOutcome(OutcomeKind.UNKNOWN, code=error_code, message=message, **common)
+
+        if status == 200 and "ResponseCode" in body:
+            response_code = str(body["ResponseCode"]).strip()
+            echoed = body.get("OriginatorConversationID")
+            common["originator_conversation_id"] = echoed
+            if response_code != "0":
+                return SubmitOutcome(OutcomeKind.REJECTED, code=response_code, message=message, **common)
+            conversation_id = body.get("ConversationID")
+            if not conversation_id:
+                return SubmitOutcome(
+                    OutcomeKind.UNKNOWN,
+                    code="bad_response",
+                    message="ResponseCode 0 without a ConversationID",
+                    **common,
+                )
+            if ocid and echoed and echoed != ocid:
+                return SubmitOutcome(
+                    OutcomeKind.UNKNOWN,
+                    code="bad_response",
+                    message=f"Acknowledgement echoes another OriginatorConversationID ({echoed})",
+                    conversation_id=conversation_id,
+                    **common,
+                )
+            return SubmitOutcome(
+                OutcomeKind.ACCEPTED,
+                conversation_id=str(conversation_id),
+                code="0",
+                message=message,
+                **common,
+            )
+        if 200 <= status < 300:
+            # Something answered success in a shape that is not Daraja's: it may have queued it.
+            return SubmitOutcome(
+                OutcomeKind.UNKNOWN,
+                code="bad_response",
+                message=f"Unrecognised HTTP {status} answer",
+                **common,
+            )
+        if status == 429:
+            return SubmitOutcome(
+                OutcomeKind.TRANSIENT,
+                code=error_code or "http_429",
+                message=message,
+                retry_after=_retry_after(response, SPIKE_ARREST_RETRY_AFTER),
+                **common,
+            )
+        if status == 408 or status >= 500:
+            return SubmitOutcome(
+                OutcomeKind.UNKNOWN, code=error_code or f"http_{status}", message=message, **common
+            )
+        # Other 3xx/4xx: refused by the API before processing (bad field, wrong URL).
+        return SubmitOutcome(
+            OutcomeKind.REJECTED,
+            code=error_code or f"http_{status}",
+            message=message or response.reason or "",
+            **common,
+        )
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,84 @@
+"""A process-wide cache of Daraja access tokens.
+
+Daraja tokens live about an hour and every app has an unpublished rate limit, so each worker
+thread fetching its own token would waste calls and risk throttling. One token is kept per
+(base_url, consumer_key); concurrent callers that need a new one wait for a single fetch.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+TokenKey = tuple[str, str]
+# fetch() returns (access_token, lifetime in seconds).
+TokenFetcher = Callable[[], tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    token: str
+    # Monotonic time after which the token is no longer handed out.
+    refresh_at: float
+
+
+class TokenCache:
+    def __init__(self, refresh_margin: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.refresh_margin = refresh_margin
+        self._clock = clock
+        self._entries: dict[TokenKey, _Entry] = {}
+        self._key_locks: dict[TokenKey, threading.Lock] = {}
+        # Guards the two dicts only; never held during a fetch, so one slow app does not block
+        # the tokens of another.
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key_for(base_url: str, consumer_key: str) -> TokenKey:
+        return (base_url.rstrip("/"), consumer_key)
+
+    def _fresh(self, key: TokenKey) -> str | None:
+        entry = self._entries.get(key)
+        if entry is not None and self._clock() < entry.refresh_at:
+            return entry.token
+        return None
+
+    def get(self, key: TokenKey, fetch: TokenFetcher) -> str:
+        """Return a token for ``key``, calling ``fetch`` at most once across waiting threads."""
+        with self._lock:
+            token = self._fresh(key)
+            if token is not None:
+                return token
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            # Another thread may have fetched while this one waited for the key lock.
+            with self._lock:
+                token = self._fresh(key)
+            if token is not None:
+                return token
+            token, lifetime = fetch()
+            # A short-lived token (a test or a misbehaving server) would otherwise be "stale"
+            # the moment it arrives and be fetched again on every call.
+            margin = min(self.refresh_margin, lifetime / 2)
+            with self._lock:
+                self._entries[key] = _Entry(token, self._clock() + lifetime - margin)
+            return token
+
+    def invalidate(self, key: TokenKey, token: str | None = None) -> None:
+        """Forget the token of ``key``.
+
+        With ``token``, forget it only if it is still the cached one: when several threads get
+        "invalid token" for the same stale token, the first refreshes it and the others must not
+        throw the fresh one away.
+        """
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and (token is None or entry.token == token):
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# Shared by every DarajaClient of the process unless one is given its own.
+TOKEN_CACHE = TokenCache()
