@@ -1,0 +1,58 @@
+import hmac
+import json
+import logging
+
+from odoo import http
+from odoo.http import request
+
+from ..daraja import MalformedPayload
+from ..models.payment_manager_results import CallbackRefused
+
+_logger = logging.getLogger(__name__)
+
+CALLBACK_KINDS = ("result", "timeout", "status", "balance")
+BASE = "/g2p_payment_mpesa/<int:manager_id>/<string:secret>"
+
+
+def _answer(status, accepted):
+    # Refusals say nothing about why: the reason is in our log, not in the caller's hands.
+    body = (
+        {"ResultCode": 0, "ResultDesc": "Accepted"} if accepted else {"ResultCode": 1, "ResultDesc": "Rejected"}
+    )
+    return request.make_json_response(body, status=status)
+
+
+class MpesaCallbackController(http.Controller):
+    @http.route(
+        [f"{BASE}/<string:kind>", f"{BASE}/status/<string:ocid>"],
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def mpesa_callback(self, manager_id, secret, kind="status", ocid=None, **_kwargs):
+        source = request.httprequest.remote_addr
+        if kind not in CALLBACK_KINDS:
+            return _answer(404, False)
+        manager = request.env["g2p.program.payment.manager.mpesa"].sudo().browse(manager_id).exists()
+        expected = manager.callback_secret if manager else ""
+        if not expected or not hmac.compare_digest(expected.encode(), secret.encode()):
+            _logger.warning("M-Pesa %s callback refused: wrong manager or secret (from %s)", kind, source)
+            return _answer(403, False)
+        if not manager._mpesa_ip_allowed(source):
+            _logger.warning("M-Pesa %s callback refused: source %s not allowed", kind, source)
+            return _answer(403, False)
+        raw = request.httprequest.get_data()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            _logger.warning("M-Pesa %s callback refused: not JSON (%s bytes from %s)", kind, len(raw), source)
+            return _answer(400, False)
+        try:
+            outcome = manager._mpesa_handle_callback(kind, body, ocid)
+        except (MalformedPayload, CallbackRefused) as exc:
+            _logger.warning("M-Pesa %s callback refused (from %s): %s", kind, source, exc)
+            return _answer(400, False)
+        _logger.info("M-Pesa %s callback from %s: %s", kind, source, outcome)
+        return _answer(200, True)

@@ -1,0 +1,132 @@
+from odoo import _, fields, models
+
+from .. import const
+
+
+class MpesaTransaction(models.Model):
+    """One B2C request to M-Pesa, keyed by its OriginatorConversationID.
+
+    A payment has at most one open request (enforced by a partial unique index): a new one is
+    made only after M-Pesa has said the previous one failed.
+    """
+
+    _name = "g2p.mpesa.transaction"
+    _description = "M-Pesa B2C request"
+    _order = "id desc"
+    _rec_name = "originator_conversation_id"
+
+    originator_conversation_id = fields.Char(
+        "OriginatorConversationID", required=True, readonly=True, index=True, copy=False
+    )
+    payment_id = fields.Many2one("g2p.payment", required=True, readonly=True, index=True, ondelete="restrict")
+    manager_id = fields.Many2one(
+        "g2p.program.payment.manager.mpesa", required=True, readonly=True, index=True, ondelete="restrict"
+    )
+    partner_id = fields.Many2one(related="payment_id.partner_id")
+    cycle_id = fields.Many2one(related="payment_id.cycle_id")
+    msisdn = fields.Char("Number sent to", required=True, readonly=True)
+    amount = fields.Integer("Amount (KES)", required=True, readonly=True)
+    id_type = fields.Char("ID type sent", readonly=True)
+    id_number = fields.Char("ID number sent", readonly=True, groups="base.group_system")
+    state = fields.Selection(const.TX_STATES, required=True, default=const.TX_RESERVED, index=True)
+    conversation_id = fields.Char("ConversationID", readonly=True, index=True)
+    receipt = fields.Char(readonly=True, index=True)
+    result_code = fields.Char(readonly=True, index=True)
+    result_desc = fields.Char("Result description", readonly=True)
+    receiver_name = fields.Char(readonly=True)
+    completed_at = fields.Datetime(readonly=True)
+    submit_attempts = fields.Integer(readonly=True)
+    status_queries = fields.Integer(readonly=True)
+    last_submit_at = fields.Datetime(readonly=True)
+    next_check_at = fields.Datetime(
+        readonly=True, index=True, help="When reconciliation asks M-Pesa for this request's status."
+    )
+
+    _sql_constraints = [
+        (
+            "originator_conversation_id_unique",
+            "unique(originator_conversation_id)",
+            "An OriginatorConversationID is used once.",
+        )
+    ]
+
+    def init(self):
+        # Invariant 1 at the database level: whatever the code does, a payment cannot have two
+        # requests that M-Pesa may still pay.
+        self.env.cr.execute(
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS g2p_mpesa_transaction_one_open_per_payment
+            ON g2p_mpesa_transaction (payment_id) WHERE state != 'failed'
+            """
+        )
+
+    # ------------------------------------------------------------------ state changes
+    # Each keeps the payment's OpenG2P fields and its M-Pesa detail in step with the request.
+    def _mpesa_set_state(self, state, **vals):
+        self.ensure_one()
+        self.write(dict(vals, state=state))
+        payment_vals = {"mpesa_state": const.TX_TO_PAYMENT_STATE[state]}
+        if state in (const.TX_ACCEPTED, const.TX_UNKNOWN) and self.payment_id.state == "issued":
+            payment_vals["state"] = "sent"
+        if vals.get("result_code"):
+            payment_vals["mpesa_result_code"] = vals["result_code"]
+            payment_vals["mpesa_result_desc"] = vals.get("result_desc") or ""
+        self.payment_id.write(payment_vals)
+
+    def _mpesa_pay(self, receipt, amount, completed_at, receiver_name, result_code="0", result_desc=""):
+        self.ensure_one()
+        now = fields.Datetime.now()
+        self.write(
+            {
+                "state": const.TX_PAID,
+                "receipt": receipt,
+                "result_code": result_code,
+                "result_desc": result_desc,
+                "receiver_name": receiver_name,
+                "completed_at": completed_at or now,
+                "next_check_at": False,
+            }
+        )
+        self.payment_id.write(
+            {
+                "state": "reconciled",
+                "status": "paid",
+                "status_is_final": True,
+                "status_datetime": now,
+                "amount_paid": float(amount),
+                "payment_datetime": completed_at or now,
+                "mpesa_state": const.PAY_PAID,
+                "mpesa_receipt": receipt,
+                "mpesa_result_code": result_code,
+                "mpesa_result_desc": result_desc,
+                "mpesa_receiver_name": receiver_name,
+            }
+        )
+
+    def _mpesa_fail(self, code, desc):
+        """M-Pesa said this request failed: final for the payment (OpenG2P re-pays failed ones)."""
+        self.ensure_one()
+        self.write({"state": const.TX_FAILED, "result_code": code, "result_desc": desc, "next_check_at": False})
+        self.payment_id.write(
+            {
+                "state": "reconciled",
+                "status": "failed",
+                "status_is_final": True,
+                "status_datetime": fields.Datetime.now(),
+                "amount_paid": 0.0,
+                "mpesa_state": const.PAY_FAILED,
+                "mpesa_result_code": code,
+                "mpesa_result_desc": desc,
+            }
+        )
+
+    def _mpesa_flag_for_review(self, reason):
+        self.ensure_one()
+        self._mpesa_set_state(const.TX_NEEDS_REVIEW, result_desc=reason, next_check_at=False)
+        manager = self.manager_id
+        manager.activity_schedule(
+            "g2p_payment_mpesa.mail_activity_mpesa_review",
+            user_id=(manager.create_uid or self.env.user).id,
+            summary=_("M-Pesa payment %s needs review") % self.originator_conversation_id,
+            note=reason,
+        )

@@ -1,0 +1,272 @@
+import base64
+import logging
+import secrets
+
+import requests
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .. import const
+from ..daraja import DarajaAuthError, DarajaClient, DarajaConfig, DarajaError, OutcomeKind
+
+_logger = logging.getLogger(__name__)
+
+
+class PaymentManager(models.Model):
+    _inherit = "g2p.program.payment.manager"
+
+    @api.model
+    def _selection_manager_ref_id(self):
+        selection = super()._selection_manager_ref_id()
+        new_manager = ("g2p.program.payment.manager.mpesa", "M-Pesa")
+        if new_manager not in selection:
+            selection.append(new_manager)
+        return selection
+
+
+def _new_callback_secret():
+    return secrets.token_urlsafe(32)
+
+
+class G2PPaymentManagerMpesa(models.Model):
+    _name = "g2p.program.payment.manager.mpesa"
+    _inherit = ["g2p.program.payment.manager.default", "mail.thread", "mail.activity.mixin"]
+    _description = "M-Pesa Payment Manager"
+
+    batch_tag_ids = fields.Many2many(
+        "g2p.payment.batch.tag",
+        "g2p_pay_batch_tag_pay_manager_mpesa",
+        string="Batch Tags",
+        ondelete="cascade",
+    )
+    create_batch = fields.Boolean("Automatically Create Batch", default=True)
+
+    # Where M-Pesa is.
+    environment = fields.Selection(
+        [("simulator", "Simulator"), ("sandbox", "Safaricom sandbox"), ("production", "Production")],
+        required=True,
+        default="simulator",
+        tracking=True,
+    )
+    base_url = fields.Char(
+        "Daraja base URL",
+        required=True,
+        default=const.ENVIRONMENT_URLS["simulator"],
+        tracking=True,
+    )
+    # Credentials: readable by administrators only, never logged.
+    consumer_key = fields.Char(groups="base.group_system")
+    consumer_secret = fields.Char(groups="base.group_system")
+    shortcode = fields.Char("B2C shortcode", tracking=True)
+    initiator_name = fields.Char(tracking=True)
+    initiator_password = fields.Char(groups="base.group_system")
+    certificate = fields.Binary(
+        help="The environment's X.509 certificate (PEM or DER) used to encrypt the initiator password."
+    )
+    certificate_filename = fields.Char()
+    command_id = fields.Selection(
+        [
+            ("BusinessPayment", "Business payment"),
+            ("SalaryPayment", "Salary payment"),
+            ("PromotionPayment", "Promotion payment"),
+        ],
+        "Command",
+        required=True,
+        default="BusinessPayment",
+    )
+    remarks_template = fields.Char(
+        required=True,
+        default="{program}",
+        help="Remarks sent with each payment (2 to 100 characters). {program}, {cycle} and "
+        "{payment} are replaced.",
+    )
+    occasion_template = fields.Char(default="{cycle}", help="Optional, up to 100 characters.")
+
+    # Callbacks.
+    callback_base_url = fields.Char(help="Public URL of this Odoo as M-Pesa reaches it. Empty: web.base.url.")
+    callback_secret = fields.Char(
+        groups="base.group_system", copy=False, default=lambda self: _new_callback_secret()
+    )
+    callback_ip_allowlist = fields.Char(
+        "Callback source IPs",
+        help="Comma-separated addresses or networks (CIDR) M-Pesa's callbacks may come from. "
+        "Empty: any address (the secret in the URL still applies).",
+    )
+
+    # Who is paid where.
+    payee_source = fields.Selection(
+        [("phone", "Registrant's first active phone"), ("id_type", "An ID of the registrant")],
+        "Payee number from",
+        required=True,
+        default="phone",
+    )
+    payee_id_type_id = fields.Many2one("g2p.id.type", "ID type holding the number")
+    validated_b2c = fields.Boolean(
+        "Validated B2C",
+        help="Pay only if the wallet's registered national ID matches the registrant's (M-Pesa "
+        "refuses with R002/R003 otherwise): a recycled phone number is not paid.",
+    )
+    validation_id_type_id = fields.Many2one("g2p.id.type", "ID type to validate")
+    validation_id_code = fields.Selection(
+        [
+            ("01", "National ID"),
+            ("02", "Military ID"),
+            ("03", "Alien ID"),
+            ("04", "Diplomatic ID"),
+            ("05", "Passport"),
+        ],
+        "M-Pesa ID type",
+        default="01",
+    )
+
+    # Flow control.
+    concurrency = fields.Integer(
+        "Parallel requests per job",
+        default=8,
+        help="HTTP requests one send job keeps in flight.",
+    )
+    max_requests_per_second = fields.Integer(
+        "Requests per second ceiling", default=100, help="Per Odoo process. 0: no ceiling."
+    )
+    min_amount = fields.Integer("Minimum amount (KES)", default=10)
+    max_amount = fields.Integer("Maximum amount (KES)", default=250_000)
+    reconcile_after_minutes = fields.Integer(
+        "Ask for status after (minutes)",
+        default=5,
+        help="A payment without result after this long gets a Transaction Status query.",
+    )
+    reconcile_max_attempts = fields.Integer(
+        "Status queries before review",
+        default=3,
+        help="Still unknown after this many status queries: flagged for review.",
+    )
+    sending_enabled = fields.Boolean(
+        default=True, help="Off in copied (neutralized) databases: nothing is sent to M-Pesa."
+    )
+    sending_blocked_reason = fields.Char(
+        readonly=True,
+        tracking=True,
+        help="Why sending stopped (e.g. M-Pesa refused the credentials). Fix it, then resume.",
+    )
+
+    # The organisation's float, as M-Pesa last reported it.
+    float_utility_balance = fields.Char("Utility account (float)", readonly=True)
+    float_working_balance = fields.Char("Working account", readonly=True)
+    float_checked_at = fields.Datetime("Float reported at", readonly=True)
+
+    @api.onchange("environment")
+    def _onchange_environment(self):
+        self.base_url = const.ENVIRONMENT_URLS[self.environment]
+
+    # ------------------------------------------------------------------ configuration
+    def _mpesa_missing_settings(self):
+        self.ensure_one()
+        rec = self.sudo()
+        labels = {
+            "base_url": _("Daraja base URL"),
+            "consumer_key": _("Consumer key"),
+            "consumer_secret": _("Consumer secret"),
+            "shortcode": _("B2C shortcode"),
+            "initiator_name": _("Initiator name"),
+            "initiator_password": _("Initiator password"),
+            "certificate": _("Certificate"),
+        }
+        missing = [label for name, label in labels.items() if not rec[name]]
+        if rec.payee_source == "id_type" and not rec.payee_id_type_id:
+            missing.append(_("ID type holding the number"))
+        if rec.validated_b2c and not rec.validation_id_type_id:
+            missing.append(_("ID type to validate"))
+        return missing
+
+    def _mpesa_config(self):
+        self.ensure_one()
+        missing = self._mpesa_missing_settings()
+        if missing:
+            raise UserError(
+                _("M-Pesa manager %(name)s is missing settings: %(missing)s.")
+                % {"name": self.name, "missing": ", ".join(missing)}
+            )
+        rec = self.sudo()
+        return DarajaConfig(
+            base_url=rec.base_url.rstrip("/"),
+            consumer_key=rec.consumer_key,
+            consumer_secret=rec.consumer_secret,
+            shortcode=rec.shortcode,
+            initiator_name=rec.initiator_name,
+            initiator_password=rec.initiator_password,
+            certificate=base64.b64decode(rec.certificate),
+            min_amount=rec.min_amount,
+            max_amount=rec.max_amount,
+        )
+
+    def _mpesa_client(self):
+        return DarajaClient(self._mpesa_config())
+
+    def _mpesa_callback_url(self, kind):
+        self.ensure_one()
+        base = self.callback_base_url or self.env["ir.config_parameter"].sudo().get_param("web.base.url")
+        secret = self.sudo().callback_secret
+        return f"{base.rstrip('/')}/g2p_payment_mpesa/{self.id}/{secret}/{kind}"
+
+    # ------------------------------------------------------------------ buttons
+    def action_rotate_callback_secret(self):
+        for rec in self:
+            rec.sudo().callback_secret = _new_callback_secret()
+            rec.message_post(body=_("Callback secret rotated: callbacks to the old URL are refused."))
+
+    def action_fetch_simulator_certificate(self):
+        self.ensure_one()
+        try:
+            response = requests.get(f"{self.base_url.rstrip('/')}/sim/certificate.pem", timeout=10)
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            raise UserError(_("Could not fetch the certificate from %s: %s") % (self.base_url, exc)) from exc
+        self.write({"certificate": base64.b64encode(response.content), "certificate_filename": "sim.pem"})
+
+    def action_test_connection(self):
+        """Get a token and ask for the balance: proves the URL, the app keys and the initiator."""
+        self.ensure_one()
+        client = self._mpesa_client()
+        try:
+            client.token()
+            outcome = client.account_balance(
+                result_url=self._mpesa_callback_url("balance"),
+                timeout_url=self._mpesa_callback_url("timeout"),
+            )
+        except DarajaAuthError as exc:
+            raise UserError(_("M-Pesa refused the consumer key or secret: %s") % exc) from exc
+        except (DarajaError, requests.RequestException) as exc:
+            raise UserError(_("M-Pesa could not be reached at %s: %s") % (self.base_url, exc)) from exc
+        if outcome.kind != OutcomeKind.ACCEPTED:
+            raise UserError(
+                _("M-Pesa did not accept the balance query: %(code)s %(message)s")
+                % {"code": outcome.code or "", "message": outcome.message}
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("M-Pesa"),
+                "message": _(
+                    "Connected: token issued, balance query accepted. The float appears on the form "
+                    "when M-Pesa posts the balance."
+                ),
+                "type": "success",
+                "sticky": False,
+            },
+        }
+
+    def action_resume_sending(self):
+        for rec in self:
+            rec.sending_blocked_reason = False
+            rec._mpesa_enqueue_queued()
+
+    def _mpesa_block(self, reason):
+        """Stop sending: a credential problem repeated would make M-Pesa lock the initiator."""
+        for rec in self:
+            if rec.sending_blocked_reason:
+                continue
+            rec.sending_blocked_reason = reason
+            rec.message_post(body=_("M-Pesa sending stopped: %s") % reason)
+            _logger.error("M-Pesa manager %s: sending stopped: %s", rec.id, reason)

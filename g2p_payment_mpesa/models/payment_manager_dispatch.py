@@ -1,0 +1,411 @@
+"""Sending: pre-flight, reservation of the OriginatorConversationID, submission, acknowledgement."""
+
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+from psycopg2 import OperationalError
+
+from odoo import _, fields, models
+from odoo.exceptions import UserError
+from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
+from odoo.tools import float_repr, split_every
+
+from .. import const
+from ..daraja import (
+    B2CRequest,
+    DarajaAuthError,
+    InvalidAmount,
+    InvalidMsisdn,
+    OutcomeKind,
+    SubmitOutcome,
+    normalise_msisdn,
+    to_whole_shillings,
+)
+
+_logger = logging.getLogger(__name__)
+
+
+class PreflightError(ValueError):
+    def __init__(self, code, reason):
+        super().__init__(reason)
+        self.code = code
+
+
+class _RateLimiter:
+    """At most `rate` starts per second across the threads of one Odoo process."""
+
+    _lock = threading.Lock()
+    _next_slot = {}
+
+    @classmethod
+    def wait(cls, key, rate):
+        if not rate or rate <= 0:
+            return
+        with cls._lock:
+            now = time.monotonic()
+            slot = max(now, cls._next_slot.get(key, now))
+            cls._next_slot[key] = slot + 1.0 / rate
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def _notify(title, message, kind, sticky=False):
+    return {
+        "type": "ir.actions.client",
+        "tag": "display_notification",
+        "params": {
+            "title": title,
+            "message": message,
+            "type": kind,
+            "sticky": sticky,
+            "next": {"type": "ir.actions.act_window_close"},
+        },
+    }
+
+
+class G2PPaymentManagerMpesaDispatch(models.Model):
+    _inherit = "g2p.program.payment.manager.mpesa"
+
+    # ------------------------------------------------------------------ helpers
+    def _mpesa_commit(self):
+        """Make what was written durable before talking to M-Pesa.
+
+        Tests run in one transaction that must not be committed; there the ordering still holds
+        because nothing else writes concurrently.
+        """
+        if not self.env.registry.in_test_mode():
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _mpesa_retrying(self, apply):
+        """Run `apply` and commit, retrying on concurrent updates (a callback racing the ack)."""
+        if self.env.registry.in_test_mode():
+            return apply()
+        for attempt in range(6):
+            try:
+                result = apply()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                return result
+            except OperationalError as exc:
+                if exc.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY or attempt == 5:
+                    raise
+                self.env.cr.rollback()
+                time.sleep(0.05 * 2**attempt)
+
+    def _mpesa_amount(self, payment):
+        # Monetary fields are floats in the ORM: go through the currency's decimal representation
+        # so 500.0 becomes Decimal("500.00") and 499.999 is not silently rounded into a whole.
+        digits = payment.currency_id.decimal_places if payment.currency_id else 2
+        return to_whole_shillings(
+            Decimal(float_repr(payment.amount_issued, max(digits, 2))),
+            min_amount=self.min_amount,
+            max_amount=self.max_amount,
+        )
+
+    def _mpesa_payee_number(self, payment):
+        partner = payment.partner_id
+        if self.payee_source == "id_type":
+            reg = partner.reg_ids.filtered(lambda r: r.id_type == self.payee_id_type_id and r.value)[:1]
+            if not reg:
+                raise PreflightError(
+                    const.PREFLIGHT_MSISDN,
+                    _("No %s on the registrant to pay to.") % self.payee_id_type_id.name,
+                )
+            return reg.value
+        phone = partner.phone_number_ids.filtered(lambda p: not p.disabled)[:1]
+        if not phone:
+            raise PreflightError(const.PREFLIGHT_MSISDN, _("The registrant has no active phone number."))
+        return phone.phone_no
+
+    def _mpesa_validation_id(self, payment):
+        if not self.validated_b2c:
+            return None, None
+        reg = payment.partner_id.reg_ids.filtered(
+            lambda r: r.id_type == self.validation_id_type_id and r.value and r.status != "invalid"
+        )[:1]
+        if not reg:
+            raise PreflightError(
+                const.PREFLIGHT_ID,
+                _("Validated B2C needs the registrant's %s; there is none.") % self.validation_id_type_id.name,
+            )
+        return self.validation_id_code, reg.value.strip()
+
+    def _mpesa_check_payment(self, payment):
+        """Everything M-Pesa would refuse for our own mistake, checked before any money moves."""
+        currency = payment.currency_id.name
+        if currency != const.CURRENCY:
+            raise PreflightError(
+                const.PREFLIGHT_CURRENCY,
+                _("M-Pesa pays in %(ours)s; this payment is in %(theirs)s.")
+                % {"ours": const.CURRENCY, "theirs": currency or _("no currency")},
+            )
+        try:
+            amount = self._mpesa_amount(payment)
+        except InvalidAmount as exc:
+            raise PreflightError(const.PREFLIGHT_AMOUNT, str(exc)) from exc
+        try:
+            msisdn = normalise_msisdn(self._mpesa_payee_number(payment))
+        except InvalidMsisdn as exc:
+            raise PreflightError(const.PREFLIGHT_MSISDN, str(exc)) from exc
+        self._mpesa_validation_id(payment)
+        return msisdn, amount
+
+    # ------------------------------------------------------------------ sending
+    def _send_payments(self, batches):
+        self.ensure_one()
+        if not batches:
+            return _notify(_("Payment"), _("No payment batches to process."), "warning", sticky=True)
+        if not self.sending_enabled:
+            raise UserError(_("Sending is disabled on M-Pesa manager %s (a copied database?).") % self.name)
+        if self.sending_blocked_reason:
+            raise UserError(
+                _("Sending is stopped on M-Pesa manager %(name)s: %(reason)s. Fix it, then resume.")
+                % {"name": self.name, "reason": self.sending_blocked_reason}
+            )
+        self._mpesa_config()  # missing settings fail here, before any payment changes
+        Payment = self.env["g2p.payment"]
+        payment_ids = Payment.search(
+            [("batch_id", "in", batches.ids), ("state", "=", "issued"), ("mpesa_state", "=", False)],
+            order="id",
+        ).ids
+        if not payment_ids:
+            return _notify(_("Payment"), _("There are no payments left to send."), "warning")
+
+        sendable, refused, total = [], 0, 0
+        for chunk in split_every(1000, payment_ids):
+            for payment in Payment.browse(chunk):
+                try:
+                    msisdn, amount = self._mpesa_check_payment(payment)
+                except PreflightError as exc:
+                    self._mpesa_refuse(payment, exc.code, str(exc))
+                    refused += 1
+                    continue
+                payment.mpesa_msisdn = msisdn
+                sendable.append(payment.id)
+                total += amount
+            self.env.flush_all()
+            self.env.invalidate_all()
+
+        self._mpesa_check_float(total)
+        touched = Payment.browse(payment_ids).batch_id
+        if sendable:
+            Payment.browse(sendable).write({"mpesa_state": const.PAY_QUEUED})
+            Payment.browse(sendable).batch_id.write({"batch_has_started": True})
+            self._mpesa_enqueue(sendable)
+        touched._mpesa_update_stats()
+        message = _("%(sent)s payments queued for M-Pesa (KES %(total)s).") % {
+            "sent": len(sendable),
+            "total": f"{total:,}",
+        }
+        if refused:
+            message += " " + _("%s refused before sending: see the failed payments.") % refused
+        return _notify(_("M-Pesa"), message, "warning" if refused else "success", sticky=bool(refused))
+
+    def _mpesa_refuse(self, payment, code, reason):
+        payment.write(
+            {
+                "state": "reconciled",
+                "status": "failed",
+                "status_is_final": True,
+                "status_datetime": fields.Datetime.now(),
+                "mpesa_state": const.PAY_FAILED,
+                "mpesa_result_code": code,
+                "mpesa_result_desc": reason,
+            }
+        )
+
+    def _mpesa_check_float(self, total):
+        """Refuse a batch the float cannot cover, when M-Pesa has told us the float."""
+        if not self.float_utility_balance or not total:
+            return
+        available = Decimal(self.float_utility_balance)
+        if total > available:
+            raise UserError(
+                _(
+                    "The M-Pesa float (Utility account, KES %(available)s as reported %(at)s) does not "
+                    "cover these payments (KES %(total)s). Top it up, then send again."
+                )
+                % {"available": f"{available:,.2f}", "at": self.float_checked_at, "total": f"{total:,}"}
+            )
+
+    def _mpesa_enqueue(self, payment_ids, eta=None):
+        for chunk in split_every(const.SEND_CHUNK_SIZE, payment_ids):
+            self.with_delay(
+                channel=const.QUEUE_CHANNEL,
+                eta=eta,
+                description=f"M-Pesa: send {len(chunk)} payments",
+                max_retries=0,
+            )._mpesa_send_chunk(list(chunk))
+
+    def _mpesa_enqueue_queued(self):
+        """Queue again what a stop left behind (payments queued or reserved, not acknowledged)."""
+        for rec in self:
+            ids = (
+                self.env["g2p.payment"]
+                .search(
+                    [
+                        ("mpesa_state", "in", (const.PAY_QUEUED, const.PAY_SUBMITTING)),
+                        ("batch_id.cycle_id.program_id", "=", rec.program_id.id),
+                    ]
+                )
+                .ids
+            )
+            if ids:
+                rec._mpesa_enqueue(ids)
+
+    def _mpesa_reserve(self, payments):
+        """Give each payment its open request, creating one (a new id) only where it has none."""
+        Tx = self.env["g2p.mpesa.transaction"].sudo()
+        open_txs = Tx.search([("payment_id", "in", payments.ids), ("state", "in", const.TX_OPEN_STATES)])
+        by_payment = {tx.payment_id.id: tx for tx in open_txs}
+        to_submit = Tx.browse()
+        vals_list = []
+        for payment in payments:
+            tx = by_payment.get(payment.id)
+            if tx:
+                # Only a request M-Pesa is not known to have is sent again, always with its own id.
+                if tx.state == const.TX_RESERVED:
+                    to_submit |= tx
+                continue
+            try:
+                msisdn, amount = self._mpesa_check_payment(payment)
+                id_type, id_number = self._mpesa_validation_id(payment)
+            except PreflightError as exc:  # the registrant changed since Send was pressed
+                self._mpesa_refuse(payment, exc.code, str(exc))
+                continue
+            vals_list.append(
+                {
+                    "originator_conversation_id": str(uuid.uuid4()),
+                    "payment_id": payment.id,
+                    "manager_id": self.id,
+                    "msisdn": msisdn,
+                    "amount": amount,
+                    "id_type": id_type,
+                    "id_number": id_number,
+                }
+            )
+        if vals_list:
+            to_submit |= Tx.create(vals_list)
+        for tx in to_submit:
+            tx.payment_id.write(
+                {
+                    "mpesa_state": const.PAY_SUBMITTING,
+                    "mpesa_originator_conversation_id": tx.originator_conversation_id,
+                    "mpesa_msisdn": tx.msisdn,
+                }
+            )
+        return to_submit
+
+    def _mpesa_render(self, template, payment):
+        values = {
+            "program": payment.program_id.name or "",
+            "cycle": payment.cycle_id.name or "",
+            "payment": payment.name or "",
+        }
+        try:
+            text = (template or "").format(**values)
+        except (KeyError, IndexError, ValueError):
+            text = template or ""
+        return text[:100]
+
+    def _mpesa_request(self, tx):
+        payment = tx.payment_id
+        remarks = self._mpesa_render(self.remarks_template, payment)
+        if len(remarks) < 2:
+            remarks = "G2P payment"
+        return B2CRequest(
+            originator_conversation_id=tx.originator_conversation_id,
+            msisdn=tx.msisdn,
+            amount=tx.amount,
+            remarks=remarks,
+            occasion=self._mpesa_render(self.occasion_template, payment),
+            result_url=self._mpesa_callback_url("result"),
+            timeout_url=self._mpesa_callback_url("timeout"),
+            command_id=self.command_id,
+            id_type=tx.id_type or None,
+            id_number=tx.sudo().id_number or None,
+        )
+
+    def _mpesa_submit_many(self, client, requests_):
+        """Submit concurrently; HTTP only in the threads, never the ORM."""
+        rate = self.max_requests_per_second
+        key = (self.env.cr.dbname, self.id)
+
+        def submit(req):
+            _RateLimiter.wait(key, rate)
+            try:
+                return client.b2c_submit(req)
+            except DarajaAuthError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever broke, the request may have left
+                _logger.exception("M-Pesa submit of %s failed unexpectedly", req.originator_conversation_id)
+                return SubmitOutcome(kind=OutcomeKind.UNKNOWN, message=str(exc))
+
+        workers = max(1, min(self.concurrency or 1, len(requests_)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mpesa-submit") as pool:
+            return list(pool.map(submit, requests_))
+
+    def _mpesa_send_chunk(self, payment_ids):
+        """Queue job: reserve ids (committed), submit, record acknowledgements."""
+        self.ensure_one()
+        if not self.sending_enabled or self.sending_blocked_reason:
+            _logger.warning("M-Pesa manager %s: not sending %s payments (stopped)", self.id, len(payment_ids))
+            return
+        payments = self.env["g2p.payment"].browse(payment_ids).exists()
+        payments = payments.filtered(
+            lambda p: p.mpesa_state in (const.PAY_QUEUED, const.PAY_SUBMITTING) and p.status != "paid"
+        )
+        if not payments:
+            return
+        txs = self._mpesa_reserve(payments)
+        txs.write({"last_submit_at": fields.Datetime.now()})
+        for tx in txs:
+            tx.submit_attempts += 1
+        self._mpesa_commit()  # invariant 1: the id is durable before the request leaves
+
+        client = self._mpesa_client()
+        requests_ = [self._mpesa_request(tx) for tx in txs]
+        try:
+            outcomes = self._mpesa_submit_many(client, requests_)
+        except DarajaAuthError as exc:
+            self._mpesa_block(_("M-Pesa refused the consumer key or secret (%s).") % exc)
+            return
+        pairs = list(zip(txs.ids, outcomes, strict=True))
+        self._mpesa_retrying(lambda: self._mpesa_record_outcomes(pairs))
+
+    def _mpesa_record_outcomes(self, pairs):
+        Tx = self.env["g2p.mpesa.transaction"].sudo()
+        ids = [tx_id for tx_id, _outcome in pairs]
+        # Lock: a result callback may be applying to the same rows right now.
+        self.env.cr.execute("SELECT id FROM g2p_mpesa_transaction WHERE id IN %s FOR UPDATE", [tuple(ids)])
+        Tx.browse(ids).invalidate_recordset()
+        now = fields.Datetime.now()
+        retry, retry_delay = [], 0
+        check_at = fields.Datetime.add(now, minutes=self.reconcile_after_minutes)
+        for tx_id, outcome in pairs:
+            tx = Tx.browse(tx_id)
+            if tx.state != const.TX_RESERVED:
+                continue  # its result arrived before its acknowledgement: the result wins
+            if outcome.kind == OutcomeKind.ACCEPTED:
+                tx._mpesa_set_state(const.TX_ACCEPTED, conversation_id=outcome.conversation_id, next_check_at=check_at)
+            elif outcome.kind == OutcomeKind.REJECTED:
+                tx._mpesa_fail(outcome.code or "REJECTED", outcome.message)
+            elif outcome.kind == OutcomeKind.UNKNOWN:
+                # Never re-sent under a new id: M-Pesa is asked what became of this one.
+                tx._mpesa_set_state(
+                    const.TX_UNKNOWN,
+                    result_code=outcome.code,
+                    result_desc=outcome.message,
+                    next_check_at=fields.Datetime.add(now, seconds=30),
+                )
+            elif tx.submit_attempts >= const.MAX_TRANSIENT_SUBMITS:
+                tx._mpesa_set_state(const.TX_UNKNOWN, result_code=outcome.code, result_desc=outcome.message)
+            else:
+                retry.append(tx.payment_id.id)
+                retry_delay = max(retry_delay, outcome.retry_after or 0, 2**tx.submit_attempts)
+        if retry:
+            _logger.info("M-Pesa: %s transient refusals, retrying in %ss", len(retry), retry_delay)
+            self._mpesa_enqueue(retry, eta=min(retry_delay, 300))

@@ -1,0 +1,108 @@
+"""Reconciliation: what has no final result after a while is asked about; what stays unknown is
+flagged for a person."""
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from odoo import _, api, fields, models
+
+from .. import const
+from ..daraja import DarajaError, OutcomeKind
+
+_logger = logging.getLogger(__name__)
+
+# A reserved request whose job has not acknowledged it within this time lost its job (a crash).
+STALE_RESERVATION_MINUTES = 10
+
+
+class G2PPaymentManagerMpesaReconcile(models.Model):
+    _inherit = "g2p.program.payment.manager.mpesa"
+
+    @api.model
+    def _cron_mpesa_reconcile(self):
+        for manager in self.search([]):
+            manager._mpesa_update_open_batches()
+            if manager.sending_enabled:
+                manager._mpesa_reconcile()
+
+    def _mpesa_update_open_batches(self):
+        batches = self.env["g2p.payment.batch"].search(
+            [
+                ("batch_has_started", "=", True),
+                ("batch_has_completed", "=", False),
+                ("cycle_id.program_id", "=", self.program_id.id),
+            ]
+        )
+        batches._mpesa_update_stats()
+
+    def _mpesa_due_transactions(self, limit):
+        now = fields.Datetime.now()
+        stale = fields.Datetime.subtract(now, minutes=STALE_RESERVATION_MINUTES)
+        return (
+            self.env["g2p.mpesa.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("manager_id", "=", self.id),
+                    "|",
+                    "&",
+                    ("state", "in", (const.TX_ACCEPTED, const.TX_UNKNOWN)),
+                    ("next_check_at", "<=", now),
+                    "&",
+                    ("state", "=", const.TX_RESERVED),
+                    ("last_submit_at", "<=", stale),
+                ],
+                order="next_check_at, id",
+                limit=limit,
+            )
+        )
+
+    def _mpesa_reconcile(self, limit=500):
+        """Send a Transaction Status query for each request due; flag those asked often enough."""
+        self.ensure_one()
+        txs = self._mpesa_due_transactions(limit)
+        if not txs:
+            return 0
+        to_query = self.env["g2p.mpesa.transaction"].sudo()
+        next_check = fields.Datetime.add(fields.Datetime.now(), minutes=self.reconcile_after_minutes)
+        for tx in txs:
+            if tx.status_queries >= self.reconcile_max_attempts:
+                tx._mpesa_flag_for_review(
+                    _("No final answer from M-Pesa after %s status queries: check the M-Pesa portal.")
+                    % tx.status_queries
+                )
+                continue
+            tx.write({"status_queries": tx.status_queries + 1, "next_check_at": next_check})
+            to_query |= tx
+        self._mpesa_commit()  # count the query before it leaves: a crash must not hide attempts
+        if not to_query:
+            return 0
+        client = self._mpesa_client()
+        timeout_url = self._mpesa_callback_url("timeout")
+        jobs = [
+            (tx.originator_conversation_id, f"{self._mpesa_callback_url('status')}/{tx.originator_conversation_id}")
+            for tx in to_query
+        ]
+
+        def ask(job):
+            ocid, result_url = job
+            try:
+                return client.transaction_status(
+                    originator_conversation_id=ocid, result_url=result_url, timeout_url=timeout_url
+                )
+            except DarajaError as exc:
+                return exc
+            except Exception as exc:  # noqa: BLE001 - one failed query must not stop the others
+                _logger.exception("M-Pesa status query for %s failed", ocid)
+                return exc
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency or 1, len(jobs)))) as pool:
+            answers = list(pool.map(ask, jobs))
+        refused = [
+            ocid
+            for (ocid, _url), answer in zip(jobs, answers, strict=True)
+            if not (hasattr(answer, "kind") and answer.kind == OutcomeKind.ACCEPTED)
+        ]
+        if refused:
+            _logger.warning("M-Pesa: %s status queries not accepted (will retry): %s", len(refused), refused[:5])
+        return len(jobs)

@@ -1,0 +1,193 @@
+"""What M-Pesa posts back: results, queue timeouts, status results, balances."""
+
+import ipaddress
+import logging
+from decimal import Decimal
+
+from odoo import _, fields, models
+
+from .. import const
+from ..daraja import (
+    ResultClass,
+    classify_result_code,
+    parse_balance_result,
+    parse_queue_timeout,
+    parse_result,
+    parse_status_result,
+)
+
+_logger = logging.getLogger(__name__)
+
+
+class CallbackRefused(Exception):
+    """A callback that must not be applied; the reason is logged, never sent back."""
+
+
+class G2PPaymentManagerMpesaResults(models.Model):
+    _inherit = "g2p.program.payment.manager.mpesa"
+
+    def _mpesa_ip_allowed(self, address):
+        self.ensure_one()
+        if not self.callback_ip_allowlist:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        for item in self.callback_ip_allowlist.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            try:
+                if ip in ipaddress.ip_network(item, strict=False):
+                    return True
+            except ValueError:
+                _logger.warning("M-Pesa manager %s: ignoring bad allowlist entry %r", self.id, item)
+        return False
+
+    def _mpesa_handle_callback(self, kind, body, ocid=None):
+        self.ensure_one()
+        handlers = {
+            "result": self._mpesa_on_result,
+            "timeout": self._mpesa_on_timeout,
+            "status": self._mpesa_on_status,
+            "balance": self._mpesa_on_balance,
+        }
+        if kind == "status":
+            return self._mpesa_on_status(body, ocid)
+        return handlers[kind](body)
+
+    def _mpesa_lock_tx(self, ocid):
+        if not ocid:
+            raise CallbackRefused("no OriginatorConversationID")
+        Tx = self.env["g2p.mpesa.transaction"].sudo()
+        tx = Tx.search([("originator_conversation_id", "=", ocid), ("manager_id", "=", self.id)], limit=1)
+        if not tx:
+            raise CallbackRefused(f"unknown OriginatorConversationID {ocid}")
+        self.env.cr.execute("SELECT id FROM g2p_mpesa_transaction WHERE id = %s FOR UPDATE", [tx.id])
+        tx.invalidate_recordset()
+        return tx
+
+    def _mpesa_check_match(self, tx, amount, msisdn):
+        """A success is applied only to the payment it belongs to: same amount, same number."""
+        if amount is None or Decimal(amount) != Decimal(tx.amount):
+            raise CallbackRefused(f"amount {amount} does not match KES {tx.amount} sent for {tx.originator_conversation_id}")
+        if msisdn and msisdn != tx.msisdn:
+            raise CallbackRefused(f"number {msisdn} does not match the number sent for {tx.originator_conversation_id}")
+
+    def _mpesa_on_result(self, body):
+        result = parse_result(body)
+        tx = self._mpesa_lock_tx(result.originator_conversation_id)
+        if tx.conversation_id and result.conversation_id and tx.conversation_id != result.conversation_id:
+            raise CallbackRefused(f"ConversationID {result.conversation_id} is not the one M-Pesa acknowledged")
+        if tx.state in const.TX_FINAL_STATES:
+            same = (tx.state == const.TX_PAID and result.is_success and result.receipt == tx.receipt) or (
+                tx.state == const.TX_FAILED and not result.is_success and result.result_code == tx.result_code
+            )
+            if same:
+                return "duplicate"
+            raise CallbackRefused(f"a different result for {tx.originator_conversation_id}, already {tx.state}")
+        if result.is_success:
+            self._mpesa_check_match(tx, result.amount, result.receiver_msisdn)
+            tx._mpesa_pay(
+                receipt=result.receipt or result.transaction_id,
+                amount=result.amount,
+                completed_at=result.completed_at,
+                receiver_name=result.receiver_name,
+                result_desc=result.result_desc,
+            )
+            if result.utility_funds is not None and self._mpesa_float_is_stale():
+                self._mpesa_store_float(result.utility_funds, result.working_funds)
+        else:
+            self._mpesa_apply_failure(tx, result.result_code, result.result_desc)
+        return "applied"
+
+    def _mpesa_apply_failure(self, tx, code, desc):
+        if classify_result_code(code) == ResultClass.TRANSIENT:
+            earlier = self.env["g2p.mpesa.transaction"].sudo().search_count(
+                [("payment_id", "=", tx.payment_id.id), ("state", "=", const.TX_FAILED)]
+            )
+            if earlier < const.MAX_TRANSIENT_RESULTS:
+                # M-Pesa said this request failed and moved no money: the payment goes again,
+                # under a new id (the old one would be refused as a duplicate).
+                tx.write({"state": const.TX_FAILED, "result_code": code, "result_desc": desc, "next_check_at": False})
+                tx.payment_id.write(
+                    {"mpesa_state": const.PAY_QUEUED, "mpesa_result_code": code, "mpesa_result_desc": desc}
+                )
+                self._mpesa_enqueue([tx.payment_id.id], eta=30)
+                return
+        tx._mpesa_fail(code, desc)
+        if code in const.CREDENTIAL_RESULT_CODES:
+            self._mpesa_block(_("M-Pesa refused the initiator credential (result %(code)s: %(desc)s).") % {
+                "code": code,
+                "desc": desc,
+            })
+
+    def _mpesa_on_timeout(self, body):
+        notice = parse_queue_timeout(body)
+        tx = self._mpesa_lock_tx(notice.originator_conversation_id)
+        if tx.state in (const.TX_RESERVED, const.TX_ACCEPTED):
+            # Not a failure: M-Pesa may still have paid. Ask it soon.
+            tx._mpesa_set_state(
+                const.TX_UNKNOWN,
+                result_code="QUEUE_TIMEOUT",
+                result_desc=_("M-Pesa reported a queue timeout: checking the outcome."),
+                next_check_at=fields.Datetime.now(),
+            )
+            return "applied"
+        return "ignored"
+
+    def _mpesa_on_status(self, body, ocid=None):
+        result = parse_status_result(body)
+        tx = self._mpesa_lock_tx(ocid or result.original_conversation_id)
+        if tx.state in const.TX_FINAL_STATES:
+            return "ignored"
+        code = result.result_code
+        if code in const.STATUS_NOT_FOUND_CODES:
+            # M-Pesa never received it: send it again under the same id (a duplicate is refused).
+            tx._mpesa_set_state(const.TX_RESERVED, next_check_at=False)
+            self._mpesa_enqueue([tx.payment_id.id])
+            return "resubmitted"
+        if code != "0":
+            self._mpesa_apply_failure(tx, code, result.result_desc)
+            return "applied"
+        status = (result.status or "").strip().lower()
+        if status in const.STATUS_COMPLETED:
+            if result.receipt and tx.receipt and result.receipt != tx.receipt:
+                raise CallbackRefused(f"receipt {result.receipt} differs from {tx.receipt}")
+            self._mpesa_check_match(tx, result.amount, None)
+            tx._mpesa_pay(
+                receipt=result.receipt,
+                amount=result.amount,
+                completed_at=result.finalised_at,
+                receiver_name=(result.credit_party_name or "").split(" - ", 1)[-1] or None,
+                result_desc=_("Confirmed by a status query."),
+            )
+            return "applied"
+        if status in ("failed", "declined", "cancelled", "expired"):
+            tx._mpesa_fail(f"STATUS_{status.upper()}", result.result_desc or status)
+            return "applied"
+        return "pending"
+
+    def _mpesa_on_balance(self, body):
+        result = parse_balance_result(body)
+        if result.result_code != "0":
+            raise CallbackRefused(f"balance query failed: {result.result_code} {result.result_desc}")
+        utility = result.accounts.get("Utility Account")
+        working = result.accounts.get("Working Account")
+        self._mpesa_store_float(utility.available if utility else None, working.available if working else None)
+        return "applied"
+
+    def _mpesa_float_is_stale(self):
+        # Every result carries the float; writing the manager row on each would make concurrent
+        # callbacks conflict, so once a minute is enough.
+        checked = self.float_checked_at
+        return not checked or (fields.Datetime.now() - checked).total_seconds() > 60
+
+    def _mpesa_store_float(self, utility, working):
+        vals = {"float_checked_at": fields.Datetime.now()}
+        if utility is not None:
+            vals["float_utility_balance"] = str(Decimal(utility).quantize(Decimal("0.01")))
+        if working is not None:
+            vals["float_working_balance"] = str(Decimal(working).quantize(Decimal("0.01")))
+        self.sudo().write(vals)
