@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from .errors import InvalidAmount
 
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 def to_whole_shillings(amount, *, min_amount: int = 10, max_amount: int = 250_000) -> int:

@@ -45,7 +45,7 @@ DUPLICATE_CODE = "500.002.1001"
 SPIKE_ARREST_RETRY_AFTER = 1.0
 QUOTA_RETRY_AFTER = 60.0
 
-_MSISDN = re.compile(r"254[17]\d{8}")
+_MSISDN = re.compile(r"254[17][0-9]{8}")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from .errors import InvalidMsisdn
 
 # Separators people type in registries; anything else (letters, "*") makes the number unusable.
 _SEPARATORS = re.compile(r"[\s\-.()/]")
-_ALLOWED = re.compile(r"\+?\d+")
+_ALLOWED = re.compile(r"\+?[0-9]+")
 _MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 

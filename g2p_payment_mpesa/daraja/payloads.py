@@ -350,6 +350,7 @@ def _accounts(text) -> dict[str, AccountBalance]:
 def parse_balance_result(body) -> BalanceResult:
     """Parse an AccountBalance result (B2C pays out of the "Utility Account")."""
     result = _result(body)
+    ocid = _text(result, "OriginatorConversationID", required=True)
     code = _code(result)
     params = _parameters(result)
     if code == "0" and "AccountBalance" not in params:
@@ -359,7 +360,7 @@ def parse_balance_result(body) -> BalanceResult:
         result_code=code,
         result_desc=_text(result, "ResultDesc") or "",
         accounts=accounts,
-        originator_conversation_id=_text(result, "OriginatorConversationID"),
+        originator_conversation_id=ocid,
         conversation_id=_text(result, "ConversationID"),
         completed_at=_kenyan_time(params, "BOCompletedTime", strict=False),
         parameters=params,
