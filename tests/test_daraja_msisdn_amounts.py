@@ -12,6 +12,7 @@ from daraja import (
     ResultClass,
     classify_result_code,
     describe_result_code,
+    msisdn_matches,
     normalise_msisdn,
     to_whole_shillings,
 )
@@ -219,3 +220,24 @@ def test_result_code_descriptions(code, words):
 def test_result_code_must_be_a_code(code):
     with pytest.raises(ValueError):
         classify_result_code(code)
+
+
+@pytest.mark.parametrize(
+    "reported, expected, matches",
+    [
+        ("254712345678", "254712345678", True),
+        ("0712345678", "254712345678", True),
+        ("+254 712 345 678", "254712345678", True),
+        ("254712345679", "254712345678", False),
+        ("2547****5678", "254712345678", True),
+        ("2547****5679", "254712345678", False),
+        ("0712***678", "254712345678", True),
+        ("0712***670", "254712345678", False),
+        ("2547***5678", "254712345678", False),  # wrong length
+        ("", "254712345678", False),
+        (None, "254712345678", False),
+        ("JANE DOE", "254712345678", False),
+    ],
+)
+def test_reported_number_matches_the_paid_one(reported, expected, matches):
+    assert msisdn_matches(reported, expected) is matches

@@ -12,7 +12,7 @@ from .errors import (
     InvalidMsisdn,
     MalformedPayload,
 )
-from .msisdn import normalise_msisdn
+from .msisdn import msisdn_matches, normalise_msisdn
 from .outcomes import OutcomeKind, SubmitOutcome
 from .payloads import (
     AccountBalance,
@@ -51,6 +51,7 @@ __all__ = [
     "classify_result_code",
     "describe_result_code",
     "load_certificate",
+    "msisdn_matches",
     "normalise_msisdn",
     "parse_balance_result",
     "parse_queue_timeout",

@@ -58,3 +58,26 @@ def normalise_msisdn(raw: str) -> str:
     if len(result) != 12:  # pragma: no cover - guarded by the length checks above
         raise InvalidMsisdn(f"Phone number {raw!r} is not a valid Kenyan number", "invalid")
     return result
+
+
+def msisdn_matches(reported: str | None, expected: str) -> bool:
+    """Whether a number M-Pesa reports in a result is consistent with the 12-digit one paid.
+
+    Newer Daraja answers mask digits (``2547****5678``, ``0712***678``): masked positions match
+    anything, visible digits must match. A missing or unreadable number matches nothing.
+    """
+    if not reported or not expected:
+        return False
+    text = _SEPARATORS.sub("", str(reported)).lstrip("+")
+    if "*" not in text:
+        try:
+            return normalise_msisdn(text) == expected
+        except InvalidMsisdn:
+            return False
+    if text.startswith("0"):
+        text = "254" + text[1:]
+    elif len(text) == 9:
+        text = "254" + text
+    if len(text) != len(expected) or not re.fullmatch(r"[0-9*]+", text):
+        return False
+    return all(got in ("*", want) for got, want in zip(text, expected, strict=True))
