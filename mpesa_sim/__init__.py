@@ -1,0 +1,3 @@
+"""A local M-Pesa (Daraja B2C) simulator with a real ledger, USSD phone and simple-mpesa routes."""
+
+__version__ = "0.1.0"

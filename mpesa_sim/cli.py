@@ -1,0 +1,122 @@
+"""`mpesa-sim serve | seed | info`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+DEFAULT_DB = "./mpesa_sim.sqlite3"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mpesa-sim", description="A local M-Pesa (Daraja B2C) simulator.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    db_help = f"SQLite file (default $MPESA_SIM_DB or {DEFAULT_DB})"
+
+    serve = sub.add_parser("serve", help="run the simulator")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: local only)")
+    serve.add_argument("--port", type=int, default=8090)
+    serve.add_argument("--db", default=os.environ.get("MPESA_SIM_DB", DEFAULT_DB), help=db_help)
+    serve.add_argument(
+        "--admin-token",
+        default=os.environ.get("MPESA_SIM_ADMIN_TOKEN"),
+        help="admin token (default: generated at first start and stored)",
+    )
+    serve.add_argument("--no-demo", action="store_true", help="no demo wallets/till/agent on a new database")
+    serve.add_argument("--log-level", default="warning")
+
+    seed = sub.add_parser("seed", help="create/update wallets and tills from a CSV or JSON file")
+    seed.add_argument("file")
+    seed.add_argument("--db", default=os.environ.get("MPESA_SIM_DB", DEFAULT_DB), help=db_help)
+
+    info = sub.add_parser("info", help="print credentials and settings of a database")
+    info.add_argument("--db", default=os.environ.get("MPESA_SIM_DB", DEFAULT_DB), help=db_help)
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve_command(args)
+    if args.command == "seed":
+        return seed_command(args)
+    return info_command(args)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mpesa_sim.app import create_app
+    from mpesa_sim.state import Simulator
+
+    sim = Simulator(args.db, admin_token=args.admin_token, demo=not args.no_demo)
+    print(banner(sim, f"http://{args.host}:{args.port}", args.db), flush=True)
+    uvicorn.run(create_app(sim), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def banner(sim, base_url: str, db_path: str) -> str:
+    from mpesa_sim import organisation
+
+    org = sim.org
+    agent, admin = organisation.DEMO_AGENT, organisation.DEMO_ADMIN
+    wallets = sim.db.all(
+        "SELECT msisdn, first_name, last_name, registered, status FROM wallets ORDER BY rowid LIMIT 8"
+    )
+    lines = [
+        "M-Pesa simulator",
+        f"  URL               {base_url}   (OpenAPI docs: {base_url}/docs)",
+        f"  database          {os.path.abspath(db_path)}",
+        f"  admin token       {sim.admin_token}   (Authorization: Bearer ... on /sim/admin/*)",
+        f"  consumer key      {org['consumer_key']}",
+        f"  consumer secret   {org['consumer_secret']}",
+        f"  B2C shortcode     {org['shortcode']} ({org['org_name']})",
+        f"  initiator         {org['initiator_name']} / {org['initiator_password']}",
+        f"  certificate       {base_url}/sim/certificate.pem (encrypt the initiator password with it)",
+        f"  simple-mpesa      agent {agent['email']} / {agent['password']};"
+        f" administrator {admin['email']} / {admin['password']}",
+        "  wallets (PIN 1234 unless seeded otherwise):",
+    ]
+    for w in wallets:
+        note = "" if w["registered"] else " [not registered]"
+        note += "" if w["status"] == "active" else f" [{w['status']}]"
+        lines.append(f"    {w['msisdn']}  {w['first_name']} {w['last_name']}{note}")
+    lines += [
+        "  seed more:         mpesa-sim seed wallets.csv --db ...   or POST /sim/admin/seed",
+        "                     CSV columns: msisdn,first_name,last_name,id_type,id_number,pin,balance,"
+        "registered,status",
+        f"  USSD:              POST {base_url}/ussd (Africa's Talking form fields), code *334#",
+    ]
+    return "\n".join(lines)
+
+
+def seed_command(args: argparse.Namespace) -> int:
+    import json
+
+    from mpesa_sim import directory, organisation
+    from mpesa_sim.db import Database
+
+    with open(args.file, encoding="utf-8") as handle:
+        text = handle.read()
+    db = Database(args.db)
+    organisation.bootstrap(db)
+    try:
+        data = directory.parse_seed_file(args.file, text)
+        with db.write() as conn:
+            result = directory.seed(conn, data)
+    except (directory.SeedError, ValueError) as exc:
+        print(f"seed failed, nothing changed: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"wallets": len(result["wallets"]), "tills": len(result["tills"])}))
+    return 0
+
+
+def info_command(args: argparse.Namespace) -> int:
+    from mpesa_sim.state import Simulator
+
+    sim = Simulator(args.db)
+    print(banner(sim, "http://127.0.0.1:8090", args.db))
+    sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""The Daraja routes: OAuth token, B2C (v3, v1, validated), transaction status, account balance.
+
+Bodies are read by hand rather than through pydantic models so that every problem is answered
+in Daraja's own error shape ({"requestId", "errorCode", "errorMessage"}) and codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import sqlite3
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from mpesa_sim import directory, ledger, payments, receipts
+from mpesa_sim.payments import DarajaError
+from mpesa_sim.state import Simulator
+
+router = APIRouter(tags=["Daraja"])
+
+
+def daraja_error(status: int, code: str, message: str) -> JSONResponse:
+    body = {"requestId": receipts.new_request_id(), "errorCode": code, "errorMessage": message}
+    return JSONResponse(body, status_code=status)
+
+
+def _sim(request: Request) -> Simulator:
+    return request.app.state.sim
+
+
+# -- OpenAPI descriptions (documentation and schema-driven fuzzing only) -------------------------
+_S = {"type": "string"}
+_URL = {"type": "string", "format": "uri", "example": "http://127.0.0.1:9000/result"}
+_NUMERIC = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+B2C_V3_SCHEMA = {
+    "type": "object",
+    "required": [
+        "OriginatorConversationID",
+        "InitiatorName",
+        "SecurityCredential",
+        "CommandID",
+        "Amount",
+        "PartyA",
+        "PartyB",
+        "Remarks",
+        "QueueTimeOutURL",
+        "ResultURL",
+    ],
+    "properties": {
+        "OriginatorConversationID": _S,
+        "InitiatorName": _S,
+        "SecurityCredential": _S,
+        "CommandID": {"type": "string", "enum": list(payments.B2C_COMMANDS)},
+        "Amount": _NUMERIC,
+        "PartyA": _NUMERIC,
+        "PartyB": _NUMERIC,
+        "Remarks": _S,
+        "QueueTimeOutURL": _URL,
+        "ResultURL": _URL,
+        "Occassion": _S,
+    },
+}
+B2C_V1_SCHEMA = {
+    **B2C_V3_SCHEMA,
+    "required": [f for f in B2C_V3_SCHEMA["required"] if f != "OriginatorConversationID"],
+}
+B2C_VALIDATE_SCHEMA = {
+    **B2C_V3_SCHEMA,
+    "required": [*B2C_V3_SCHEMA["required"], "IDType", "IDNumber"],
+    "properties": {
+        **B2C_V3_SCHEMA["properties"],
+        "IDType": {"type": "string", "enum": list(directory.ID_TYPES)},
+        "IDNumber": _S,
+    },
+}
+_QUERY_PROPS = {
+    "Initiator": _S,
+    "SecurityCredential": _S,
+    "PartyA": _NUMERIC,
+    "IdentifierType": {"type": "string", "enum": ["4"]},
+    "ResultURL": _URL,
+    "QueueTimeOutURL": _URL,
+    "Remarks": _S,
+}
+STATUS_SCHEMA = {
+    "type": "object",
+    "required": [
+        "Initiator",
+        "SecurityCredential",
+        "CommandID",
+        "PartyA",
+        "IdentifierType",
+        "ResultURL",
+        "QueueTimeOutURL",
+    ],
+    "properties": {
+        **_QUERY_PROPS,
+        "CommandID": {"type": "string", "enum": ["TransactionStatusQuery"]},
+        "TransactionID": _S,
+        "OriginalConversationID": _S,
+        "Occasion": _S,
+    },
+}
+BALANCE_SCHEMA = {
+    "type": "object",
+    "required": [
+        "Initiator",
+        "SecurityCredential",
+        "CommandID",
+        "PartyA",
+        "IdentifierType",
+        "ResultURL",
+        "QueueTimeOutURL",
+    ],
+    "properties": {**_QUERY_PROPS, "CommandID": {"type": "string", "enum": ["AccountBalance"]}},
+}
+_ERROR = {"description": "Daraja error {requestId, errorCode, errorMessage}"}
+
+
+def _doc(schema: dict) -> dict:
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+        "security": [{"DarajaBearer": []}],
+    }
+
+
+_RESPONSES = {400: _ERROR, 404: _ERROR, 500: _ERROR}
+
+
+# -- OAuth --------------------------------------------------------------------------------------
+@router.get(
+    "/oauth/v1/generate",
+    summary="Access token (Basic consumer_key:consumer_secret)",
+    responses={400: _ERROR},
+    openapi_extra={"security": [{"DarajaBasic": []}]},
+)
+async def generate_token(request: Request, grant_type: str | None = None):
+    sim = _sim(request)
+    if grant_type != "client_credentials":
+        return daraja_error(400, "400.008.02", "Invalid grant type passed")
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    try:
+        key, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        key, sep, secret = "", "", ""
+    if (
+        scheme.lower() != "basic"
+        or not sep
+        or (key, secret) != (sim.org["consumer_key"], sim.org["consumer_secret"])
+    ):
+        return daraja_error(400, "400.008.01", "Invalid Authentication passed")
+    token, ttl = sim.issue_token()
+    # expires_in is a string in real answers.
+    return {"access_token": token, "expires_in": str(ttl)}
+
+
+# -- shared request handling --------------------------------------------------------------------
+async def _preamble(request: Request, party_b_key: str | None) -> tuple[dict | None, JSONResponse | None]:
+    """Token, injected sync faults, content type, JSON: the body, or the error answer."""
+    sim = _sim(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not sim.token_valid(token.strip()):
+        return None, daraja_error(404, "404.001.03", "Invalid Access Token")
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        return None, daraja_error(400, "400.002.02", "Bad Request - Invalid Content-Type")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None, daraja_error(400, "400.002.02", "Bad Request - Invalid JSON")
+    party_b = str(body.get(party_b_key)) if isinstance(body, dict) and party_b_key else None
+    rule = sim.faults.fire("slow_response", party_b)
+    if rule:
+        await asyncio.sleep(rule["delay_ms"] / 1000)
+    if sim.faults.fire("spike_arrest", party_b):
+        return None, daraja_error(500, "500.003.02", "Spike arrest violation")
+    if sim.faults.fire("sync_500", party_b):
+        return None, daraja_error(500, "500.001.1001", "Internal Server Error")
+    return body, None
+
+
+def _ack(ocid: str, conversation_id: str) -> dict:
+    return {
+        "ConversationID": conversation_id,
+        "OriginatorConversationID": ocid,
+        "ResponseCode": "0",
+        "ResponseDescription": payments.ACCEPTED,
+    }
+
+
+async def _b2c(request: Request, api: str):
+    sim = _sim(request)
+    body, error = await _preamble(request, "PartyB")
+    if error:
+        return error
+    try:
+        req = payments.validate_b2c(body, api)
+    except DarajaError as exc:
+        return daraja_error(exc.status, exc.code, exc.message)
+    if api == "b2c_v1":
+        # v1 has no caller id, so a retry there is a second payment (why clients use v3).
+        req["OriginatorConversationID"] = receipts.new_originator_conversation_id()
+    ocid = req["OriginatorConversationID"]
+    conversation_id = receipts.new_conversation_id()
+    try:
+        with sim.db.write() as conn:
+            txn_id = ledger.insert_transaction(
+                conn,
+                kind="b2c",
+                api=api,
+                originator_conversation_id=ocid,
+                conversation_id=conversation_id,
+                from_account=ledger.UTILITY,
+                to_account=directory.wallet_ref(req["PartyB"]),
+                party_b=req["PartyB"],
+                amount_cents=req["Amount"] * 100,
+                status="pending",
+                request_json=req,
+            )
+    except sqlite3.IntegrityError:
+        return daraja_error(500, "500.002.1001", "Duplicate OriginatorConversationID.")
+    sim.enqueue(payments.process_b2c, txn_id)
+    if sim.faults.fire("sync_500_processed", req["PartyB"]):
+        return daraja_error(500, "500.001.1001", "Internal Server Error")
+    return _ack(ocid, conversation_id)
+
+
+@router.post(
+    "/mpesa/b2c/v3/paymentrequest",
+    summary="B2C payment (v3)",
+    responses=_RESPONSES,
+    openapi_extra=_doc(B2C_V3_SCHEMA),
+)
+async def b2c_v3(request: Request):
+    return await _b2c(request, "b2c_v3")
+
+
+@router.post(
+    "/mpesa/b2c/v1/paymentrequest",
+    summary="B2C payment (legacy v1, sim-generated id)",
+    responses=_RESPONSES,
+    openapi_extra=_doc(B2C_V1_SCHEMA),
+)
+async def b2c_v1(request: Request):
+    return await _b2c(request, "b2c_v1")
+
+
+@router.post(
+    "/mpesa/b2cvalidate/v2/paymentrequest",
+    summary="Validated B2C (IDType/IDNumber must match)",
+    responses=_RESPONSES,
+    openapi_extra=_doc(B2C_VALIDATE_SCHEMA),
+)
+async def b2c_validate(request: Request):
+    return await _b2c(request, "b2c_validate")
+
+
+async def _query(request: Request, validate, process):
+    sim = _sim(request)
+    body, error = await _preamble(request, None)
+    if error:
+        return error
+    try:
+        req = validate(body)
+    except DarajaError as exc:
+        return daraja_error(exc.status, exc.code, exc.message)
+    ocid = receipts.new_originator_conversation_id()
+    conversation_id = receipts.new_conversation_id()
+    sim.enqueue(process, req, ocid, conversation_id)
+    if sim.faults.fire("sync_500_processed"):
+        return daraja_error(500, "500.001.1001", "Internal Server Error")
+    return _ack(ocid, conversation_id)
+
+
+@router.post(
+    "/mpesa/transactionstatus/v1/query",
+    summary="Transaction status (result sent to ResultURL)",
+    responses=_RESPONSES,
+    openapi_extra=_doc(STATUS_SCHEMA),
+)
+async def transaction_status(request: Request):
+    return await _query(request, payments.validate_status_query, payments.process_status_query)
+
+
+@router.post(
+    "/mpesa/accountbalance/v1/query",
+    summary="Account balance (result sent to ResultURL)",
+    responses=_RESPONSES,
+    openapi_extra=_doc(BALANCE_SCHEMA),
+)
+async def account_balance(request: Request):
+    return await _query(request, payments.validate_balance_query, payments.process_balance_query)

@@ -1,0 +1,176 @@
+"""SQLite storage: schema, one connection per thread, explicit write transactions.
+
+Every connection runs in autocommit mode so that a write transaction is always an explicit
+``BEGIN IMMEDIATE`` (taking the write lock up front): two transfers can then never both read a
+balance and both decide there is enough money.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY,
+    ref TEXT NOT NULL UNIQUE,          -- 'org:utility', 'wallet:2547...', 'till:123456', 'agent:<email>'
+    kind TEXT NOT NULL,                -- org_utility, org_working, wallet, till, agent
+    name TEXT NOT NULL,
+    balance_cents INTEGER NOT NULL DEFAULT 0 CHECK (balance_cents >= 0)
+);
+CREATE TABLE IF NOT EXISTS wallets (
+    msisdn TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    id_type TEXT NOT NULL DEFAULT '01',
+    id_number TEXT NOT NULL DEFAULT '',
+    email TEXT UNIQUE,
+    pin_hash TEXT NOT NULL,
+    pin_failures INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'active',      -- active | frozen
+    registered INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS tills (
+    till_number TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sm_users (
+    id INTEGER PRIMARY KEY,
+    user_type TEXT NOT NULL,          -- administrator | agent | merchant | subscriber
+    email TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    phone TEXT,
+    account_id INTEGER REFERENCES accounts(id),
+    UNIQUE (user_type, email)
+);
+CREATE TABLE IF NOT EXISTS topups (
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+    reason TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transactions (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                -- b2c, till_payment, deposit, transfer, withdraw, float_transfer
+    api TEXT,                          -- b2c_v3, b2c_v1, b2c_validate
+    receipt TEXT UNIQUE,
+    originator_conversation_id TEXT UNIQUE,
+    conversation_id TEXT,
+    from_account TEXT NOT NULL,
+    to_account TEXT NOT NULL,
+    party_b TEXT,
+    amount_cents INTEGER NOT NULL,
+    result_code TEXT,
+    result_desc TEXT,
+    status TEXT NOT NULL,              -- pending | completed | failed
+    request_json TEXT,
+    created_at TEXT NOT NULL,
+    finalised_at TEXT
+);
+CREATE INDEX IF NOT EXISTS transactions_party_b ON transactions(party_b);
+CREATE INDEX IF NOT EXISTS transactions_status ON transactions(status);
+CREATE INDEX IF NOT EXISTS transactions_to ON transactions(to_account, status, finalised_at);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS callbacks (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                -- result | timeout
+    originator_conversation_id TEXT,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    http_status INTEGER,
+    latency_ms REAL,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    fault TEXT,
+    replay_of INTEGER,
+    attempted_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS callbacks_ocid ON callbacks(originator_conversation_id);
+CREATE TABLE IF NOT EXISTS sms (
+    id INTEGER PRIMARY KEY,
+    msisdn TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sms_msisdn ON sms(msisdn);
+CREATE TABLE IF NOT EXISTS fault_stats (
+    kind TEXT PRIMARY KEY,
+    count INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+class Database:
+    """A SQLite file shared by the request thread, the processor and the callback senders."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        self.conn().executescript(SCHEMA)
+
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.row_factory = sqlite3.Row
+            # WAL + NORMAL: readers never block the writer and a commit costs no fsync; a power cut
+            # may lose the last commits, which a simulator can afford.
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the database write lock from its first statement."""
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def one(self, sql: str, params: Any = ()) -> sqlite3.Row | None:
+        return self.conn().execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        return self.conn().execute(sql, params).fetchall()
+
+    # Settings are small JSON values (credentials, keys, limits, faults) kept with the data so
+    # that a restart finds the same organisation.
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self.one("SELECT value FROM settings WHERE key = ?", (key,))
+        return default if row is None else json.loads(row["value"])
+
+    def set_setting(self, key: str, value: Any, conn: sqlite3.Connection | None = None) -> None:
+        sql = (
+            "INSERT INTO settings(key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        )
+        (conn or self.conn()).execute(sql, (key, json.dumps(value)))
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

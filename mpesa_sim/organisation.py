@@ -1,0 +1,165 @@
+"""The simulated organisation and its first-start set-up (credentials, keys, float, demo data).
+
+Everything generated here is stored in the database, so a restart finds the same
+credentials, certificate and balances.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+
+from mpesa_sim import credentials, directory, ledger
+from mpesa_sim.db import Database
+
+DEFAULTS = {
+    "consumer_key": "sim-consumer-key",
+    "consumer_secret": "sim-consumer-secret",
+    "shortcode": "600000",
+    "org_name": "OpenG2P Demo Ministry",
+    "initiator_name": "g2p_initiator",
+    "initiator_password": "Sim-Initiator-Pass-1",
+}
+UTILITY_FLOAT_CENTS = 10_000_000_00
+WORKING_FLOAT_CENTS = 1_000_000_00
+
+# Tunable at run time through PUT /sim/admin/config.
+DEFAULT_CONFIG = {
+    "token_ttl_seconds": 3599,
+    "min_amount": 10,
+    "max_amount": 250_000,
+    "recipient_daily_limit": 500_000,
+    "recipient_balance_cap": 500_000,
+    "credential_lock_after": 3,
+    "callback_timeout_seconds": 10.0,
+    "callback_retries": 0,
+    "ussd_pin_attempts": 3,
+}
+
+DEMO_AGENT = {"email": "agent@mpesa-sim.local", "password": "Agent-Pass-1", "float_cents": 500_000_00}
+DEMO_ADMIN = {"email": "admin@mpesa-sim.local", "password": "Admin-Pass-1"}
+DEMO_SUBSCRIBER_PASSWORD = "Subscriber-Pass-1"
+DEMO_WALLETS = [
+    {
+        "msisdn": "254712345678",
+        "first_name": "Amina",
+        "last_name": "Wanjiru",
+        "id_number": "12345678",
+        "balance": "1000",
+        "email": "amina@mpesa-sim.local",
+    },
+    {
+        "msisdn": "254722000001",
+        "first_name": "Peter",
+        "last_name": "Otieno",
+        "id_number": "23456789",
+        "balance": "0",
+        "email": "peter@mpesa-sim.local",
+    },
+    {
+        "msisdn": "254733000002",
+        "first_name": "Grace",
+        "last_name": "Achieng",
+        "id_number": "34567890",
+        "balance": "250",
+        "email": "grace@mpesa-sim.local",
+    },
+    {
+        "msisdn": "254110000003",
+        "first_name": "John",
+        "last_name": "Kamau",
+        "id_type": "05",
+        "id_number": "A1234567",
+        "email": "john@mpesa-sim.local",
+    },
+    {"msisdn": "254799000004", "first_name": "Unregistered", "last_name": "Line", "registered": False},
+    {
+        "msisdn": "254700000005",
+        "first_name": "Frozen",
+        "last_name": "Account",
+        "id_number": "56789012",
+        "status": "frozen",
+    },
+]
+DEMO_TILLS = [{"till_number": "123456", "name": "Mama Mboga Groceries"}]
+
+
+def bootstrap(db: Database, admin_token: str | None = None, demo: bool = True) -> dict:
+    """Create what a first start needs; on later starts only apply an explicit admin token."""
+    with db.write() as conn:
+        if db.get_setting("org") is None:
+            key_pem, cert_pem = credentials.generate_key_and_certificate()
+            db.set_setting("org", dict(DEFAULTS), conn)
+            db.set_setting("rsa_key_pem", key_pem, conn)
+            db.set_setting("certificate_pem", cert_pem, conn)
+            db.set_setting("jwt_secret", secrets.token_hex(32), conn)
+            db.set_setting("initiator", {"consecutive_failures": 0, "locked": False}, conn)
+            db.set_setting("admin_token", admin_token or secrets.token_urlsafe(24), conn)
+            _create_org_accounts(conn)
+            if demo:
+                _create_demo_data(conn)
+        elif admin_token:
+            db.set_setting("admin_token", admin_token, conn)
+        if db.get_setting("config") is None:
+            db.set_setting("config", dict(DEFAULT_CONFIG), conn)
+    return db.get_setting("org")
+
+
+def _create_org_accounts(conn: sqlite3.Connection) -> None:
+    ledger.ensure_account(conn, ledger.UTILITY, "org_utility", "Utility Account")
+    ledger.ensure_account(conn, ledger.WORKING, "org_working", "Working Account")
+    ledger.topup(conn, ledger.UTILITY, UTILITY_FLOAT_CENTS, "initial B2C float")
+    ledger.topup(conn, ledger.WORKING, WORKING_FLOAT_CENTS, "initial working float")
+
+
+def _create_demo_data(conn: sqlite3.Connection) -> None:
+    directory.seed(conn, {"wallets": DEMO_WALLETS, "tills": DEMO_TILLS})
+    for wallet in DEMO_WALLETS:
+        if wallet.get("email"):
+            acc = ledger.account_id(conn, directory.wallet_ref(wallet["msisdn"]))
+            create_sm_user(
+                conn,
+                "subscriber",
+                wallet["email"],
+                DEMO_SUBSCRIBER_PASSWORD,
+                wallet["first_name"],
+                wallet["last_name"],
+                wallet["msisdn"],
+                acc,
+            )
+    create_sm_user(
+        conn, "administrator", DEMO_ADMIN["email"], DEMO_ADMIN["password"], "Sim", "Admin", None, None
+    )
+    agent = create_sm_user(
+        conn, "agent", DEMO_AGENT["email"], DEMO_AGENT["password"], "Demo", "Agent", None, None
+    )
+    # The agent's cash comes out of the organisation's Working account (a recorded transfer),
+    # so the ledger stays closed.
+    ledger.transfer(conn, "float_transfer", ledger.WORKING, agent["account_ref"], DEMO_AGENT["float_cents"])
+
+
+def create_sm_user(
+    conn: sqlite3.Connection,
+    user_type: str,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    phone: str | None,
+    account: int | None,
+) -> dict:
+    """A simple-mpesa login; agents and merchants get an account of their own."""
+    account_ref = None
+    if account is None and user_type in ("agent", "merchant"):
+        account_ref = f"{user_type}:{email.lower()}"
+        account = ledger.ensure_account(
+            conn, account_ref, user_type, f"{first_name} {last_name}".strip().upper()
+        )
+    user_id = conn.execute(
+        "INSERT INTO sm_users(user_type, email, password_hash, first_name, last_name, phone, account_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (user_type, email.lower(), credentials.hash_secret(password), first_name, last_name, phone, account),
+    ).lastrowid
+    if account_ref is None and account is not None:
+        account_ref = conn.execute("SELECT ref FROM accounts WHERE id = ?", (account,)).fetchone()["ref"]
+    return {"id": user_id, "account_ref": account_ref}

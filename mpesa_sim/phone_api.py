@@ -1,0 +1,5 @@
+"""Placeholder until the USSD module lands."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,79 @@
+"""SMS confirmations in M-Pesa's wording, stored per phone (the simulated handset's inbox)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+from mpesa_sim import receipts
+from mpesa_sim.receipts import shillings
+
+SENDER = "MPESA"
+
+
+def when(moment: dt.datetime) -> str:
+    """'27/11/26 at 10:15 AM', as M-Pesa writes it."""
+    hour = moment.hour % 12 or 12
+    return "%d/%d/%s at %d:%02d %s" % (
+        moment.day,
+        moment.month,
+        moment.strftime("%y"),
+        hour,
+        moment.minute,
+        "AM" if moment.hour < 12 else "PM",
+    )
+
+
+def send(conn: sqlite3.Connection, msisdn: str, body: str) -> None:
+    conn.execute(
+        "INSERT INTO sms(msisdn, sender, body, created_at) VALUES (?, ?, ?, ?)",
+        (msisdn, SENDER, body, receipts.iso()),
+    )
+
+
+def b2c_received(receipt: str, cents: int, org_name: str, moment: dt.datetime, new_balance: int) -> str:
+    return (
+        f"{receipt} Confirmed. You have received Ksh{shillings(cents)} from {org_name.upper()}"
+        f" on {when(moment)}."
+        f" New M-PESA balance is Ksh{shillings(new_balance)}."
+        " Separate personal and business funds through Pochi la Biashara on *334#."
+    )
+
+
+def till_paid(receipt: str, cents: int, till_name: str, moment: dt.datetime, new_balance: int) -> str:
+    return (
+        f"{receipt} Confirmed. Ksh{shillings(cents)} paid to {till_name}. on {when(moment)}."
+        f"New M-PESA balance is Ksh{shillings(new_balance)}. Transaction cost, Ksh0.00."
+    )
+
+
+def till_received(receipt: str, cents: int, payer: str, moment: dt.datetime) -> str:
+    return f"{receipt} Confirmed. Ksh{shillings(cents)} received from {payer} on {when(moment)}."
+
+
+def deposit_received(receipt: str, cents: int, agent_name: str, moment: dt.datetime, new_balance: int) -> str:
+    return (
+        f"{receipt} Confirmed. On {when(moment)} Give Ksh{shillings(cents)} cash to {agent_name}"
+        f" New M-PESA balance is Ksh{shillings(new_balance)}."
+    )
+
+
+def transfer_sent(receipt: str, cents: int, to_name: str, moment: dt.datetime, new_balance: int) -> str:
+    return (
+        f"{receipt} Confirmed. Ksh{shillings(cents)} sent to {to_name} on {when(moment)}."
+        f" New M-PESA balance is Ksh{shillings(new_balance)}. Transaction cost, Ksh0.00."
+    )
+
+
+def transfer_received(receipt: str, cents: int, from_name: str, moment: dt.datetime, new_balance: int) -> str:
+    return (
+        f"{receipt} Confirmed. You have received Ksh{shillings(cents)} from {from_name} on {when(moment)}."
+        f" New M-PESA balance is Ksh{shillings(new_balance)}."
+    )
+
+
+def withdrawn(receipt: str, cents: int, agent_name: str, moment: dt.datetime, new_balance: int) -> str:
+    return (
+        f"{receipt} Confirmed. On {when(moment)} Withdraw Ksh{shillings(cents)} from {agent_name}"
+        f" New M-PESA balance is Ksh{shillings(new_balance)}. Transaction cost, Ksh0.00."
+    )

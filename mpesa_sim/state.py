@@ -1,0 +1,105 @@
+"""The running simulator: database, organisation, configuration, faults, worker threads."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from mpesa_sim import credentials, organisation, payments
+from mpesa_sim.callbacks import Dispatcher
+from mpesa_sim.db import Database
+from mpesa_sim.faults import Faults
+
+log = logging.getLogger("mpesa_sim")
+
+
+class Simulator:
+    def __init__(self, db_path: str, admin_token: str | None = None, demo: bool = True):
+        self.db = Database(db_path)
+        self.org = organisation.bootstrap(self.db, admin_token=admin_token, demo=demo)
+        self.config = self.db.get_setting("config")
+        self.admin_token = self.db.get_setting("admin_token")
+        self.certificate_pem = self.db.get_setting("certificate_pem")
+        self.jwt_secret = self.db.get_setting("jwt_secret")
+        self.decryptor = credentials.CredentialDecryptor(self.db.get_setting("rsa_key_pem"))
+        self.faults = Faults(self.db)
+        self.dispatcher = Dispatcher(self.db, self.faults, self.config)
+        self._jobs: queue.Queue = queue.Queue()
+        self._tokens: dict[str, float] = {}
+        self._processor = threading.Thread(target=self._process_loop, name="processor", daemon=True)
+        self._processor.start()
+        # Requests accepted before a stop are still owed a result: pick them up again.
+        for row in self.db.all(
+            "SELECT id FROM transactions WHERE status = 'pending' AND kind = 'b2c' ORDER BY id"
+        ):
+            self.enqueue(payments.process_b2c, row["id"])
+
+    # -- background processing --------------------------------------------------------------
+    def enqueue(self, func: Callable, *args) -> None:
+        self._jobs.put((func, args))
+
+    def _process_loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            func, args = job
+            try:
+                func(self, *args)
+            except Exception:  # one bad job must not stop every later payment
+                log.exception("processing %s%r failed", func.__name__, args)
+            finally:
+                self._jobs.task_done()
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every queued job ran and its immediate callbacks were sent and recorded."""
+        deadline = time.monotonic() + timeout
+        while self._jobs.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.dispatcher.flush(max(0.1, deadline - time.monotonic()))
+
+    # -- configuration ----------------------------------------------------------------------
+    def update_config(self, changes: dict) -> dict:
+        unknown = set(changes) - set(organisation.DEFAULT_CONFIG)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        for key, value in changes.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{key}: a non-negative number")
+        # Mutated in place: the dispatcher holds the same dict.
+        self.config.update(changes)
+        with self.db.write() as conn:
+            self.db.set_setting("config", self.config, conn)
+        return dict(self.config)
+
+    def unlock_initiator(self) -> None:
+        with self.db.write() as conn:
+            self.db.set_setting("initiator", {"consecutive_failures": 0, "locked": False}, conn)
+
+    # -- access tokens ----------------------------------------------------------------------
+    def issue_token(self) -> tuple[str, int]:
+        ttl = int(self.config["token_ttl_seconds"])
+        token = credentials.new_access_token()
+        expires = time.time() + ttl
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM tokens WHERE expires_at < ?", (time.time(),))
+            conn.execute("INSERT INTO tokens(token, expires_at) VALUES (?, ?)", (token, expires))
+        self._tokens[token] = expires
+        return token, ttl
+
+    def token_valid(self, token: str) -> bool:
+        expires = self._tokens.get(token)
+        if expires is None:
+            row = self.db.one("SELECT expires_at FROM tokens WHERE token = ?", (token,))
+            if row is None:
+                return False
+            expires = self._tokens[token] = row["expires_at"]
+        return time.time() < expires
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        self._processor.join(timeout=5)
+        self.dispatcher.stop()
