@@ -147,3 +147,7 @@ def pay(
     ocid = ack["OriginatorConversationID"]
     callback = sink.wait_for(lambda c: c.ocid == ocid and c.path == "/result", timeout=timeout)
     return status, ack, callback.body
+
+
+def code_of_result(callback_body: dict):
+    return callback_body["Result"]["ResultCode"]
