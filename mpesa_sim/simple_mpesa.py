@@ -167,8 +167,17 @@ async def register(request: Request, user_type: str):
         return _error(exc)
 
 
-def _move(request: Request, kind: str, payer: sqlite3.Row, to_ref: str, to_name: str, msisdn: str | None,
-          cents: int, sms_for_recipient, sms_for_payer=None) -> None:  # fmt: skip
+def _move(
+    request: Request,
+    kind: str,
+    payer: sqlite3.Row,
+    to_ref: str,
+    to_name: str,
+    msisdn: str | None,
+    cents: int,
+    sms_for_recipient,
+    sms_for_payer=None,
+) -> None:
     sim = request.app.state.sim
     with sim.db.write() as conn:
         from_ref = _ref(conn, payer["account_id"])

@@ -196,8 +196,13 @@ def test_stats_count_faults(sim, callback_sink, new_wallet):
 
 
 def test_bad_fault_config_refused(sim):
-    for bad in ({"faults": {"nope": {}}}, {"faults": {"sync_500": {"rate": 2}}}, {"seed": "x"},
-                {"faults": {"transient_result": {"code": 5}}}, {"faults": {"late_callback": {"delay_ms": -1}}}):  # fmt: skip
+    for bad in (
+        {"faults": {"nope": {}}},
+        {"faults": {"sync_500": {"rate": 2}}},
+        {"seed": "x"},
+        {"faults": {"transient_result": {"code": 5}}},
+        {"faults": {"late_callback": {"delay_ms": -1}}},
+    ):
         status, _ = sim.admin("PUT", "/sim/admin/faults", bad)
         assert status == 400
     status, current = sim.admin("GET", "/sim/admin/faults")

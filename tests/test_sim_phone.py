@@ -11,10 +11,19 @@ from mpesa_sim.testing import http_json
 
 
 def dial(sim, msisdn, text, session="s1"):
-    form = {"sessionId": session, "serviceCode": "*334#", "phoneNumber": "+" + msisdn, "networkCode": "63902",
-            "text": text}  # fmt: skip
-    status, body = http_json("POST", sim.base_url + "/ussd", data=urllib.parse.urlencode(form).encode(),
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    form = {
+        "sessionId": session,
+        "serviceCode": "*334#",
+        "phoneNumber": "+" + msisdn,
+        "networkCode": "63902",
+        "text": text,
+    }
+    status, body = http_json(
+        "POST",
+        sim.base_url + "/ussd",
+        data=urllib.parse.urlencode(form).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 200
     assert body.startswith(("CON ", "END ")), body
     assert len(body) <= 160 and body.isascii(), body
@@ -111,11 +120,18 @@ def test_openg2p_simple_mpesa_flow(sim, new_wallet):
     token = login(sim, "agent", info["email"], info["password"])
     msisdn = new_wallet(email=f"{unique_msisdn()}@example.org")
     email = sim.admin("GET", f"/sim/admin/wallets/{msisdn}")[1]["email"]
-    status, body = form(sim, "/api/transaction/deposit",
-                        {"amount": "300", "accountNo": email, "customerType": "subscriber"}, token)  # fmt: skip
+    status, body = form(
+        sim,
+        "/api/transaction/deposit",
+        {"amount": "300", "accountNo": email, "customerType": "subscriber"},
+        token,
+    )
     assert status == 200
-    assert body == {"status": "success", "message": "Success",
-                    "data": {"message": "Transaction under processing. You will receive a message shortly."}}  # fmt: skip
+    assert body == {
+        "status": "success",
+        "message": "Success",
+        "data": {"message": "Transaction under processing. You will receive a message shortly."},
+    }
     assert sim.admin("GET", f"/sim/admin/wallets/{msisdn}")[1]["balance_cents"] == 30000
     [txn] = sim.transactions(msisdn=msisdn)
     assert txn["kind"] == "deposit" and txn["receipt"]
@@ -148,8 +164,17 @@ def test_simple_mpesa_errors(sim):
 def test_register_subscriber_transfer_withdraw_statement(sim):
     msisdn = unique_msisdn()
     email = f"sub{msisdn}@example.org"
-    status, body = form(sim, "/api/user/subscriber", {"firstName": "Wanjiku", "lastName": "Mwangi", "email": email,
-                                                      "password": "secret1", "phoneNumber": "0" + msisdn[3:]})  # fmt: skip
+    status, body = form(
+        sim,
+        "/api/user/subscriber",
+        {
+            "firstName": "Wanjiku",
+            "lastName": "Mwangi",
+            "email": email,
+            "password": "secret1",
+            "phoneNumber": "0" + msisdn[3:],
+        },
+    )
     assert status == 200 and body["message"] == "user created"
     agent = login(sim, "agent", "agent@mpesa-sim.local", "Agent-Pass-1")
     assert form(sim, "/api/transaction/deposit", {"amount": "100", "accountNo": email}, agent)[0] == 200

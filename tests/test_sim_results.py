@@ -51,14 +51,20 @@ def test_validation_errors(sim, callback_sink, field, value):
 def test_non_json_content_type(sim, callback_sink):
     body = b2c_body(sim, callback_sink, "254712345678")
     status, answer = sim.call(
-        "POST", "/mpesa/b2c/v3/paymentrequest", token=sim.token(),
-        data=json.dumps(body).encode(), headers={"Content-Type": "text/plain"},
-    )  # fmt: skip
+        "POST",
+        "/mpesa/b2c/v3/paymentrequest",
+        token=sim.token(),
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "text/plain"},
+    )
     assert status == 400 and answer["errorCode"] == "400.002.02"
     status, answer = sim.call(
-        "POST", "/mpesa/b2c/v3/paymentrequest", token=sim.token(),
-        data=b"{not json", headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+        "POST",
+        "/mpesa/b2c/v3/paymentrequest",
+        token=sim.token(),
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 400 and answer["errorCode"] == "400.002.02"
 
 
