@@ -650,3 +650,27 @@ def test_daraja_config_is_hashable_and_comparable():
     assert make_config() == make_config()
     assert hash(make_config()) == hash(make_config())
     assert isinstance(make_config(), DarajaConfig)
+
+
+def test_a_failed_token_fetch_is_shared_by_the_waiting_threads():
+    def slow_refusal(request):
+        time.sleep(0.2)
+        return FakeResponse(400, {"errorCode": "400.008.01", "errorMessage": "Invalid Authentication passed"})
+
+    client, transport = fake_client({TOKEN: [slow_refusal]})
+    results = run_threads(10, client.token)
+    assert all(isinstance(result, DarajaAuthError) for result in results), results
+    assert len(transport.calls(TOKEN)) == 1
+    # Nothing is cached on failure: the next caller tries again.
+    with pytest.raises(DarajaAuthError):
+        client.token()
+    assert len(transport.calls(TOKEN)) == 2
+
+
+def test_netrc_does_not_replace_the_bearer_token(tmp_path, monkeypatch):
+    (tmp_path / ".netrc").write_text("machine daraja.test login user password pass\n")
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    client, transport = fake_client({TOKEN: [TOKEN_OK], B2C: [ACK]})
+    assert client.b2c_submit(b2c_request()).kind is OutcomeKind.ACCEPTED
+    assert transport.calls(B2C)[0].headers["Authorization"] == "Bearer tok-1"

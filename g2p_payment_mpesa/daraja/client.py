@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
@@ -126,6 +127,18 @@ def _retry_after(response: requests.Response, default: float) -> float:
     return seconds if seconds >= 0 else default
 
 
+class _BearerAuth(requests.auth.AuthBase):
+    """Bearer token as an auth object: with a plain header, a ~/.netrc entry for the host would
+    silently replace it (requests applies netrc whenever no auth is given)."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
 class _TokenRefused(Exception):
     """Internal: the API call answered "invalid access token"."""
 
@@ -153,8 +166,6 @@ class DarajaClient:
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
-            # Proxies and .netrc from the environment would change where money requests go.
-            session.trust_env = False
         self.session = session
         self.token_cache = token_cache if token_cache is not None else TOKEN_CACHE
         self._token_key = TokenCache.key_for(config.base_url, config.consumer_key)
@@ -318,7 +329,9 @@ class DarajaClient:
                         message=f"Access token refused twice ({refused})",
                         http_status=refused.args[1] if len(refused.args) > 1 else None,
                     )
-        _logger.info(
+        # Accepted requests are recorded by the caller; the rest is what someone may need to read.
+        _logger.log(
+            logging.DEBUG if outcome.kind is OutcomeKind.ACCEPTED else logging.INFO,
             "Daraja %s %s -> %s %s %s",
             path,
             ocid or "",
@@ -329,16 +342,13 @@ class DarajaClient:
         return outcome
 
     def _post(self, path: str, payload: dict, token: str, ocid: str | None) -> SubmitOutcome:
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
         try:
             response = self.session.post(
                 self.config.base_url + path,
                 data=json.dumps(payload),
                 headers=headers,
+                auth=_BearerAuth(token),
                 timeout=self.config.timeout,
                 # requests turns a redirected POST into a GET: never follow one with money in it.
                 allow_redirects=False,

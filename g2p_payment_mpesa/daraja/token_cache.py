@@ -22,12 +22,21 @@ class _Entry:
     refresh_at: float
 
 
+class _Flight:
+    """One token fetch in progress; the threads that need the same token wait for it."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.token: str | None = None
+        self.error: BaseException | None = None
+
+
 class TokenCache:
     def __init__(self, refresh_margin: float = 60.0, clock: Callable[[], float] = time.monotonic):
         self.refresh_margin = refresh_margin
         self._clock = clock
         self._entries: dict[TokenKey, _Entry] = {}
-        self._key_locks: dict[TokenKey, threading.Lock] = {}
+        self._flights: dict[TokenKey, _Flight] = {}
         # Guards the two dicts only; never held during a fetch, so one slow app does not block
         # the tokens of another.
         self._lock = threading.Lock()
@@ -43,25 +52,40 @@ class TokenCache:
         return None
 
     def get(self, key: TokenKey, fetch: TokenFetcher) -> str:
-        """Return a token for ``key``, calling ``fetch`` at most once across waiting threads."""
+        """Return a token for ``key``; concurrent callers share one call of ``fetch``.
+
+        The threads that waited for a fetch get its outcome, failure included: with M-Pesa
+        down or the credentials wrong, N workers make one token request, not N.
+        """
         with self._lock:
             token = self._fresh(key)
             if token is not None:
                 return token
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            # Another thread may have fetched while this one waited for the key lock.
-            with self._lock:
-                token = self._fresh(key)
-            if token is not None:
-                return token
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.token
+        try:
             token, lifetime = fetch()
             # A short-lived token (a test or a misbehaving server) would otherwise be "stale"
             # the moment it arrives and be fetched again on every call.
             margin = min(self.refresh_margin, lifetime / 2)
             with self._lock:
                 self._entries[key] = _Entry(token, self._clock() + lifetime - margin)
+            flight.token = token
             return token
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+            flight.done.set()
 
     def invalidate(self, key: TokenKey, token: str | None = None) -> None:
         """Forget the token of ``key``.
