@@ -1,8 +1,10 @@
 """Parsing of every callback body variant M-Pesa is known to send, and of bodies it never sends."""
 
 import json
+import os
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from daraja_support import FIXTURES, fixture, fixture_text
@@ -307,3 +309,20 @@ def test_malformed_queue_timeout(body):
 
 def test_malformed_payload_is_a_value_error():
     assert issubclass(MalformedPayload, ValueError)
+
+
+def _shared_fixtures() -> Path | None:
+    root = os.environ.get("G2P_SHARED_DIR")
+    candidates = [Path(root)] if root else []
+    candidates.append(Path(__file__).resolve().parents[2] / "shared")
+    for candidate in candidates:
+        if (candidate / "fixtures" / "daraja").is_dir():
+            return candidate / "fixtures" / "daraja"
+    return None
+
+
+@pytest.mark.skipif(_shared_fixtures() is None, reason="no shared design folder beside the repository")
+def test_fixture_copies_match_the_shared_ones():
+    shared = _shared_fixtures()
+    for source in shared.glob("*.json"):
+        assert (FIXTURES / source.name).read_bytes() == source.read_bytes(), f"{source.name} is out of date"
