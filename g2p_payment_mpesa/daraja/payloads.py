@@ -6,6 +6,7 @@ variants M-Pesa is known to send: codes as numbers or strings, a parameter list 
 object, parameters without a Value, amounts as numbers or strings.
 """
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -240,10 +241,8 @@ def _split_party(value: str | None) -> tuple[str | None, str | None]:
         else:
             return None, value.strip() or None
     number = number.strip()
-    try:
+    with contextlib.suppress(InvalidMsisdn):
         number = normalise_msisdn(number)
-    except InvalidMsisdn:
-        pass
     return number or None, name.strip() or None
 
 
