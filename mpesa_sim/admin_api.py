@@ -105,7 +105,7 @@ def list_wallets(request: Request, limit: int = 500, offset: int = 0):
     db = _sim(request).db
     rows = db.all(
         "SELECT msisdn FROM wallets ORDER BY msisdn LIMIT ? OFFSET ?",
-        (min(max(limit, 0), 10000), max(offset, 0)),
+        (min(max(limit, 0), 10000), min(max(offset, 0), 2**62)),
     )
     conn = db.conn()
     return [directory.wallet_view(conn, r["msisdn"]) for r in rows]
@@ -281,7 +281,7 @@ def callbacks(
 
 @router.post("/callbacks/{callback_id}/replay", summary="Deliver a recorded callback again, now")
 def replay_callback(request: Request, callback_id: int):
-    record = _sim(request).dispatcher.replay(callback_id)
+    record = _sim(request).dispatcher.replay(callback_id) if 0 < callback_id < 2**63 else None
     if record is None:
         raise HTTPException(404, "no such callback")
     return callback_view(record)

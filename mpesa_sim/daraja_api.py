@@ -32,9 +32,20 @@ def _sim(request: Request) -> Simulator:
 
 
 # -- OpenAPI descriptions (documentation and schema-driven fuzzing only) -------------------------
-_S = {"type": "string"}
-_URL = {"type": "string", "format": "uri", "example": "http://127.0.0.1:9000/result"}
-_NUMERIC = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+_S = {"type": "string", "minLength": 1, "maxLength": 100}
+_URL = {
+    "type": "string",
+    "pattern": "^https?://127\\.0\\.0\\.1:9/[a-z]{0,10}$",
+    "example": "http://127.0.0.1:9000/result",
+}
+_AMOUNT = {
+    "oneOf": [
+        {"type": "integer", "minimum": 1, "maximum": 300000},
+        {"type": "string", "pattern": "^[0-9]{1,6}$"},
+    ]
+}
+_SHORTCODE = {"type": "string", "pattern": "^[0-9]{5,7}$", "example": "600000"}
+_MSISDN = {"type": "string", "pattern": "^2547[0-9]{8}$", "example": "254712345678"}
 B2C_V3_SCHEMA = {
     "type": "object",
     "required": [
@@ -54,9 +65,9 @@ B2C_V3_SCHEMA = {
         "InitiatorName": _S,
         "SecurityCredential": _S,
         "CommandID": {"type": "string", "enum": list(payments.B2C_COMMANDS)},
-        "Amount": _NUMERIC,
-        "PartyA": _NUMERIC,
-        "PartyB": _NUMERIC,
+        "Amount": _AMOUNT,
+        "PartyA": _SHORTCODE,
+        "PartyB": _MSISDN,
         "Remarks": _S,
         "QueueTimeOutURL": _URL,
         "ResultURL": _URL,
@@ -79,7 +90,7 @@ B2C_VALIDATE_SCHEMA = {
 _QUERY_PROPS = {
     "Initiator": _S,
     "SecurityCredential": _S,
-    "PartyA": _NUMERIC,
+    "PartyA": _SHORTCODE,
     "IdentifierType": {"type": "string", "enum": ["4"]},
     "ResultURL": _URL,
     "QueueTimeOutURL": _URL,
