@@ -2,13 +2,16 @@
 # Runs the addon's Odoo tests in a throwaway PostgreSQL cluster, when Odoo 17 with OpenG2P is found.
 #   OPENG2P_PYTHON       a Python in which `import odoo` works (default /opt/openg2p/venv/bin/python)
 #   OPENG2P_ADDONS_PATH  comma-separated addons folders holding g2p_programs and its dependencies
-#                        (default: /opt/openg2p/odoo/addons,/opt/openg2p/openg2p-registry,/opt/openg2p/openg2p-program)
+#                        (default: $OPENG2P_HOME/odoo/odoo/addons, the venv's site-packages/odoo/addons (queue_job
+#                        from PyPI), $OPENG2P_HOME/openg2p-registry and $OPENG2P_HOME/openg2p-program;
+#                        OPENG2P_HOME defaults to /opt/openg2p)
 #   MPESA_SIM_PYTHON     a Python in which mpesa_sim is importable, to start the simulator
 set -euo pipefail
 cd "$(dirname "$0")/.."
 home=${OPENG2P_HOME:-/opt/openg2p}
 py=${OPENG2P_PYTHON:-$home/venv/bin/python}
-addons=${OPENG2P_ADDONS_PATH:-$home/odoo/addons,$home/openg2p-registry,$home/openg2p-program}
+site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null || true)
+addons=${OPENG2P_ADDONS_PATH:-$home/odoo/odoo/addons,$site/odoo/addons,$home/openg2p-registry,$home/openg2p-program}
 
 skip() {
     echo "*** ODOO SUITE SKIPPED: $1 (set OPENG2P_PYTHON and OPENG2P_ADDONS_PATH, see README 'Tests') ***"

@@ -7,6 +7,7 @@ doubt the client answers UNKNOWN, because an unnecessary status query costs a se
 TRANSIENT can pay a beneficiary twice.
 """
 
+import base64
 import json
 import logging
 import re
@@ -45,6 +46,7 @@ DUPLICATE_CODE = "500.002.1001"
 # Waits used when M-Pesa throttles without a Retry-After header.
 SPIKE_ARREST_RETRY_AFTER = 1.0
 QUOTA_RETRY_AFTER = 60.0
+MAX_TOKEN_LIFETIME = 24 * 3600.0
 
 _MSISDN = re.compile(r"254[17][0-9]{8}")
 
@@ -127,6 +129,17 @@ def _retry_after(response: requests.Response, default: float) -> float:
     return seconds if seconds >= 0 else default
 
 
+class _BasicAuth(requests.auth.AuthBase):
+    """HTTP Basic with UTF-8 credentials (requests 2.25 encodes str credentials as latin-1)."""
+
+    def __init__(self, username: str, password: str):
+        self._value = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Basic {self._value}"
+        return request
+
+
 class _BearerAuth(requests.auth.AuthBase):
     """Bearer token as an auth object: with a plain header, a ~/.netrc entry for the host would
     silently replace it (requests applies netrc whenever no auth is given)."""
@@ -197,7 +210,7 @@ class DarajaClient:
             response = self.session.get(
                 url,
                 params={"grant_type": "client_credentials"},
-                auth=(self.config.consumer_key, self.config.consumer_secret),
+                auth=_BasicAuth(self.config.consumer_key, self.config.consumer_secret),
                 headers={"Accept": "application/json"},
                 timeout=self.config.timeout,
                 allow_redirects=False,
@@ -221,6 +234,8 @@ class DarajaClient:
             lifetime = -1.0
         if not isinstance(token, str) or not token or not lifetime > 0:
             raise DarajaTokenUnavailable("Token answer has no access_token/expires_in")
+        # An absurd lifetime ("inf", years) must not pin a token the server revoked long ago.
+        lifetime = min(lifetime, MAX_TOKEN_LIFETIME)
         _logger.debug("New Daraja token for %s, valid %ss", self.config.base_url, lifetime)
         return token, lifetime
 

@@ -1,0 +1,8 @@
+from . import (
+    test_access_and_neutralize,
+    test_callbacks,
+    test_install,
+    test_payment_flow,
+    test_preflight,
+    test_safety,
+)

@@ -1,0 +1,204 @@
+"""Shared fixtures: a KES program with registrants, an M-Pesa manager, and a live simulator."""
+
+import base64
+import os
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from unittest import SkipTest
+
+from odoo import fields
+from odoo.tests.common import HttpCase, TransactionCase
+
+from .. import const
+
+_REPO = Path(__file__).resolve().parents[2]
+
+# The simulator runs in its own environment (it needs FastAPI, Odoo does not have it): the test
+# command names that Python in MPESA_SIM_PYTHON. mpesa_sim.testing itself is standard library
+# only, so it is imported here from the repository checkout.
+SIM_PYTHON = os.environ.get("MPESA_SIM_PYTHON")
+
+
+def _sim_testing():
+    if not (_REPO / "mpesa_sim" / "testing.py").exists():
+        raise SkipTest(f"mpesa_sim is not next to the addon (looked in {_REPO})")
+    if not SIM_PYTHON:
+        raise SkipTest("MPESA_SIM_PYTHON is not set: no Python to run the simulator with")
+    if str(_REPO) not in sys.path:
+        sys.path.insert(0, str(_REPO))
+    from mpesa_sim import testing  # pylint: disable=import-outside-toplevel
+
+    return testing
+
+
+def start_simulator(stack):
+    """Start a simulator for a test class; `stack` stops it."""
+    testing = _sim_testing()
+    return stack.enter_context(testing.start_simulator(python=SIM_PYTHON))
+
+
+class MpesaProgramMixin:
+    """Builds the OpenG2P side: program (KES journal), registrants, cycle, approved entitlements."""
+
+    AMOUNT = 500
+
+    @classmethod
+    def _setup_program(cls, sim=None):
+        env = cls.env
+        cls.kes = env.ref("base.KES")
+        cls.kes.active = True
+        wizard = env["g2p.program.create.wizard"].create(
+            {
+                "name": f"M-Pesa test {uuid.uuid4().hex[:6]}",
+                "currency_id": cls.kes.id,
+                "amount_per_cycle": cls.AMOUNT,
+                "target_type": "individual",
+            }
+        )
+        cls.program = env["g2p.program"].browse(wizard.create_program()["res_id"])
+        cls.manager = env["g2p.program.payment.manager.mpesa"].create(cls._manager_vals(sim))
+        # What an admin does on the program: choose M-Pesa as its (only) payment manager.
+        ref = f"g2p.program.payment.manager.mpesa,{cls.manager.id}"
+        if cls.program.payment_managers:
+            cls.program.payment_managers.manager_ref_id = ref
+        else:
+            cls.program.payment_managers = [(0, 0, {"program_id": cls.program.id, "manager_ref_id": ref})]
+        cls.cycle = env["g2p.cycle"].create(
+            {
+                "name": "Cycle 1",
+                "program_id": cls.program.id,
+                "start_date": fields.Date.today(),
+                "end_date": fields.Date.add(fields.Date.today(), months=1),
+            }
+        )
+        cls.national_id = env["g2p.id.type"].search([("name", "=", "National ID")], limit=1) or env[
+            "g2p.id.type"
+        ].create({"name": "National ID"})
+
+    @classmethod
+    def _manager_vals(cls, sim):
+        tag = cls.env["g2p.payment.batch.tag"].create({"name": "All", "order": 1, "domain": "[]", "max_batch_size": 500})
+        vals = {
+            "name": "M-Pesa",
+            "program_id": cls.program.id,
+            "create_batch": True,
+            "batch_tag_ids": [(6, 0, tag.ids)],
+            "environment": "simulator",
+            "callback_base_url": cls._callback_base_url(),
+            "reconcile_after_minutes": 0,
+            "reconcile_max_attempts": 2,
+        }
+        if sim:
+            vals.update(
+                {
+                    "base_url": sim.base_url,
+                    "consumer_key": sim.consumer_key,
+                    "consumer_secret": sim.consumer_secret,
+                    "shortcode": sim.shortcode,
+                    "initiator_name": sim.initiator_name,
+                    "initiator_password": sim.initiator_password,
+                    "certificate": base64.b64encode(sim.certificate_pem()),
+                }
+            )
+        else:
+            vals.update(
+                {
+                    "base_url": "http://127.0.0.1:9",
+                    "consumer_key": "key",
+                    "consumer_secret": "secret",
+                    "shortcode": "600000",
+                    "initiator_name": "initiator",
+                    "initiator_password": "password",
+                    "certificate": base64.b64encode(b"not used before a request"),
+                }
+            )
+        return vals
+
+    @classmethod
+    def _callback_base_url(cls):
+        return cls.env["ir.config_parameter"].sudo().get_param("web.base.url")
+
+    @classmethod
+    def _registrant(cls, name, phone=None, national_id=None):
+        vals = {"name": name, "given_name": name, "family_name": "Test", "is_registrant": True, "is_group": False}
+        partner = cls.env["res.partner"].create(vals)
+        if phone:
+            # OpenG2P validates a phone against its country when it is recorded.
+            country = cls.env.ref("base.tz") if phone.startswith("+255") else cls.env.ref("base.ke")
+            cls.env["g2p.phone.number"].create({"partner_id": partner.id, "phone_no": phone, "country_id": country.id})
+        if national_id:
+            cls.env["g2p.reg.id"].create({"partner_id": partner.id, "id_type": cls.national_id.id, "value": national_id})
+        return partner
+
+    @classmethod
+    def _entitlement(cls, partner, amount=None):
+        return cls.env["g2p.entitlement"].create(
+            {
+                "partner_id": partner.id,
+                "cycle_id": cls.cycle.id,
+                "initial_amount": cls.AMOUNT if amount is None else amount,
+                "state": "approved",
+                "is_cash_entitlement": True,
+            }
+        )
+
+    def prepare_and_send(self, entitlements=None):
+        self.cycle.prepare_payment() if entitlements is None else self.manager.prepare_payments(
+            self.cycle, entitlements
+        )
+        batches = self.cycle.payment_batch_ids.filtered(lambda b: not b.batch_has_started)
+        return self.manager.with_context(queue_job__no_delay=True).send_payments(batches)
+
+    def payment_of(self, partner):
+        return self.env["g2p.payment"].search([("partner_id", "=", partner.id)], order="id desc", limit=1)
+
+    def wait_until(self, predicate, timeout=20, message="condition"):
+        """Let the simulator's callbacks reach the test server, then look again."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.env.invalidate_all()
+            if predicate():
+                return
+            time.sleep(0.2)
+        self.env.invalidate_all()
+        self.fail(f"timed out after {timeout}s waiting for {message}")
+
+
+class MpesaTransactionCase(MpesaProgramMixin, TransactionCase):
+    """No simulator: pre-flight, callbacks applied directly, access rights."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._setup_program()
+
+
+class MpesaLiveCase(MpesaProgramMixin, HttpCase):
+    """A real simulator posting its callbacks to Odoo's test HTTP server."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._stack = ExitStack()
+        cls.addClassCleanup(cls._stack.close)
+        cls.sim = start_simulator(cls._stack)
+        cls._setup_program(cls.sim)
+
+    @classmethod
+    def _callback_base_url(cls):
+        return cls.base_url()
+
+    def setUp(self):
+        super().setUp()
+        self.sim.admin("POST", "/sim/admin/reset-faults")
+
+    def sim_transactions(self, ocid):
+        status, body = self.sim.admin("GET", f"/sim/admin/transactions?originator_conversation_id={ocid}")
+        self.assertEqual(status, 200, body)
+        return body if isinstance(body, list) else body.get("transactions", [])
+
+
+MPESA = const

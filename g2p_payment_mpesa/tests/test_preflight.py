@@ -1,0 +1,87 @@
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import MPESA, MpesaTransactionCase
+
+
+@tagged("post_install", "-at_install")
+class TestPreflight(MpesaTransactionCase):
+    """Nothing M-Pesa would refuse for our own mistake is sent; the rest goes on."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.good = cls._registrant("Good", phone="0712 345 678")
+        cls.foreign = cls._registrant("Foreign", phone="+255 754 123 456")
+        cls.landline = cls._registrant("Landline", phone="020 2222222")
+        cls.no_phone = cls._registrant("Nophone")
+        cls.fraction = cls._registrant("Fraction", phone="0722000111")
+        cls.too_small = cls._registrant("Small", phone="0733000111")
+        for partner in (cls.good, cls.foreign, cls.landline, cls.no_phone):
+            cls._entitlement(partner)
+        cls._entitlement(cls.fraction, amount=500.5)
+        cls._entitlement(cls.too_small, amount=5)
+
+    def _send(self):
+        self.cycle.prepare_payment()
+        return self.manager.send_payments(self.cycle.payment_batch_ids)
+
+    def test_bad_payments_fail_up_front_with_a_readable_reason_and_the_rest_is_queued(self):
+        self._send()
+        good = self.payment_of(self.good)
+        self.assertEqual(good.mpesa_state, MPESA.PAY_QUEUED)
+        self.assertEqual(good.mpesa_msisdn, "254712345678")
+        self.assertEqual(good.state, "issued")
+        expectations = {
+            self.foreign: MPESA.PREFLIGHT_MSISDN,
+            self.landline: MPESA.PREFLIGHT_MSISDN,
+            self.no_phone: MPESA.PREFLIGHT_MSISDN,
+            self.fraction: MPESA.PREFLIGHT_AMOUNT,
+            self.too_small: MPESA.PREFLIGHT_AMOUNT,
+        }
+        for partner, code in expectations.items():
+            payment = self.payment_of(partner)
+            self.assertEqual(
+                (payment.state, payment.status, payment.mpesa_result_code), ("reconciled", "failed", code), partner.name
+            )
+            self.assertTrue(payment.mpesa_result_desc, partner.name)
+            self.assertFalse(payment.mpesa_transaction_ids, "refused payments never reach M-Pesa")
+        self.assertIn("0.5", self.payment_of(self.fraction).mpesa_result_desc)
+
+    def test_send_queues_one_job_per_chunk_on_the_mpesa_channel(self):
+        self._send()
+        jobs = self.env["queue.job"].search([("method_name", "=", "_mpesa_send_chunk")])
+        self.assertEqual(len(jobs), 1)
+        self.assertEqual(jobs.channel, "root.mpesa")
+        self.assertEqual(jobs.args[0], self.payment_of(self.good).ids)
+
+    def test_batch_is_marked_started_only_when_something_was_sent(self):
+        self._send()
+        self.assertTrue(self.cycle.payment_batch_ids.batch_has_started)
+        self.assertEqual(self.cycle.payment_batch_ids.stats_failed_transactions, 5)
+
+    def test_missing_settings_stop_before_any_payment_changes(self):
+        self.manager.sudo().consumer_secret = False
+        self.cycle.prepare_payment()
+        with self.assertRaisesRegex(UserError, "Consumer secret"):
+            self.manager.send_payments(self.cycle.payment_batch_ids)
+        payments = self.env["g2p.payment"].search([("cycle_id", "=", self.cycle.id)])
+        self.assertTrue(payments)
+        self.assertFalse(any(payments.mapped("mpesa_state")))
+
+    def test_wrong_currency_is_refused(self):
+        usd = self.env.ref("base.USD")
+        self.program.journal_id.currency_id = usd
+        self._send()
+        self.assertEqual(self.payment_of(self.good).mpesa_result_code, MPESA.PREFLIGHT_CURRENCY)
+
+    def test_float_too_low_refuses_the_whole_send(self):
+        self.manager.float_utility_balance = "100.00"
+        self.cycle.prepare_payment()
+        with self.assertRaisesRegex(UserError, "float"):
+            self.manager.send_payments(self.cycle.payment_batch_ids)
+
+    def test_validated_b2c_needs_the_national_id(self):
+        self.manager.write({"validated_b2c": True, "validation_id_type_id": self.national_id.id})
+        self._send()
+        self.assertEqual(self.payment_of(self.good).mpesa_result_code, MPESA.PREFLIGHT_ID)
