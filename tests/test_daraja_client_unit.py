@@ -674,3 +674,22 @@ def test_netrc_does_not_replace_the_bearer_token(tmp_path, monkeypatch):
     client, transport = fake_client({TOKEN: [TOKEN_OK], B2C: [ACK]})
     assert client.b2c_submit(b2c_request()).kind is OutcomeKind.ACCEPTED
     assert transport.calls(B2C)[0].headers["Authorization"] == "Bearer tok-1"
+
+
+def test_non_ascii_consumer_secret_is_sent_as_utf8():
+    client, transport = fake_client({TOKEN: [TOKEN_OK]}, make_config(consumer_secret="sécret-€"))
+    assert client.token() == "tok-1"
+    expected = base64.b64encode("ck:sécret-€".encode()).decode()
+    assert transport.calls(TOKEN)[0].headers["Authorization"] == f"Basic {expected}"
+
+
+def test_absurd_token_lifetime_is_capped():
+    clock = FakeClock()
+    client, transport = fake_client(
+        {TOKEN: [FakeResponse(200, {"access_token": "t", "expires_in": "inf"})]},
+        token_cache=TokenCache(clock=clock),
+    )
+    client.token()
+    clock.advance(24 * 3600)
+    client.token()
+    assert len(transport.calls(TOKEN)) == 2
