@@ -152,6 +152,7 @@ def test_status_result_completed():
     assert result.finalised_at == datetime(2026, 11, 27, 20, 10, 51)
     assert result.initiated_at == datetime(2026, 11, 27, 20, 10, 50)
     assert result.parameters["TransactionReason"] is None
+    assert result.transaction_found
 
 
 def test_status_result_unknown_transaction():
@@ -159,6 +160,7 @@ def test_status_result_unknown_transaction():
     assert result.result_code == "2033"
     assert not result.is_success
     assert result.receipt is None and result.status is None and result.amount is None
+    assert not result.transaction_found
 
 
 def test_balance_result():

@@ -459,3 +459,14 @@ def test_balance_query_with_a_wrong_password_fails_in_the_result(sim, callback_s
         wait_result(callback_sink, outcome.originator_conversation_id, "/balance").body
     )
     assert balance.result_code == "2001" and balance.accounts == {}
+
+
+def test_a_failed_status_query_says_nothing_about_the_payment(sim, callback_sink, new_wallet, client):
+    request = b2c(callback_sink, new_wallet())
+    assert client.b2c_submit(request).kind is OutcomeKind.ACCEPTED
+    assert parse_result(wait_result(callback_sink, request.originator_conversation_id).body).is_success
+    bad = make_client(sim, initiator_password="Wrong-Pass")
+    status = status_query(bad, callback_sink, originator_conversation_id=request.originator_conversation_id)
+    # The payment was made; the query failed on its own credential.
+    assert status.result_code == "2001" and not status.transaction_found
+    assert status_query(client, callback_sink, receipt="UKR9ZZZZZZ").transaction_found is False

@@ -70,6 +70,16 @@ class StatusResult:
         """The query itself succeeded (the transaction was found); see ``status`` for its state."""
         return self.result_code == "0"
 
+    @property
+    def transaction_found(self) -> bool:
+        """The result describes the transaction (it carries its TransactionStatus).
+
+        A non-zero ResultCode WITH a status is the transaction's own failure; WITHOUT one it is
+        the query that failed (2001 bad credential, 8006 locked, 17/26 busy, 2032/2033 not
+        found) and says nothing about the payment: never mark a payment failed on that.
+        """
+        return self.status is not None
+
 
 @dataclass(frozen=True)
 class AccountBalance:
