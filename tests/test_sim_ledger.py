@@ -17,7 +17,9 @@ from mpesa_sim.db import Database
 ACCOUNTS = ["a", "b", "c", "d"]
 
 transfers = st.lists(
-    st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS), st.integers(min_value=1, max_value=5_000)),
+    st.tuples(
+        st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS), st.integers(min_value=1, max_value=5_000)
+    ),
     min_size=1,
     max_size=60,
 )
@@ -83,13 +85,20 @@ def test_parallel_b2c_over_http_cannot_overdraw(fresh_sim, callback_sink, amount
         park = "2541%08d" % (sum(amounts) % 10**8)
         sim.seed(wallets=[{"msisdn": park, "first_name": "Park"}])
         token = sim.token()
-        sim.call("POST", "/mpesa/b2c/v3/paymentrequest", json=b2c_body(sim, callback_sink, park, spare), token=token)
+        sim.call(
+            "POST",
+            "/mpesa/b2c/v3/paymentrequest",
+            json=b2c_body(sim, callback_sink, park, spare),
+            token=token,
+        )
         sim.drain()
     token = sim.token()
     bodies = [b2c_body(sim, callback_sink, msisdn, amount) for amount in amounts]
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(
-            pool.map(lambda b: sim.call("POST", "/mpesa/b2c/v3/paymentrequest", json=b, token=token)[0], bodies)
+            pool.map(
+                lambda b: sim.call("POST", "/mpesa/b2c/v3/paymentrequest", json=b, token=token)[0], bodies
+            )
         )
     assert statuses == [200] * len(bodies)
     sim.drain()

@@ -42,7 +42,10 @@ def test_pending_payments_are_processed_after_a_crash(fresh_sim, callback_sink, 
     sim.kill()
     sim.start()
     sim.drain()
-    statuses = [sim.transactions(originator_conversation_id=b["OriginatorConversationID"])[0]["status"] for b in bodies]
+    statuses = [
+        sim.transactions(originator_conversation_id=b["OriginatorConversationID"])[0]["status"]
+        for b in bodies
+    ]
     assert set(statuses) == {"completed"}
     assert sim.admin("GET", f"/sim/admin/wallets/{msisdn}")[1]["balance_cents"] == 20 * 1000
 
@@ -78,7 +81,16 @@ def test_serve_prints_startup_banner(tmp_path):
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mpesa_sim", "serve", "--port", str(port), "--db", str(tmp_path / "b.sqlite3")],
+        [
+            sys.executable,
+            "-m",
+            "mpesa_sim",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "b.sqlite3"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
