@@ -73,12 +73,36 @@ class Cluster:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.run_as:
             os.chown(self.root, self.run_as.pw_uid, self.run_as.pw_gid)
-        self._run([pg_tool("initdb"), "-D", str(self.data), "-U", "odoo", "--auth=trust", "-E", "UTF8", "--locale=C"])
+        self._run(
+            [
+                pg_tool("initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "odoo",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
+        )
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        self._run([pg_tool("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "pg.log"), "-w", "start"])
+        self._run(
+            [
+                pg_tool("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.root / "pg.log"),
+                "-w",
+                "start",
+            ]
+        )
         return self
 
     def stop(self):
@@ -94,7 +118,13 @@ def odoo(python, config, *args, log=None):
         for line in proc.stdout:
             out.write(line)
             lines.append(line)
-            if " ERROR " in line or " CRITICAL " in line or "FAIL:" in line or " WARNING " in line and "tests" in line:
+            if (
+                " ERROR " in line
+                or " CRITICAL " in line
+                or "FAIL:" in line
+                or " WARNING " in line
+                and "tests" in line
+            ):
                 sys.stdout.write(line)
         return proc.wait(), lines
 

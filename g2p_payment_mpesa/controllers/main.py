@@ -2,7 +2,7 @@ import hmac
 import json
 import logging
 
-from odoo import http
+from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
 from ..daraja import MalformedPayload
@@ -17,7 +17,9 @@ BASE = "/g2p_payment_mpesa/<int:manager_id>/<string:secret>"
 def _answer(status, accepted):
     # Refusals say nothing about why: the reason is in our log, not in the caller's hands.
     body = (
-        {"ResultCode": 0, "ResultDesc": "Accepted"} if accepted else {"ResultCode": 1, "ResultDesc": "Rejected"}
+        {"ResultCode": 0, "ResultDesc": "Accepted"}
+        if accepted
+        else {"ResultCode": 1, "ResultDesc": "Rejected"}
     )
     return request.make_json_response(body, status=status)
 
@@ -49,6 +51,10 @@ class MpesaCallbackController(http.Controller):
         except ValueError:
             _logger.warning("M-Pesa %s callback refused: not JSON (%s bytes from %s)", kind, len(raw), source)
             return _answer(400, False)
+        # Authenticated by its secret: from here on M-Pesa's answer is applied as the system
+        # (jobs it queues and messages it posts must not belong to the public user).
+        request.update_env(user=SUPERUSER_ID)
+        manager = manager.with_env(request.env)
         try:
             outcome = manager._mpesa_handle_callback(kind, body, ocid)
         except (MalformedPayload, CallbackRefused) as exc:

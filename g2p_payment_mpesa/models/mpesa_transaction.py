@@ -106,7 +106,9 @@ class MpesaTransaction(models.Model):
     def _mpesa_fail(self, code, desc):
         """M-Pesa said this request failed: final for the payment (OpenG2P re-pays failed ones)."""
         self.ensure_one()
-        self.write({"state": const.TX_FAILED, "result_code": code, "result_desc": desc, "next_check_at": False})
+        self.write(
+            {"state": const.TX_FAILED, "result_code": code, "result_desc": desc, "next_check_at": False}
+        )
         self.payment_id.write(
             {
                 "state": "reconciled",

@@ -131,7 +131,8 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         if not reg:
             raise PreflightError(
                 const.PREFLIGHT_ID,
-                _("Validated B2C needs the registrant's %s; there is none.") % self.validation_id_type_id.name,
+                _("Validated B2C needs the registrant's %s; there is none.")
+                % self.validation_id_type_id.name,
             )
         return self.validation_id_code, reg.value.strip()
 
@@ -342,7 +343,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
                 return client.b2c_submit(req)
             except DarajaAuthError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - whatever broke, the request may have left
+            except Exception as exc:
                 _logger.exception("M-Pesa submit of %s failed unexpectedly", req.originator_conversation_id)
                 return SubmitOutcome(kind=OutcomeKind.UNKNOWN, message=str(exc))
 
@@ -368,10 +369,10 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             tx.submit_attempts += 1
         self._mpesa_commit()  # invariant 1: the id is durable before the request leaves
 
-        client = self._mpesa_client()
         requests_ = [self._mpesa_request(tx) for tx in txs]
         try:
-            outcomes = self._mpesa_submit_many(client, requests_)
+            with self._mpesa_client() as client:
+                outcomes = self._mpesa_submit_many(client, requests_)
         except DarajaAuthError as exc:
             self._mpesa_block(_("M-Pesa refused the consumer key or secret (%s).") % exc)
             return
@@ -392,7 +393,9 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             if tx.state != const.TX_RESERVED:
                 continue  # its result arrived before its acknowledgement: the result wins
             if outcome.kind == OutcomeKind.ACCEPTED:
-                tx._mpesa_set_state(const.TX_ACCEPTED, conversation_id=outcome.conversation_id, next_check_at=check_at)
+                tx._mpesa_set_state(
+                    const.TX_ACCEPTED, conversation_id=outcome.conversation_id, next_check_at=check_at
+                )
             elif outcome.kind == OutcomeKind.REJECTED:
                 tx._mpesa_fail(outcome.code or "REJECTED", outcome.message)
             elif outcome.kind == OutcomeKind.UNKNOWN:

@@ -80,7 +80,10 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
         client = self._mpesa_client()
         timeout_url = self._mpesa_callback_url("timeout")
         jobs = [
-            (tx.originator_conversation_id, f"{self._mpesa_callback_url('status')}/{tx.originator_conversation_id}")
+            (
+                tx.originator_conversation_id,
+                f"{self._mpesa_callback_url('status')}/{tx.originator_conversation_id}",
+            )
             for tx in to_query
         ]
 
@@ -92,11 +95,11 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
                 )
             except DarajaError as exc:
                 return exc
-            except Exception as exc:  # noqa: BLE001 - one failed query must not stop the others
+            except Exception as exc:
                 _logger.exception("M-Pesa status query for %s failed", ocid)
                 return exc
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency or 1, len(jobs)))) as pool:
+        with client, ThreadPoolExecutor(max_workers=max(1, min(self.concurrency or 1, len(jobs)))) as pool:
             answers = list(pool.map(ask, jobs))
         refused = [
             ocid
@@ -104,5 +107,7 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
             if not (hasattr(answer, "kind") and answer.kind == OutcomeKind.ACCEPTED)
         ]
         if refused:
-            _logger.warning("M-Pesa: %s status queries not accepted (will retry): %s", len(refused), refused[:5])
+            _logger.warning(
+                "M-Pesa: %s status queries not accepted (will retry): %s", len(refused), refused[:5]
+            )
         return len(jobs)

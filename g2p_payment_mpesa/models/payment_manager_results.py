@@ -10,6 +10,7 @@ from .. import const
 from ..daraja import (
     ResultClass,
     classify_result_code,
+    msisdn_matches,
     parse_balance_result,
     parse_queue_timeout,
     parse_result,
@@ -71,26 +72,34 @@ class G2PPaymentManagerMpesaResults(models.Model):
     def _mpesa_check_match(self, tx, amount, msisdn):
         """A success is applied only to the payment it belongs to: same amount, same number."""
         if amount is None or Decimal(amount) != Decimal(tx.amount):
-            raise CallbackRefused(f"amount {amount} does not match KES {tx.amount} sent for {tx.originator_conversation_id}")
-        if msisdn and msisdn != tx.msisdn:
-            raise CallbackRefused(f"number {msisdn} does not match the number sent for {tx.originator_conversation_id}")
+            raise CallbackRefused(
+                f"amount {amount} does not match KES {tx.amount} sent for {tx.originator_conversation_id}"
+            )
+        if msisdn and not msisdn_matches(msisdn, tx.msisdn):
+            raise CallbackRefused(
+                f"number {msisdn} does not match the number sent for {tx.originator_conversation_id}"
+            )
 
     def _mpesa_on_result(self, body):
         result = parse_result(body)
         tx = self._mpesa_lock_tx(result.originator_conversation_id)
         if tx.conversation_id and result.conversation_id and tx.conversation_id != result.conversation_id:
-            raise CallbackRefused(f"ConversationID {result.conversation_id} is not the one M-Pesa acknowledged")
+            raise CallbackRefused(
+                f"ConversationID {result.conversation_id} is not the one M-Pesa acknowledged"
+            )
         if tx.state in const.TX_FINAL_STATES:
             same = (tx.state == const.TX_PAID and result.is_success and result.receipt == tx.receipt) or (
                 tx.state == const.TX_FAILED and not result.is_success and result.result_code == tx.result_code
             )
             if same:
                 return "duplicate"
-            raise CallbackRefused(f"a different result for {tx.originator_conversation_id}, already {tx.state}")
+            raise CallbackRefused(
+                f"a different result for {tx.originator_conversation_id}, already {tx.state}"
+            )
         if result.is_success:
             self._mpesa_check_match(tx, result.amount, result.receiver_msisdn)
             tx._mpesa_pay(
-                receipt=result.receipt or result.transaction_id,
+                receipt=result.receipt,
                 amount=result.amount,
                 completed_at=result.completed_at,
                 receiver_name=result.receiver_name,
@@ -104,13 +113,22 @@ class G2PPaymentManagerMpesaResults(models.Model):
 
     def _mpesa_apply_failure(self, tx, code, desc):
         if classify_result_code(code) == ResultClass.TRANSIENT:
-            earlier = self.env["g2p.mpesa.transaction"].sudo().search_count(
-                [("payment_id", "=", tx.payment_id.id), ("state", "=", const.TX_FAILED)]
+            earlier = (
+                self.env["g2p.mpesa.transaction"]
+                .sudo()
+                .search_count([("payment_id", "=", tx.payment_id.id), ("state", "=", const.TX_FAILED)])
             )
             if earlier < const.MAX_TRANSIENT_RESULTS:
                 # M-Pesa said this request failed and moved no money: the payment goes again,
                 # under a new id (the old one would be refused as a duplicate).
-                tx.write({"state": const.TX_FAILED, "result_code": code, "result_desc": desc, "next_check_at": False})
+                tx.write(
+                    {
+                        "state": const.TX_FAILED,
+                        "result_code": code,
+                        "result_desc": desc,
+                        "next_check_at": False,
+                    }
+                )
                 tx.payment_id.write(
                     {"mpesa_state": const.PAY_QUEUED, "mpesa_result_code": code, "mpesa_result_desc": desc}
                 )
@@ -118,10 +136,13 @@ class G2PPaymentManagerMpesaResults(models.Model):
                 return
         tx._mpesa_fail(code, desc)
         if code in const.CREDENTIAL_RESULT_CODES:
-            self._mpesa_block(_("M-Pesa refused the initiator credential (result %(code)s: %(desc)s).") % {
-                "code": code,
-                "desc": desc,
-            })
+            self._mpesa_block(
+                _("M-Pesa refused the initiator credential (result %(code)s: %(desc)s).")
+                % {
+                    "code": code,
+                    "desc": desc,
+                }
+            )
 
     def _mpesa_on_timeout(self, body):
         notice = parse_queue_timeout(body)
@@ -148,12 +169,25 @@ class G2PPaymentManagerMpesaResults(models.Model):
             tx._mpesa_set_state(const.TX_RESERVED, next_check_at=False)
             self._mpesa_enqueue([tx.payment_id.id])
             return "resubmitted"
+        if not result.transaction_found:
+            # The query failed (credential, busy...), not the payment: ask again later.
+            _logger.warning(
+                "M-Pesa status query for %s answered %s: %s",
+                tx.originator_conversation_id,
+                code,
+                result.result_desc,
+            )
+            return "query failed"
         if code != "0":
             self._mpesa_apply_failure(tx, code, result.result_desc)
             return "applied"
         status = (result.status or "").strip().lower()
         if status in const.STATUS_COMPLETED:
-            if result.receipt and tx.receipt and result.receipt != tx.receipt:
+            if not result.receipt:
+                raise CallbackRefused(
+                    f"a completed status for {tx.originator_conversation_id} without a receipt"
+                )
+            if tx.receipt and result.receipt != tx.receipt:
                 raise CallbackRefused(f"receipt {result.receipt} differs from {tx.receipt}")
             self._mpesa_check_match(tx, result.amount, None)
             tx._mpesa_pay(
@@ -175,7 +209,9 @@ class G2PPaymentManagerMpesaResults(models.Model):
             raise CallbackRefused(f"balance query failed: {result.result_code} {result.result_desc}")
         utility = result.accounts.get("Utility Account")
         working = result.accounts.get("Working Account")
-        self._mpesa_store_float(utility.available if utility else None, working.available if working else None)
+        self._mpesa_store_float(
+            utility.available if utility else None, working.available if working else None
+        )
         return "applied"
 
     def _mpesa_float_is_stale(self):

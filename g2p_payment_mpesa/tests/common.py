@@ -5,7 +5,7 @@ import os
 import sys
 import time
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from unittest import SkipTest
 
@@ -80,7 +80,9 @@ class MpesaProgramMixin:
 
     @classmethod
     def _manager_vals(cls, sim):
-        tag = cls.env["g2p.payment.batch.tag"].create({"name": "All", "order": 1, "domain": "[]", "max_batch_size": 500})
+        tag = cls.env["g2p.payment.batch.tag"].create(
+            {"name": "All", "order": 1, "domain": "[]", "max_batch_size": 500}
+        )
         vals = {
             "name": "M-Pesa",
             "program_id": cls.program.id,
@@ -123,14 +125,24 @@ class MpesaProgramMixin:
 
     @classmethod
     def _registrant(cls, name, phone=None, national_id=None):
-        vals = {"name": name, "given_name": name, "family_name": "Test", "is_registrant": True, "is_group": False}
+        vals = {
+            "name": name,
+            "given_name": name,
+            "family_name": "Test",
+            "is_registrant": True,
+            "is_group": False,
+        }
         partner = cls.env["res.partner"].create(vals)
         if phone:
             # OpenG2P validates a phone against its country when it is recorded.
             country = cls.env.ref("base.tz") if phone.startswith("+255") else cls.env.ref("base.ke")
-            cls.env["g2p.phone.number"].create({"partner_id": partner.id, "phone_no": phone, "country_id": country.id})
+            cls.env["g2p.phone.number"].create(
+                {"partner_id": partner.id, "phone_no": phone, "country_id": country.id}
+            )
         if national_id:
-            cls.env["g2p.reg.id"].create({"partner_id": partner.id, "id_type": cls.national_id.id, "value": national_id})
+            cls.env["g2p.reg.id"].create(
+                {"partner_id": partner.id, "id_type": cls.national_id.id, "value": national_id}
+            )
         return partner
 
     @classmethod
@@ -155,6 +167,11 @@ class MpesaProgramMixin:
     def payment_of(self, partner):
         return self.env["g2p.payment"].search([("partner_id", "=", partner.id)], order="id desc", limit=1)
 
+    @contextmanager
+    def callbacks_flowing(self):
+        """Callbacks are served only inside this block (see MpesaLiveCase.setUp)."""
+        yield
+
     def wait_until(self, predicate, timeout=20, message="condition"):
         """Let the simulator's callbacks reach the test server, then look again."""
         deadline = time.monotonic() + timeout
@@ -162,7 +179,8 @@ class MpesaProgramMixin:
             self.env.invalidate_all()
             if predicate():
                 return
-            time.sleep(0.2)
+            with self.callbacks_flowing():
+                time.sleep(0.2)
         self.env.invalidate_all()
         self.fail(f"timed out after {timeout}s waiting for {message}")
 
@@ -185,6 +203,8 @@ class MpesaLiveCase(MpesaProgramMixin, HttpCase):
         cls._stack = ExitStack()
         cls.addClassCleanup(cls._stack.close)
         cls.sim = start_simulator(cls._stack)
+        # A callback may wait for the test to let it in: give it time rather than drop it.
+        cls.sim.set_config(callback_timeout_seconds=60)
         cls._setup_program(cls.sim)
 
     @classmethod
@@ -193,7 +213,26 @@ class MpesaLiveCase(MpesaProgramMixin, HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.sim.admin("POST", "/sim/admin/reset-faults")
+        self.sim.reset_faults()
+        # The test server serves callbacks on this test's own cursor; two threads must never use
+        # it at once. The test holds the cursor's lock and lets callbacks in only while it waits.
+        self.registry.test_lock.acquire()
+        self.addCleanup(self.registry.test_lock.release)
+
+    @contextmanager
+    def callbacks_flowing(self):
+        self.env.flush_all()
+        self.registry.test_lock.release()
+        try:
+            yield
+        finally:
+            self.registry.test_lock.acquire()
+            self.env.invalidate_all()
+
+    def drain(self):
+        """Wait until the simulator has processed what it accepted and sent its callbacks."""
+        with self.callbacks_flowing():
+            self.sim.drain()
 
     def sim_transactions(self, ocid):
         status, body = self.sim.admin("GET", f"/sim/admin/transactions?originator_conversation_id={ocid}")

@@ -21,7 +21,9 @@ class TestAccess(MpesaTransactionCase):
                 manager.read([field])
 
     def test_program_manager_cannot_read_secrets_either(self):
-        user = new_test_user(self.env, login="pm-mpesa", groups="base.group_user,g2p_programs.g2p_program_manager")
+        user = new_test_user(
+            self.env, login="pm-mpesa", groups="base.group_user,g2p_programs.g2p_program_manager"
+        )
         with self.assertRaises(AccessError):
             self.manager.with_user(user).read(["initiator_password"])
 

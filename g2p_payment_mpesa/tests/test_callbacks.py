@@ -1,7 +1,6 @@
 import json
 
 from odoo.tests import tagged
-
 from odoo.tests.common import HttpCase
 
 from odoo.addons.g2p_payment_mpesa.daraja import MalformedPayload
@@ -31,8 +30,12 @@ class _SentPaymentMixin:
 class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
     def test_success_marks_the_payment_paid_with_receipt_amount_and_kenyan_time_in_utc(self):
         payment, tx = self._sent_payment()
-        self.assertEqual(self._callback("result", payloads.result_body(tx.originator_conversation_id)), "applied")
-        self.assertEqual((payment.state, payment.status, payment.status_is_final), ("reconciled", "paid", True))
+        self.assertEqual(
+            self._callback("result", payloads.result_body(tx.originator_conversation_id)), "applied"
+        )
+        self.assertEqual(
+            (payment.state, payment.status, payment.status_is_final), ("reconciled", "paid", True)
+        )
         self.assertEqual(payment.mpesa_receipt, "UKR1ABCDEF")
         self.assertEqual(payment.amount_paid, 500)
         self.assertEqual(str(payment.payment_datetime), "2026-11-27 10:15:00")
@@ -64,14 +67,17 @@ class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
         with self.assertRaisesRegex(CallbackRefused, "amount"):
             self._callback("result", payloads.result_body(tx.originator_conversation_id, amount=5000))
         with self.assertRaisesRegex(CallbackRefused, "number"):
-            self._callback("result", payloads.result_body(tx.originator_conversation_id, msisdn="254799999999"))
+            self._callback(
+                "result", payloads.result_body(tx.originator_conversation_id, msisdn="254799999999")
+            )
         self.assertEqual((payment.mpesa_state, tx.state), (MPESA.PAY_ACCEPTED, MPESA.TX_ACCEPTED))
 
     def test_conversation_id_other_than_acknowledged_is_refused(self):
         _payment, tx = self._sent_payment()
         with self.assertRaisesRegex(CallbackRefused, "ConversationID"):
             self._callback(
-                "result", payloads.result_body(tx.originator_conversation_id, conversation_id="AG_20261127_ffff")
+                "result",
+                payloads.result_body(tx.originator_conversation_id, conversation_id="AG_20261127_ffff"),
             )
 
     def test_final_failure_records_code_and_reason(self):
@@ -104,13 +110,19 @@ class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
     def test_status_result_completed_pays(self):
         payment, tx = self._sent_payment()
         tx._mpesa_set_state(MPESA.TX_UNKNOWN)
-        self._callback("status", payloads.status_body(tx.originator_conversation_id), tx.originator_conversation_id)
+        self._callback(
+            "status", payloads.status_body(tx.originator_conversation_id), tx.originator_conversation_id
+        )
         self.assertEqual((payment.status, payment.mpesa_receipt), ("paid", "UKR1ABCDEF"))
 
     def test_status_not_found_resubmits_under_the_same_id(self):
         payment, tx = self._sent_payment()
         tx._mpesa_set_state(MPESA.TX_UNKNOWN)
-        self._callback("status", payloads.status_body(tx.originator_conversation_id, code=2033), tx.originator_conversation_id)
+        self._callback(
+            "status",
+            payloads.status_body(tx.originator_conversation_id, code=2033),
+            tx.originator_conversation_id,
+        )
         self.assertEqual(tx.state, MPESA.TX_RESERVED)
         self.assertEqual(self.manager._mpesa_reserve(payment), tx)
 

@@ -38,7 +38,9 @@ class TestPaymentFlow(MpesaLiveCase):
             payment = self.payment_of(partner)
             self.assertEqual((payment.state, payment.status), ("reconciled", "paid"), partner.name)
             self.assertEqual(payment.amount_paid, self.AMOUNT)
-            ledger = self.sim.transactions(originator_conversation_id=payment.mpesa_originator_conversation_id)
+            ledger = self.sim.transactions(
+                originator_conversation_id=payment.mpesa_originator_conversation_id
+            )
             self.assertEqual(len(ledger), 1, "exactly one M-Pesa transaction")
             self.assertEqual(ledger[0]["receipt"], payment.mpesa_receipt)
             self.assertEqual(ledger[0]["amount"], self.AMOUNT)
@@ -63,7 +65,7 @@ class TestPaymentFlow(MpesaLiveCase):
         self.wait_until(lambda: self._final([self.amina]), message="payment final")
         status, inbox = self.sim.admin("GET", "/sim/admin/sms?msisdn=254711000001")
         self.assertEqual(status, 200)
-        self.assertTrue(any(self.payment_of(self.amina).mpesa_receipt in sms["text"] for sms in inbox), inbox)
+        self.assertTrue(any(self.payment_of(self.amina).mpesa_receipt in sms["body"] for sms in inbox), inbox)
 
     def test_validated_b2c_pays_the_right_person_and_refuses_a_recycled_number(self):
         self.manager.write({"validated_b2c": True, "validation_id_type_id": self.national_id.id})

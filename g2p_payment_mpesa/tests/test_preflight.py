@@ -42,7 +42,9 @@ class TestPreflight(MpesaTransactionCase):
         for partner, code in expectations.items():
             payment = self.payment_of(partner)
             self.assertEqual(
-                (payment.state, payment.status, payment.mpesa_result_code), ("reconciled", "failed", code), partner.name
+                (payment.state, payment.status, payment.mpesa_result_code),
+                ("reconciled", "failed", code),
+                partner.name,
             )
             self.assertTrue(payment.mpesa_result_desc, partner.name)
             self.assertFalse(payment.mpesa_transaction_ids, "refused payments never reach M-Pesa")

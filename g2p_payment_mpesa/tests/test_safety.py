@@ -36,10 +36,13 @@ class TestNeverTwice(MpesaLiveCase):
             if payment.status_is_final or payment.mpesa_state == MPESA.PAY_NEEDS_REVIEW:
                 return
             self.env["g2p.mpesa.transaction"].search([("payment_id", "=", payment.id)]).write(
-                {"next_check_at": fields.Datetime.now(), "last_submit_at": fields.Datetime.subtract(fields.Datetime.now(), hours=1)}
+                {
+                    "next_check_at": fields.Datetime.now(),
+                    "last_submit_at": fields.Datetime.subtract(fields.Datetime.now(), hours=1),
+                }
             )
             self.manager.with_context(queue_job__no_delay=True)._mpesa_reconcile()
-            self.sim.drain()
+            self.drain()
             self.wait_until(lambda: True)
 
     def test_crash_after_reserving_reuses_the_same_id(self):
@@ -105,7 +108,7 @@ class TestNeverTwice(MpesaLiveCase):
         payment = self._one(6)
         self.sim.set_faults(duplicate_callback={"rate": 1, "copies": 3})
         self.manager.with_context(queue_job__no_delay=True)._mpesa_send_chunk(payment.ids)
-        self.sim.drain()
+        self.drain()
         self.wait_until(lambda: payment.status_is_final, message="paid")
         self.assertEqual(payment.amount_paid, self.AMOUNT)
 
@@ -132,7 +135,7 @@ class TestNeverLost(MpesaLiveCase):
         payment = self._one(1)
         self.sim.set_faults(no_callback={"rate": 1})
         self.manager.with_context(queue_job__no_delay=True)._mpesa_send_chunk(payment.ids)
-        self.sim.drain()
+        self.drain()
         self.assertEqual(payment.mpesa_state, MPESA.PAY_ACCEPTED)
         self.sim.reset_faults()
         self._due_now(payment)
@@ -158,7 +161,7 @@ class TestNeverLost(MpesaLiveCase):
         for _attempt in range(self.manager.reconcile_max_attempts + 1):
             self._due_now(payment)
             self.manager._mpesa_reconcile()
-            self.sim.drain()
+            self.drain()
         self.env.invalidate_all()
         self.assertEqual(payment.mpesa_state, MPESA.PAY_NEEDS_REVIEW)
         self.assertFalse(payment.status_is_final)
