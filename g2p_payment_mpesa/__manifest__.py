@@ -18,6 +18,7 @@
         "views/payment_views.xml",
         "views/payment_batch_views.xml",
     ],
+    "demo": ["demo/mpesa_demo.xml"],
     "installable": True,
     "application": False,
 }

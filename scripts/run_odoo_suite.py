@@ -10,6 +10,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -136,6 +137,8 @@ def main():
     parser.add_argument("--test-tags", default=f"/{MODULE}")
     args = parser.parse_args()
 
+    # A CI time-out or Ctrl-C must still stop the cluster: turn SIGTERM into SystemExit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="g2p-mpesa-odoo-"))
     os.chmod(root, 0o755)
     cluster = Cluster(root / "pg")

@@ -3,6 +3,7 @@ from . import (
     g2p_payment_batch,
     mpesa_transaction,
     payment_manager,
+    payment_manager_demo,
     payment_manager_dispatch,
     payment_manager_reconcile,
     payment_manager_results,

@@ -71,7 +71,7 @@ class G2PPaymentManagerMpesa(models.Model):
             ("SalaryPayment", "Salary payment"),
             ("PromotionPayment", "Promotion payment"),
         ],
-        "Command",
+        "M-Pesa command",
         required=True,
         default="BusinessPayment",
     )
@@ -103,7 +103,7 @@ class G2PPaymentManagerMpesa(models.Model):
     )
     payee_id_type_id = fields.Many2one("g2p.id.type", "ID type holding the number")
     validated_b2c = fields.Boolean(
-        "Validated B2C",
+        "Validate the recipient's ID",
         help="Pay only if the wallet's registered national ID matches the registrant's (M-Pesa "
         "refuses with R002/R003 otherwise): a recycled phone number is not paid.",
     )
@@ -181,6 +181,9 @@ class G2PPaymentManagerMpesa(models.Model):
 
     def _mpesa_config(self):
         self.ensure_one()
+        if self.environment == "simulator" and not self.certificate and self.base_url:
+            # The simulator publishes its certificate as Safaricom does: no need to upload it.
+            self.action_fetch_simulator_certificate()
         missing = self._mpesa_missing_settings()
         if missing:
             raise UserError(
@@ -221,23 +224,27 @@ class G2PPaymentManagerMpesa(models.Model):
             response = requests.get(f"{self.base_url.rstrip('/')}/sim/certificate.pem", timeout=10)
             response.raise_for_status()
         except requests.RequestException as exc:
-            raise UserError(_("Could not fetch the certificate from %s: %s") % (self.base_url, exc)) from exc
+            raise UserError(
+                _("Could not fetch the certificate from %(url)s: %(error)s") % {"url": self.base_url, "error": exc}
+            ) from exc
         self.write({"certificate": base64.b64encode(response.content), "certificate_filename": "sim.pem"})
 
     def action_test_connection(self):
         """Get a token and ask for the balance: proves the URL, the app keys and the initiator."""
         self.ensure_one()
-        client = self._mpesa_client()
         try:
-            client.token()
-            outcome = client.account_balance(
-                result_url=self._mpesa_callback_url("balance"),
-                timeout_url=self._mpesa_callback_url("timeout"),
-            )
+            with self._mpesa_client() as client:
+                client.token()
+                outcome = client.account_balance(
+                    result_url=self._mpesa_callback_url("balance"),
+                    timeout_url=self._mpesa_callback_url("timeout"),
+                )
         except DarajaAuthError as exc:
             raise UserError(_("M-Pesa refused the consumer key or secret: %s") % exc) from exc
         except (DarajaError, requests.RequestException) as exc:
-            raise UserError(_("M-Pesa could not be reached at %s: %s") % (self.base_url, exc)) from exc
+            raise UserError(
+                _("M-Pesa could not be reached at %(url)s: %(error)s") % {"url": self.base_url, "error": exc}
+            ) from exc
         if outcome.kind != OutcomeKind.ACCEPTED:
             raise UserError(
                 _("M-Pesa did not accept the balance query: %(code)s %(message)s")
