@@ -224,9 +224,8 @@ class G2PPaymentManagerMpesa(models.Model):
             response = requests.get(f"{self.base_url.rstrip('/')}/sim/certificate.pem", timeout=10)
             response.raise_for_status()
         except requests.RequestException as exc:
-            raise UserError(
-                _("Could not fetch the certificate from %(url)s: %(error)s") % {"url": self.base_url, "error": exc}
-            ) from exc
+            message = _("Could not fetch the certificate from %(url)s: %(error)s")
+            raise UserError(message % {"url": self.base_url, "error": exc}) from exc
         self.write({"certificate": base64.b64encode(response.content), "certificate_filename": "sim.pem"})
 
     def action_test_connection(self):
