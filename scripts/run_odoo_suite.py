@@ -7,108 +7,20 @@ test ran.
 
 import argparse
 import os
-import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from odoo_cluster import ODOO_MAIN, Cluster, free_port, write_config
+
 REPO = Path(__file__).resolve().parents[1]
 MODULE = "g2p_payment_mpesa"
-PG_BIN_DIRS = ["/usr/local/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin"]
-ODOO_MAIN = "import sys, odoo.cli; sys.argv[0] = 'odoo'; odoo.cli.main()"
 SUMMARY = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def pg_tool(name):
-    for folder in PG_BIN_DIRS:
-        path = Path(folder) / name
-        if path.exists():
-            return str(path)
-    found = shutil.which(name)
-    if not found:
-        sys.exit(f"PostgreSQL's {name} is not installed (looked in {', '.join(PG_BIN_DIRS)} and PATH)")
-    return found
-
-
-class Cluster:
-    """A PostgreSQL cluster of its own, on a free port of 127.0.0.1, deleted afterwards."""
-
-    def __init__(self, root):
-        self.root = Path(root)
-        self.data = self.root / "pgdata"
-        self.port = free_port()
-        # PostgreSQL refuses to run as root: run it as an unprivileged account then.
-        self.run_as = None
-        if os.geteuid() == 0:
-            for name in ("postgres", "nobody"):
-                try:
-                    self.run_as = pwd.getpwnam(name)
-                    break
-                except KeyError:
-                    continue
-
-    def _run(self, args):
-        preexec = None
-        if self.run_as:
-            uid, gid = self.run_as.pw_uid, self.run_as.pw_gid
-
-            def preexec():
-                os.setgid(gid)
-                os.setuid(uid)
-
-        subprocess.run(args, check=True, preexec_fn=preexec, stdout=subprocess.DEVNULL, cwd=self.root)
-
-    def start(self):
-        self.root.mkdir(parents=True, exist_ok=True)
-        if self.run_as:
-            os.chown(self.root, self.run_as.pw_uid, self.run_as.pw_gid)
-        self._run(
-            [
-                pg_tool("initdb"),
-                "-D",
-                str(self.data),
-                "-U",
-                "odoo",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ]
-        )
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._run(
-            [
-                pg_tool("pg_ctl"),
-                "-D",
-                str(self.data),
-                "-o",
-                options,
-                "-l",
-                str(self.root / "pg.log"),
-                "-w",
-                "start",
-            ]
-        )
-        return self
-
-    def stop(self):
-        if (self.data / "postmaster.pid").exists():
-            self._run([pg_tool("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"])
 
 
 def odoo(python, config, *args, log=None):
@@ -144,13 +56,10 @@ def main():
     cluster = Cluster(root / "pg")
     config = root / "odoo.conf"
     addons = [p for p in args.addons_path.split(",") if p] + [str(REPO)]
-    config.write_text(
-        "[options]\n"
-        f"db_host = 127.0.0.1\ndb_port = {cluster.port}\ndb_user = odoo\ndb_password = False\n"
-        f"addons_path = {','.join(addons)}\ndata_dir = {root / 'data'}\n"
-        f"http_interface = 127.0.0.1\nhttp_port = {free_port()}\n"
-        "without_demo = all\nlog_level = info\nmax_cron_threads = 0\n"
-    )
+    write_config(
+        config, cluster, addons, root / "data", free_port(),
+        without_demo="all", log_level="info", max_cron_threads=0,
+    )  # fmt: skip
     started = time.monotonic()
     passed = failed = 0
     try:

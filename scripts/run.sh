@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job. Starts the M-Pesa simulator; where OpenG2P 17 is found (see openg2p_env.sh), also
+# an Odoo with this addon, and pays the demo program's cycle end to end through the simulator.
+#   MPESA_SIM_PORT (8090), ODOO_PORT (8069), MPESA_SIM_DB (mpesa_sim.sqlite3, simulator alone)
+#   --no-wait: stop once the demo cycle is paid instead of serving until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${MPESA_TEST_VENV:-$PWD/.venv}
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+if ! "$venv/bin/pip" install -q --disable-pip-version-check -e . >"$venv/pip-run.log" 2>&1; then
+    cat "$venv/pip-run.log"; exit 1
+fi
+source scripts/openg2p_env.sh
+find_openg2p
+if [ -n "$openg2p_missing" ]; then
+    echo "OpenG2P 17 not found ($openg2p_missing): running the simulator alone."
+    exec "$venv/bin/mpesa-sim" serve --port "${MPESA_SIM_PORT:-8090}" --db "${MPESA_SIM_DB:-mpesa_sim.sqlite3}"
+fi
+exec "$openg2p_python" scripts/run_demo.py --addons-path "$openg2p_addons" --sim-python "$venv/bin/python" \
+    --sim-port "${MPESA_SIM_PORT:-8090}" --odoo-port "${ODOO_PORT:-8069}" "$@"

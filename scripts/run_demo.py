@@ -1,0 +1,155 @@
+"""Pay the demo program end to end: simulator, throwaway PostgreSQL, Odoo with this addon.
+
+Run by run.sh with the OpenG2P Python. Prints each payment's outcome, then serves Odoo and the
+simulator until Ctrl-C (or stops at once with --no-wait).
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import xmlrpc.client
+from pathlib import Path
+
+from odoo_cluster import ODOO_MAIN, Cluster, free_port, write_config
+
+REPO = Path(__file__).resolve().parents[1]
+DB = "mpesa_demo"
+FIELDS = ["partner_id", "amount_issued", "mpesa_msisdn", "mpesa_state", "mpesa_receipt", "mpesa_result_code",
+          "mpesa_result_desc", "status", "status_is_final"]  # fmt: skip
+
+DEMO_SCRIPT = """
+base_url = %(base_url)r
+env["ir.config_parameter"].set_param("web.base.url", base_url)
+env["ir.config_parameter"].set_param("web.base.url.freeze", "True")
+Manager = env["g2p.program.payment.manager.mpesa"]
+program = Manager._mpesa_create_demo(base_url=base_url)
+cycle = Manager._mpesa_demo_start_cycle(program)
+env.cr.commit()
+print("DEMO_CYCLE", cycle.id)
+"""
+
+
+def wait_http(url, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    sys.exit(f"{what} did not answer at {url} within {timeout}s")
+
+
+def odoo_cmd(config, *args):
+    return [sys.executable, "-c", ODOO_MAIN, *args[:1], "-c", str(config), *args[1:]]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--addons-path", required=True)
+    parser.add_argument("--sim-python", required=True)
+    parser.add_argument("--sim-port", type=int, default=8090)
+    parser.add_argument("--odoo-port", type=int, default=8069)
+    parser.add_argument("--no-wait", action="store_true")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    root = Path(tempfile.mkdtemp(prefix="g2p-mpesa-demo-"))
+    os.chmod(root, 0o755)
+    cluster = Cluster(root / "pg")
+    procs = []
+    try:
+        cluster.start()
+        sim_url = f"http://127.0.0.1:{args.sim_port}"
+        print(f"simulator: {sim_url} (docs {sim_url}/docs, log {root / 'sim.log'})", flush=True)
+        with open(root / "sim.log", "w") as sim_log:
+            procs.append(subprocess.Popen(
+                [args.sim_python, "-m", "mpesa_sim", "serve", "--port", str(args.sim_port),
+                 "--db", str(root / "sim.sqlite3")], stdout=sim_log, stderr=subprocess.STDOUT,
+            ))  # fmt: skip
+        wait_http(f"{sim_url}/sim/certificate.pem", 30, "the simulator")
+
+        config = root / "odoo.conf"
+        addons = [p for p in args.addons_path.split(",") if p] + [str(REPO)]
+        write_config(
+            config, cluster, addons, root / "data", args.odoo_port,
+            without_demo="all", workers=2, max_cron_threads=1, gevent_port=free_port(),
+            server_wide_modules="base,web,queue_job", queue_job_channels="root:2,root.mpesa:2",
+            log_level="warn",
+        )  # fmt: skip
+        print("odoo: installing g2p_payment_mpesa into a new database (about a minute)...", flush=True)
+        install = subprocess.run(
+            odoo_cmd(config, "-d", DB, "-i", "g2p_payment_mpesa", "--stop-after-init"),
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if install.returncode:
+            print(install.stdout[-4000:], install.stderr[-4000:])
+            sys.exit("odoo: the install failed")
+
+        base_url = f"http://127.0.0.1:{args.odoo_port}"
+        shell = subprocess.run(
+            odoo_cmd(config, "shell", "-d", DB, "--no-http"),
+            input=DEMO_SCRIPT % {"base_url": base_url}, capture_output=True, text=True,
+        )  # fmt: skip
+        cycle_line = [line for line in shell.stdout.splitlines() if line.startswith("DEMO_CYCLE")]
+        if not cycle_line:
+            print(shell.stdout[-4000:], shell.stderr[-4000:])
+            sys.exit("odoo: creating the demo program failed")
+        cycle_id = int(cycle_line[0].split()[1])
+        print("odoo: demo program created; Prepare payments and Send payments pressed", flush=True)
+
+        with open(root / "odoo.log", "w") as odoo_log:
+            server = subprocess.Popen(odoo_cmd(config, "-d", DB), stdout=odoo_log, stderr=subprocess.STDOUT)
+            procs.append(server)
+        wait_http(f"{base_url}/web/login", 60, "Odoo")
+        print(f"odoo: {base_url} (login admin / admin, log {root / 'odoo.log'})", flush=True)
+
+        rpc = xmlrpc.client.ServerProxy(f"{base_url}/xmlrpc/2/object", allow_none=True)
+        uid = xmlrpc.client.ServerProxy(f"{base_url}/xmlrpc/2/common").authenticate(DB, "admin", "admin", {})
+        started = time.monotonic()
+        payments = []
+        while time.monotonic() - started < 240:
+            domain = [("cycle_id", "=", cycle_id)]
+            query = {"fields": FIELDS, "order": "id"}
+            payments = rpc.execute_kw(DB, uid, "admin", "g2p.payment", "search_read", [domain], query)
+            if payments and all(p["status_is_final"] for p in payments):
+                break
+            time.sleep(1)
+        print(f"\ndemo cycle paid through M-Pesa in {time.monotonic() - started:.1f}s:\n")
+        print(f"{'beneficiary':<20} {'KES':>7}  {'number':<13} {'state':<13} {'receipt':<11} result")
+        for p in payments:
+            print(
+                f"{p['partner_id'][1]:<20} {p['amount_issued']:>7.0f}  {p['mpesa_msisdn'] or '-':<13} "
+                f"{p['mpesa_state'] or '-':<13} {p['mpesa_receipt'] or '-':<11} "
+                f"{p['mpesa_result_code'] or ''} {p['mpesa_result_desc'] or ''}"
+            )
+        unfinished = [p for p in payments if not p["status_is_final"]]
+        if unfinished or not payments:
+            sys.exit(f"{len(unfinished)} payments have no final state yet")
+        if not args.no_wait:
+            print(f"\nOdoo {base_url} and the simulator {sim_url} keep running; Ctrl-C stops both.")
+            print(f"A beneficiary's phone: POST {sim_url}/ussd; SMS: {sim_url}/sim/phones/254712345678/sms")
+            while all(p.poll() is None for p in procs):
+                time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
