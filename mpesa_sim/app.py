@@ -28,10 +28,11 @@ def create_app(sim: Simulator) -> FastAPI:
     app.include_router(admin_api.public)
     app.include_router(admin_api.router)
     app.include_router(admin_api.phones)
-    from mpesa_sim import phone_api, simple_mpesa
+    from mpesa_sim import console_api, phone_api, simple_mpesa
 
     app.include_router(phone_api.router)
     app.include_router(simple_mpesa.router)
+    console_api.install(app)  # the /phone and /console pages
 
     def openapi() -> dict:
         if app.openapi_schema is None:
