@@ -1,0 +1,529 @@
+"""Fault drill: pay a cycle through the addon into the simulator under injected faults and crashes.
+
+Run with the OpenG2P Python (Odoo 17 importable), e.g.
+
+    /opt/openg2p/venv/bin/python bench/fault_drill.py --payments 10000
+
+It starts a throwaway PostgreSQL cluster, the simulator (from --sim-python) with faults switched on,
+installs the addon into a new database, creates a KES program of N registrants with approved
+entitlements and prepared payments, presses Send, and starts Odoo with queue_job workers. While
+payments leave, it SIGKILLs the Odoo process group and starts it again, and kills and restarts the
+simulator once. Reconciliation then runs until no payment is in flight. It prints a table and
+exits non-zero when a payment was paid more than once, a payment has neither a final state nor a
+review flag, or the simulator's payouts differ from Odoo's amount_paid.
+"""
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import xmlrpc.client
+from collections import Counter, defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+for _path in (REPO / "scripts", REPO):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from odoo_cluster import ODOO_MAIN, Cluster, free_port, write_config  # noqa: E402
+
+from mpesa_sim.testing import RunningSimulator  # noqa: E402  (standard library only)
+
+MODULE = "g2p_payment_mpesa"
+ADMIN = ("admin", "admin")
+IN_FLIGHT = ("queued", "submitting", "accepted", "unknown")
+LEFT = ("submitting", "accepted", "unknown", "paid", "failed", "needs_review")
+
+# What the simulator injects, all at once. sync_500 is refused unprocessed; sync_500_processed is
+# processed yet answered 500 (the dangerous one: a blind re-send under a new id would pay twice);
+# together they make the 5% of sync 500s.
+FAULTS = {
+    "sync_500": {"rate": 0.03},
+    "sync_500_processed": {"rate": 0.02},
+    "no_callback": {"rate": 0.05},
+    "duplicate_callback": {"rate": 0.03, "copies": 2},
+    "queue_timeout": {"rate": 0.02, "processed": False},
+    "late_callback": {"rate": 0.05, "delay_ms": 3000},
+    "out_of_order_callback": {"rate": 0.10, "delay_ms": 2000},
+    # M-Pesa's "failed, no money moved" (17): the one case where the payment goes again under a
+    # new id, so the drill also watches the path where a double payment could come from.
+    "transient_result": {"rate": 0.01, "code": 17},
+}
+
+SETUP_SCRIPT = r"""
+import json, uuid
+from odoo import fields
+P = json.loads(%(params)r)
+env = env(context=dict(env.context, tracking_disable=True, mail_create_nolog=True, mail_notrack=True))
+icp = env["ir.config_parameter"].sudo()
+icp.set_param("web.base.url", P["odoo_url"])
+icp.set_param("web.base.url.freeze", "True")
+kes = env.ref("base.KES")
+kes.active = True
+kenya = env.ref("base.ke")
+people = P["people"]
+partner_ids = []
+for start in range(0, len(people), 1000):
+    partner_ids += env["res.partner"].create([
+        {"name": f"Drill {i:06d}", "given_name": "Drill", "family_name": f"{i:06d}",
+         "is_registrant": True, "is_group": False,
+         "phone_number_ids": [(0, 0, {"phone_no": phone, "country_id": kenya.id})]}
+        for i, (phone, _amount) in enumerate(people[start:start + 1000], start)
+    ]).ids
+    env.cr.commit()
+wizard = env["g2p.program.create.wizard"].create({
+    "name": P["program"], "currency_id": kes.id, "amount_per_cycle": 100,
+    "target_type": "individual", "auto_approve_entitlements": True,
+    "approver_group_id": env.ref("g2p_programs.g2p_program_cycle_approver").id,
+})
+program = env["g2p.program"].browse(wizard.create_program()["res_id"])
+total = sum(amount for _phone, amount in people)
+fund = env["g2p.program.fund"].create({"program_id": program.id, "amount": total, "remarks": "Drill"})
+fund.post_fund()
+tag = env["g2p.payment.batch.tag"].create(
+    {"name": "Drill", "order": 1, "domain": "[]", "max_batch_size": P["batch_size"]})
+manager = env["g2p.program.payment.manager.mpesa"].create(dict(P["manager"], program_id=program.id,
+    name="M-Pesa (drill)", create_batch=True, batch_tag_ids=[(6, 0, tag.ids)]))
+ref = f"{manager._name},{manager.id}"
+if program.payment_managers:
+    program.payment_managers.manager_ref_id = ref
+else:
+    program.payment_managers = [(0, 0, {"program_id": program.id, "manager_ref_id": ref})]
+now = fields.Datetime.now()
+for start in range(0, len(partner_ids), 1000):
+    env["g2p.program_membership"].create([
+        {"partner_id": pid, "program_id": program.id, "state": "enrolled", "enrollment_date": now}
+        for pid in partner_ids[start:start + 1000]])
+cycle = env["g2p.cycle"].create({"name": "Drill cycle", "program_id": program.id,
+    "start_date": fields.Date.today(), "end_date": fields.Date.add(fields.Date.today(), months=1)})
+# Entitlements approved and payments prepared in bulk: OpenG2P's own flows do it one record at a
+# time (and asynchronously above 200), which would make the set-up, not the drill, the long part.
+entitlements = env["g2p.entitlement"]
+for start in range(0, len(partner_ids), 1000):
+    entitlements |= env["g2p.entitlement"].create([
+        {"partner_id": pid, "cycle_id": cycle.id, "initial_amount": people[i][1], "state": "approved",
+         "is_cash_entitlement": True}
+        for i, pid in enumerate(partner_ids[start:start + 1000], start)])
+for start in range(0, len(entitlements), P["batch_size"]):
+    chunk = entitlements[start:start + P["batch_size"]]
+    batch = env["g2p.payment.batch"].create({"name": str(uuid.uuid4()), "cycle_id": cycle.id,
+        "stats_datetime": now, "tag_id": tag.id})
+    payments = env["g2p.payment"].create([
+        {"name": str(uuid.uuid4()), "entitlement_id": ent.id, "cycle_id": cycle.id,
+         "amount_issued": ent.initial_amount, "payment_fee": ent.transfer_fee, "state": "issued",
+         "batch_id": batch.id}
+        for ent in chunk])
+    batch.payment_ids = [(6, 0, payments.ids)]
+env.cr.commit()
+# What the cycle approver's Send button does; the send jobs wait for the server's job runner.
+manager.send_payments(cycle.payment_batch_ids)
+env.cr.commit()
+print("DRILL_READY", cycle.id, manager.id)
+"""
+
+
+class DrillError(RuntimeError):
+    pass
+
+
+def say(*args):
+    print("drill:", *args, flush=True)
+
+
+def wait_http(url, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise DrillError(f"{what} did not answer at {url} within {timeout}s")
+
+
+def default_addons_path():
+    home = Path(os.environ.get("OPENG2P_HOME", "/opt/openg2p"))
+    if os.environ.get("OPENG2P_ADDONS_PATH"):
+        return os.environ["OPENG2P_ADDONS_PATH"]
+    import sysconfig
+
+    site = sysconfig.get_paths()["purelib"]
+    return ",".join(
+        [str(home / "odoo/odoo/addons"), f"{site}/odoo/addons", str(home / "openg2p-registry"),
+         str(home / "openg2p-program")]
+    )  # fmt: skip
+
+
+def beneficiaries(count, seed):
+    """(phone, amount) per registrant: distinct Safaricom numbers, amounts that vary."""
+    return [(f"0711{i:06d}", 100 + ((i * 37 + seed) % 50) * 10) for i in range(count)]
+
+
+class OdooServer:
+    """The Odoo server (workers, cron, queue_job runner) in a process group of its own."""
+
+    def __init__(self, config, db, log_path, url):
+        self.config, self.db, self.log_path, self.url = config, db, log_path, url
+        self.proc = None
+
+    def start(self):
+        # With workers, Odoo starts its websocket process as `python <argv[0]> gevent`: argv[0]
+        # must then be a real script, which `python -c` does not give, so one is written here.
+        launcher = self.config.parent / "odoo-launcher.py"
+        launcher.write_text("import odoo.cli\nodoo.cli.main()\n")
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(launcher), "-c", str(self.config), "-d", self.db],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        wait_http(f"{self.url}/web/login", 120, "Odoo")
+
+    def kill(self):
+        """SIGKILL the whole group: main process, HTTP and cron workers, the job runner."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+        self.proc = None
+
+
+class Rpc:
+    def __init__(self, url, db):
+        self.url, self.db = url, db
+        self.uid = None
+
+    def __call__(self, model, method, *args, **kw):
+        proxy = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/object", allow_none=True)
+        if self.uid is None:
+            common = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/common")
+            self.uid = common.authenticate(self.db, *ADMIN, {})
+        return proxy.execute_kw(self.db, self.uid, ADMIN[1], model, method, list(args), kw)
+
+    def states(self, cycle_id):
+        groups = self("g2p.payment", "read_group", [("cycle_id", "=", cycle_id)], ["mpesa_state"],
+                      ["mpesa_state"], lazy=False)  # fmt: skip
+        return {g["mpesa_state"] or "none": g["__count"] for g in groups}
+
+    def read_all(self, model, domain, fields, page=2000):
+        rows, offset = [], 0
+        while True:
+            chunk = self(model, "search_read", domain, fields=fields, offset=offset, limit=page, order="id")
+            rows += chunk
+            if len(chunk) < page:
+                return rows
+            offset += page
+
+
+def odoo_run(config, *args, command=None, stdin=None, timeout=1800):
+    proc = subprocess.run(
+        [sys.executable, "-c", ODOO_MAIN, *([command] if command else []), "-c", str(config), *args],
+        input=stdin, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    return proc
+
+
+def run(
+    payments=10000,
+    addons_path=None,
+    sim_python=None,
+    seed=1,
+    crashes=1,
+    sim_restarts=1,
+    workers=4,
+    keep=False,
+    cluster=None,
+    db="fault_drill",
+    reconcile_after_minutes=0,
+    time_limit=None,
+):
+    """Run the drill; returns (ok, report text). `cluster` reuses a running one (the Odoo suite)."""
+    addons_path = addons_path or default_addons_path()
+    sim_python = sim_python or os.environ.get("MPESA_SIM_PYTHON") or str(REPO / ".venv/bin/python")
+    time_limit = time_limit or max(600, payments * 0.15)
+    started = time.monotonic()
+    root = Path(tempfile.mkdtemp(prefix="g2p-mpesa-drill-"))
+    os.chmod(root, 0o755)
+    own_cluster = cluster is None
+    if own_cluster:
+        cluster = Cluster(root / "pg")
+    sim = server = None
+    try:
+        if own_cluster:
+            cluster.start()
+        # The simulator: a fresh database of its own, no demo wallets, our beneficiaries seeded.
+        sim = RunningSimulator(str(root / "sim.sqlite3"), free_port(), "drill-admin-token", sim_python,
+                               ("--no-demo",), str(root / "sim.log")).start()  # fmt: skip
+        people = beneficiaries(payments, seed)
+        say(f"simulator {sim.base_url}; seeding {payments} wallets")
+        for start in range(0, payments, 1000):
+            sim.seed(wallets=[
+                {"msisdn": "254" + phone[1:], "first_name": "Drill", "last_name": f"{i:06d}",
+                 "id_number": f"{30000000 + i}", "pin": "1234"}
+                for i, (phone, _amount) in enumerate(people[start:start + 1000], start)
+            ])  # fmt: skip
+        sim.set_config(callback_timeout_seconds=30)
+        sim.set_faults(FAULTS, seed=seed)
+
+        odoo_port = free_port()
+        odoo_url = f"http://127.0.0.1:{odoo_port}"
+        config = root / "odoo.conf"
+        addons = [p for p in addons_path.split(",") if p] + [str(REPO)]
+        # Workers beyond the job channel's capacity keep callbacks flowing while send jobs run.
+        write_config(
+            config, cluster, addons, root / "data", odoo_port,
+            without_demo="all", workers=workers, max_cron_threads=1, gevent_port=free_port(),
+            server_wide_modules="base,web,queue_job", queue_job_channels="root:2,root.mpesa:2",
+            log_level="warn", db_name=db, list_db="False", limit_time_real=600,
+        )  # fmt: skip
+        say(f"installing {MODULE} into database {db}")
+        install = ("-i", MODULE, "--stop-after-init", "--workers=0", "--max-cron-threads=0")
+        proc = odoo_run(config, "-d", db, *install)
+        if proc.returncode:
+            raise DrillError(f"install failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+
+        say(f"creating {payments} registrants, program, cycle, approved entitlements, payments; Send")
+        params = {
+            "odoo_url": odoo_url,
+            "people": people,
+            "program": f"Fault drill {payments}",
+            "batch_size": 500,
+            "manager": {
+                "environment": "simulator",
+                "base_url": sim.base_url,
+                "consumer_key": sim.consumer_key,
+                "consumer_secret": sim.consumer_secret,
+                "shortcode": sim.shortcode,
+                "initiator_name": sim.initiator_name,
+                "initiator_password": sim.initiator_password,
+                "certificate": base64.b64encode(sim.certificate_pem()).decode(),
+                "certificate_filename": "sim.pem",
+                "callback_base_url": odoo_url,
+                "reconcile_after_minutes": reconcile_after_minutes,
+                "reconcile_max_attempts": 5,
+            },
+        }
+        script = SETUP_SCRIPT % {"params": json.dumps(params)}
+        proc = odoo_run(config, "-d", db, "--no-http", command="shell", stdin=script)
+        ready = re.search(r"^DRILL_READY (\d+) (\d+)$", proc.stdout, re.M)
+        if not ready:
+            raise DrillError(f"set-up failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+        cycle_id = int(ready.group(1))
+        say(f"set-up done in {time.monotonic() - started:.0f}s; starting Odoo at {odoo_url}")
+
+        server = OdooServer(config, db, root / "odoo.log", odoo_url)
+        rpc = Rpc(odoo_url, db)
+        dispatch_started = time.monotonic()
+        server.start()
+        events = drive_dispatch(
+            server, sim, rpc, cycle_id, payments, crashes, sim_restarts, started, time_limit
+        )
+        say(f"dispatch done in {time.monotonic() - dispatch_started:.0f}s; reconciling")
+        events += reconcile(rpc, cycle_id, started, time_limit)
+        sim.drain(30)
+        report, ok = figures(rpc, sim, cycle_id, root, events)
+        report += f"\ndrill took {time.monotonic() - started:.0f}s (N={payments}, seed {seed})"
+        return ok, report
+    finally:
+        if server:
+            server.stop()
+        if sim:
+            sim.stop()
+        if own_cluster:
+            cluster.stop()
+        if keep:
+            say(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _states(rpc, cycle_id):
+    try:
+        return rpc.states(cycle_id)
+    except (OSError, xmlrpc.client.Error):
+        return None  # Odoo is restarting
+
+
+def drive_dispatch(server, sim, rpc, cycle_id, total, crashes, sim_restarts, started, time_limit):
+    """Watch payments leave; crash Odoo and restart the simulator on the way; until none waits."""
+    crash_at = [0.3 + 0.4 * k / max(crashes, 1) for k in range(crashes)]
+    restart_at = [0.5 + 0.4 * k / max(sim_restarts, 1) for k in range(sim_restarts)]
+    events = []
+    began = time.monotonic()
+    while time.monotonic() - started < time_limit:
+        states = _states(rpc, cycle_id)
+        if states is None:
+            time.sleep(0.5)
+            continue
+        left = sum(states.get(s, 0) for s in LEFT) / total
+        waiting = states.get("queued", 0) + states.get("submitting", 0) + states.get("none", 0)
+        if crash_at and (left >= crash_at[0] or not waiting):
+            crash_at.pop(0)
+            server.kill()
+            at = f"{time.monotonic() - began:.0f}s: "
+            events.append(
+                f"{at}Odoo SIGKILLed at {left:.0%} left "
+                f"({states.get('submitting', 0)} submitting, {states.get('queued', 0)} queued)"
+            )
+            say(events[-1])
+            server.start()
+            continue
+        if restart_at and (left >= restart_at[0] or not waiting):
+            restart_at.pop(0)
+            sim.kill()
+            at = f"{time.monotonic() - began:.0f}s: "
+            events.append(
+                f"{at}simulator SIGKILLed at {left:.0%} left ({states.get('accepted', 0)} awaiting result)"
+            )
+            say(events[-1])
+            sim.start()
+            continue
+        if not waiting and not crash_at and not restart_at:
+            return events
+        time.sleep(0.2)
+    raise DrillError(f"payments still waiting to be sent after {time_limit:.0f}s: {_states(rpc, cycle_id)}")
+
+
+def reconcile(rpc, cycle_id, started, time_limit):
+    """Run the reconciliation cron (as its Run manually button does) until nothing is in flight."""
+    xmlid = [("module", "=", MODULE), ("name", "=", "ir_cron_mpesa_reconcile")]
+    cron = rpc("ir.model.data", "search_read", xmlid, fields=["res_id"])[0]["res_id"]
+    rounds = 0
+    while time.monotonic() - started < time_limit:
+        states = _states(rpc, cycle_id)
+        if states is not None and not any(states.get(s) for s in IN_FLIGHT):
+            return [f"reconciliation rounds run by the drill: {rounds}"]
+        try:
+            rpc("ir.cron", "method_direct_trigger", [cron])
+            rounds += 1
+        except xmlrpc.client.Fault as exc:
+            if "currently being executed" not in exc.faultString:
+                raise
+        time.sleep(2)
+    raise DrillError(f"payments still in flight after {time_limit:.0f}s: {_states(rpc, cycle_id)}")
+
+
+def figures(rpc, sim, cycle_id, root, events):
+    payments = rpc.read_all(
+        "g2p.payment", [("cycle_id", "=", cycle_id)],
+        ["mpesa_state", "status", "status_is_final", "amount_paid"],
+    )  # fmt: skip
+    txs = rpc.read_all(
+        "g2p.mpesa.transaction", [("payment_id.cycle_id", "=", cycle_id)],
+        ["originator_conversation_id", "payment_id", "state", "submit_attempts", "status_queries", "amount"],
+    )  # fmt: skip
+    payment_of = {tx["originator_conversation_id"]: tx["payment_id"][0] for tx in txs}
+    by_id = {p["id"]: p for p in payments}
+
+    # The simulator's own ledger (its database file, read-only): every B2C it completed.
+    conn = sqlite3.connect(f"file:{root / 'sim.sqlite3'}?mode=ro", uri=True)
+    completed = conn.execute(
+        "SELECT originator_conversation_id, amount_cents FROM transactions"
+        " WHERE kind = 'b2c' AND status = 'completed'"
+    ).fetchall()
+    conn.close()
+    status, stats = sim.admin("GET", "/sim/admin/stats")
+    status_check, ledger = sim.admin("GET", "/sim/admin/ledger/check")
+
+    sim_paid = defaultdict(list)
+    unmatched = 0
+    for ocid, cents in completed:
+        if ocid in payment_of:
+            sim_paid[payment_of[ocid]].append(cents)
+        else:
+            unmatched += 1
+    double = sum(1 for amounts in sim_paid.values() if len(amounts) > 1)
+    unfinished = sum(1 for p in payments if not p["status_is_final"] and p["mpesa_state"] != "needs_review")
+    mpesa_states = Counter(p["mpesa_state"] or "none" for p in payments)
+    sim_total = sum(cents for _ocid, cents in completed)
+    odoo_total = sum(round(p["amount_paid"] * 100) for p in payments if p["status"] == "paid")
+    # Money M-Pesa moved for payments a person must review is not in Odoo's amount_paid yet.
+    review_moved = sum(sum(a) for pid, a in sim_paid.items() if by_id[pid]["mpesa_state"] == "needs_review")
+    mismatched = sum(
+        1 for p in payments
+        if (p["status"] == "paid") != bool(sim_paid.get(p["id"])) and p["mpesa_state"] != "needs_review"
+    )  # fmt: skip
+    dead_requeued = (root / "odoo.log").read_text(errors="replace").count("Re-queued dead job")
+
+    rows = [("faults injected", "")]
+    rows += [(f"  {kind}", n) for kind, n in sorted(stats.get("faults_injected", {}).items())]
+    rows += [(f"  {event}", "") for event in events]
+    rows += [
+        ("send jobs found dead and re-queued", dead_requeued),
+        ("M-Pesa requests (OriginatorConversationIDs)", len(txs)),
+        ("re-submissions under the same id", sum(max(t["submit_attempts"] - 1, 0) for t in txs)),
+        ("new ids after M-Pesa said failed", len(txs) - len({t["payment_id"][0] for t in txs})),
+        ("status queries", sum(t["status_queries"] for t in txs)),
+        ("payments", len(payments)),
+        ("  paid", mpesa_states["paid"]),
+        ("  failed", mpesa_states["failed"]),
+        ("  needs review", mpesa_states["needs_review"]),
+        ("payments with >1 M-Pesa transaction (must be 0)", double),
+        ("payments with no final state, no review flag (must be 0)", unfinished),
+        ("completed M-Pesa transactions unknown to Odoo (must be 0)", unmatched),
+        ("paid in Odoo xor paid by M-Pesa, not flagged (must be 0)", mismatched),
+        ("simulator paid out (KES)", f"{sim_total / 100:,.2f}"),
+        ("sum of amount_paid in Odoo (KES)", f"{odoo_total / 100:,.2f}"),
+        ("  of which for needs-review payments (KES)", f"{review_moved / 100:,.2f}"),
+        ("simulator ledger conserved", bool(status_check == 200 and ledger.get("ok"))),
+    ]
+    totals_ok = sim_total == odoo_total + review_moved
+    ok = not (double or unfinished or unmatched or mismatched) and totals_ok and rows[-1][1] and status == 200
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{label:<{width}}  {value!s:>14}" for label, value in rows]
+    lines.append(f"{'RESULT':<{width}}  {'PASS' if ok else 'FAIL':>14}")
+    if not totals_ok:
+        lines.append("the simulator's payouts differ from Odoo's amount_paid")
+    return "\n".join(lines), ok
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--payments", type=int, default=10000)
+    parser.add_argument(
+        "--addons-path", default=None, help="OpenG2P's addons folders (default as openg2p_env.sh)"
+    )
+    parser.add_argument(
+        "--sim-python", default=None, help="a Python that runs mpesa_sim (default REPO/.venv)"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--crashes", type=int, default=1, help="times the Odoo server is SIGKILLed")
+    parser.add_argument("--sim-restarts", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, simulator database)")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        ok, report = run(
+            payments=args.payments, addons_path=args.addons_path, sim_python=args.sim_python, seed=args.seed,
+            crashes=args.crashes, sim_restarts=args.sim_restarts, workers=args.workers, keep=args.keep,
+        )  # fmt: skip
+    except DrillError as exc:
+        print(f"drill: FAILED: {exc}", file=sys.stderr)
+        return 2
+    print("\n" + report)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
