@@ -161,14 +161,22 @@
     for (const row of $("faults-body").querySelectorAll("tr")) row.classList.toggle("on", on.includes(row.dataset.kind));
   }
 
-  const refreshFaults = guard(async (rebuild) => {
+  // The form follows the simulator's switches (changed elsewhere too) until the user edits it.
+  let faultsDirty = false;
+  let faultsShown = "";
+  $("faults-form").addEventListener("input", () => (faultsDirty = true));
+  $("faults-form").addEventListener("change", () => (faultsDirty = true));
+
+  const refreshFaults = guard(async () => {
     const [current, stats] = await Promise.all([Sim.api("GET", "/sim/admin/faults"), Sim.api("GET", "/sim/admin/stats")]);
-    if (!faultKinds || rebuild) {
-      if (!faultKinds) {
-        faultKinds = current.kinds;
-        buildFaultRows(faultKinds);
-      }
+    if (!faultKinds) {
+      faultKinds = current.kinds;
+      buildFaultRows(faultKinds);
+    }
+    const shown = JSON.stringify([current.seed, current.faults]);
+    if (!faultsDirty && shown !== faultsShown) {
       syncFaultForm(current);
+      faultsShown = shown;
     }
     showCurrentFaults(current, stats.faults_injected);
   });
@@ -193,6 +201,7 @@
       const config = await Sim.api("PUT", "/sim/admin/faults", { seed: seedText === "" ? null : Number(seedText), faults });
       const on = Object.keys(config.faults);
       say("faults-message", on.length ? `Faults on: ${on.join(", ")}` : "All faults off.", "ok");
+      faultsDirty = false;
       syncFaultForm(config);
       refreshFaults();
     } catch (e) {
@@ -204,6 +213,7 @@
     try {
       const config = await Sim.api("POST", "/sim/admin/reset-faults");
       say("faults-message", "All faults off.", "ok");
+      faultsDirty = false;
       syncFaultForm(config);
       refreshFaults();
     } catch (e) {
@@ -358,7 +368,7 @@
 
   Sim.setupTokenForm(() => {
     loadCredentials();
-    refreshFaults(true);
+    refreshFaults();
     refreshLive();
     tick();
     if (started) return;

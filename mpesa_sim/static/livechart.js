@@ -52,8 +52,9 @@ const LiveChart = (() => {
     ctx.lineWidth = 1;
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    for (let i = 0; i <= 4; i++) {
-      const v = (top / 4) * i;
+    const ticks = top % 4 === 0 ? 4 : 5;
+    for (let i = 0; i <= ticks; i++) {
+      const v = (top / ticks) * i;
       const yy = Math.round(y(v)) + 0.5;
       ctx.beginPath();
       ctx.moveTo(pad.left, yy);
