@@ -31,7 +31,7 @@ Manager = env["g2p.program.payment.manager.mpesa"]
 program = Manager._mpesa_create_demo(base_url=base_url)
 cycle = Manager._mpesa_demo_start_cycle(program)
 env.cr.commit()
-print("DEMO_CYCLE", cycle.id)
+print("DEMO_CYCLE", cycle.id, env["g2p.payment"].search_count([("cycle_id", "=", cycle.id)]))
 """
 
 
@@ -46,8 +46,8 @@ def wait_http(url, timeout, what):
     sys.exit(f"{what} did not answer at {url} within {timeout}s")
 
 
-def odoo_cmd(config, *args):
-    return [sys.executable, "-c", ODOO_MAIN, *args[:1], "-c", str(config), *args[1:]]
+def odoo_cmd(config, *args, command=None):
+    return [sys.executable, "-c", ODOO_MAIN, *([command] if command else []), "-c", str(config), *args]
 
 
 def main():
@@ -94,14 +94,17 @@ def main():
 
         base_url = f"http://127.0.0.1:{args.odoo_port}"
         shell = subprocess.run(
-            odoo_cmd(config, "shell", "-d", DB, "--no-http"),
+            odoo_cmd(config, "-d", DB, "--no-http", command="shell"),
             input=DEMO_SCRIPT % {"base_url": base_url}, capture_output=True, text=True,
         )  # fmt: skip
         cycle_line = [line for line in shell.stdout.splitlines() if line.startswith("DEMO_CYCLE")]
         if not cycle_line:
             print(shell.stdout[-4000:], shell.stderr[-4000:])
             sys.exit("odoo: creating the demo program failed")
-        cycle_id = int(cycle_line[0].split()[1])
+        cycle_id, payment_count = (int(x) for x in cycle_line[0].split()[1:3])
+        if not payment_count:
+            print(shell.stdout[-4000:], shell.stderr[-4000:])
+            sys.exit("odoo: the demo cycle has no payments")
         print("odoo: demo program created; Prepare payments and Send payments pressed", flush=True)
 
         with open(root / "odoo.log", "w") as odoo_log:

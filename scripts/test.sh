@@ -29,11 +29,14 @@ say "lint: pylint-odoo (addon)"
 
 say "suite: simulator and wire code (no Odoo)"
 set +e
-"$venv/bin/python" -m pytest tests "$@"
+"$venv/bin/python" -m pytest tests -m "not browser" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "ERROR: the no-Odoo suite collected no tests"; exit 1; fi
 [ "$rc" -eq 0 ] || exit "$rc"
+
+say "suite: browser (Playwright, Debian's chromium)"
+bash scripts/browser_suite.sh "$venv"
 
 say "suite: Odoo (OpenG2P)"
 MPESA_SIM_PYTHON="$venv/bin/python" bash scripts/odoo_suite.sh

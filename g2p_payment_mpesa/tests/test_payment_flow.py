@@ -97,3 +97,31 @@ class TestPaymentFlow(MpesaLiveCase):
         self.manager.action_test_connection()
         self.wait_until(lambda: self.manager.float_utility_balance, message="balance callback")
         self.assertGreater(float(self.manager.float_utility_balance), 0)
+
+
+@tagged("post_install", "-at_install")
+class TestDemoProgram(MpesaLiveCase):
+    """The README's main command pays this program: each registrant shows one outcome."""
+
+    def test_demo_cycle_is_paid_with_one_outcome_per_registrant(self):
+        Manager = self.env["g2p.program.payment.manager.mpesa"]
+        program = Manager._mpesa_create_demo(base_url=self.base_url())
+        self.assertEqual(Manager._mpesa_create_demo(), program, "created once")
+        manager = program.get_manager(program.MANAGER_PAYMENT)
+        manager.base_url = self.sim.base_url  # the demo's simulator runs on 8090; this one elsewhere
+        cycle = Manager.with_context(queue_job__no_delay=True)._mpesa_demo_start_cycle(program)
+        payments = self.env["g2p.payment"].search([("cycle_id", "=", cycle.id)])
+        self.assertEqual(len(payments), 6)
+        self.wait_until(lambda: all(payments.mapped("status_is_final")), message="demo payments final")
+        outcome = {p.partner_id.name: (p.status, p.mpesa_result_code) for p in payments}
+        self.assertEqual(
+            outcome,
+            {
+                "Amina Wanjiru": ("paid", "0"),
+                "Peter Otieno": ("paid", "0"),
+                "Grace Achieng": ("paid", "0"),
+                "John Kamau": ("failed", "R002"),
+                "Unregistered Line": ("failed", "2040"),
+                "Mary Njeri": ("failed", MPESA.PREFLIGHT_MSISDN),
+            },
+        )
