@@ -35,8 +35,12 @@ def _sim(request: Request) -> Simulator:
 _S = {"type": "string", "minLength": 1, "maxLength": 100}
 _URL = {
     "type": "string",
-    "pattern": "^https?://127\\.0\\.0\\.1:9/[a-z]{0,10}$",
-    "example": "http://127.0.0.1:9000/result",
+    "pattern": "^https?://[^\\s]+$",
+    "maxLength": 1000,
+    "example": "https://odoo.example.org/g2p_payment_mpesa/1/secret/result",
+    # Marks the callback URLs so the schema-driven fuzz can keep them on a closed local port:
+    # the simulator posts to whatever URL it is given.
+    "x-callback-url": True,
 }
 _AMOUNT = {
     "oneOf": [
