@@ -81,6 +81,23 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             self.env.flush_all()  # the test HTTP server (callbacks) shares this transaction
         else:
             self.env.cr.commit()  # pylint: disable=invalid-commit
+            self._mpesa_relock_job()
+
+    def _mpesa_relock_job(self):
+        """Hold our queue_job lock again after a commit.
+
+        queue_job tells a running job from one whose worker died by a row lock the job's
+        transaction holds; a commit releases it, and the runner's dead-job check would then start
+        this job a second time while it still runs (re-sending its requests, racing its own
+        acknowledgements). Taking the lock again keeps crash recovery for jobs that really died.
+        """
+        job_uuid = self.env.context.get("job_uuid")
+        if job_uuid:
+            self.env.cr.execute(
+                "SELECT 1 FROM queue_job_lock WHERE queue_job_id IN "
+                "(SELECT id FROM queue_job WHERE uuid = %s AND state = 'started') FOR UPDATE",
+                [job_uuid],
+            )
 
     def _mpesa_retrying(self, apply):
         """Run `apply` and commit, retrying on concurrent updates (a callback racing the ack)."""
@@ -90,6 +107,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             try:
                 result = apply()
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+                self._mpesa_relock_job()
                 return result
             except OperationalError as exc:
                 if exc.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY or attempt == 5:
