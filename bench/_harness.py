@@ -1,0 +1,235 @@
+"""What the bench scripts share: OpenG2P's addons path, an Odoo server with queue_job workers in a
+process group of its own, XML-RPC, `odoo shell`, direct SQL on the throwaway cluster, and the
+resident memory of Odoo's processes.
+
+Run from the OpenG2P Python (Odoo 17 importable). Standard library plus psycopg2 (which Odoo
+needs anyway); mpesa_sim.testing is imported from the checkout for the simulator.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import urllib.request
+import xmlrpc.client
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+for _path in (REPO / "scripts", REPO):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from odoo_cluster import ODOO_MAIN, Cluster, free_port, write_config  # noqa: E402,F401  (re-exported)
+
+from mpesa_sim.testing import RunningSimulator  # noqa: E402,F401  (standard library only)
+
+MODULE = "g2p_payment_mpesa"
+ADMIN = ("admin", "admin")
+BENCH_ADDONS = REPO / "bench" / "odoo_addons"
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def default_addons_path():
+    """OpenG2P's addons folders, as scripts/openg2p_env.sh finds them."""
+    if os.environ.get("OPENG2P_ADDONS_PATH"):
+        return os.environ["OPENG2P_ADDONS_PATH"]
+    home = Path(os.environ.get("OPENG2P_HOME", "/opt/openg2p"))
+    site = sysconfig.get_paths()["purelib"]
+    return ",".join(
+        [str(home / "odoo/odoo/addons"), f"{site}/odoo/addons", str(home / "openg2p-registry"),
+         str(home / "openg2p-program")]
+    )  # fmt: skip
+
+
+def default_sim_python():
+    return os.environ.get("MPESA_SIM_PYTHON") or str(REPO / ".venv/bin/python")
+
+
+def wait_http(url, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise BenchError(f"{what} did not answer at {url} within {timeout}s")
+
+
+def odoo_run(config, *args, command=None, stdin=None, timeout=3600):
+    """One Odoo command (install, shell) from this Python; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-c", ODOO_MAIN, *([command] if command else []), "-c", str(config), *args],
+        input=stdin, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+class OdooServer:
+    """The Odoo server (workers, cron, queue_job runner) in a process group of its own."""
+
+    def __init__(self, config, db, log_path, url):
+        self.config, self.db, self.log_path, self.url = config, db, log_path, url
+        self.proc = None
+
+    def start(self, timeout=120):
+        # With workers, Odoo starts its websocket process as `python <argv[0]> gevent`: argv[0]
+        # must then be a real script, which `python -c` does not give, so one is written here.
+        launcher = Path(self.config).parent / "odoo-launcher.py"
+        launcher.write_text("import odoo.cli\nodoo.cli.main()\n")
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(launcher), "-c", str(self.config), "-d", self.db],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        wait_http(f"{self.url}/web/login", timeout, "Odoo")
+        return self
+
+    def kill(self):
+        """SIGKILL the whole group: main process, HTTP and cron workers, the job runner."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+        self.proc = None
+
+    def processes(self):
+        """{pid: role} of the server's process group: main, worker (HTTP, runs jobs), cron, gevent."""
+        if not self.proc:
+            return {}
+        found = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                if int(fields[2]) != self.proc.pid:  # process group id
+                    continue
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            pid = int(entry)
+            if pid == self.proc.pid:
+                found[pid] = "main"
+            elif "gevent" in cmdline:
+                found[pid] = "gevent"
+            else:
+                found[pid] = "worker"  # HTTP or cron worker; /proc cannot tell them apart cheaply
+        return found
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler:
+    """Samples the RSS of an Odoo server's processes while a phase runs; keeps each one's peak.
+
+    Usage: `with RssSampler(server) as rss: ...`, then rss.peak("worker") / rss.peak("main") in MiB.
+    """
+
+    def __init__(self, server, interval=0.2):
+        self.server, self.interval = server, interval
+        self.peaks = {}  # pid -> (role, KiB)
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self):
+        for pid, role in self.server.processes().items():
+            kib = rss_kib(pid)
+            if kib > self.peaks.get(pid, (role, 0))[1]:
+                self.peaks[pid] = (role, kib)
+
+    def peak(self, role="worker"):
+        values = [kib for r, kib in self.peaks.values() if r == role]
+        return max(values) / 1024 if values else 0.0
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="rss-sampler")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+class Rpc:
+    """XML-RPC as admin; a fresh proxy per call so threads may share it."""
+
+    def __init__(self, url, db, timeout=None):
+        self.url, self.db, self.timeout = url, db, timeout
+        self.uid = None
+
+    def __call__(self, model, method, *args, **kw):
+        proxy = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/object", allow_none=True)
+        if self.uid is None:
+            common = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/common")
+            self.uid = common.authenticate(self.db, *ADMIN, {})
+        return proxy.execute_kw(self.db, self.uid, ADMIN[1], model, method, list(args), kw)
+
+
+class Sql:
+    """Read-only progress queries straight on the cluster: polling through Odoo would take the
+    very worker slots being measured."""
+
+    def __init__(self, cluster, db):
+        import psycopg2  # pylint: disable=import-outside-toplevel  (only with Odoo's Python)
+
+        self.conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="odoo", dbname=db)
+        self.conn.autocommit = True
+
+    def one(self, query, params=()):
+        with self.conn.cursor() as cr:
+            cr.execute(query, params)
+            return cr.fetchone()
+
+    def all(self, query, params=()):
+        with self.conn.cursor() as cr:
+            cr.execute(query, params)
+            return cr.fetchall()
+
+    def close(self):
+        self.conn.close()
+
+
+def load_average():
+    return os.getloadavg()[0]
+
+
+def wait_for_quiet(max_load, max_wait, say=print):
+    """Wait (bounded) until the 1-minute load is below max_load: other work distorts timings."""
+    deadline = time.monotonic() + max_wait
+    while load_average() >= max_load and time.monotonic() < deadline:
+        say(f"load {load_average():.2f} >= {max_load}: waiting for a quieter machine")
+        time.sleep(15)
+    return load_average()

@@ -1,0 +1,1 @@
+from . import controllers, models  # noqa: F401  (imported for their side effects, as Odoo does)
