@@ -27,6 +27,7 @@ import re
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -261,9 +262,22 @@ def phase_send_old(server, rpc, sql, cycle_id, payments, timeout):
     return {"seconds": elapsed, "rate": payments / elapsed, "rss": rss.peak()}
 
 
-def phase_send_ours(server, rpc, sql, cycle_id, payments, timeout):
+def py_spy(server, output):
+    """Sample every Odoo process (py-spy, if installed next to this Python) into collapsed stacks."""
+    exe = Path(sys.executable).with_name("py-spy")
+    if not output or not exe.exists():
+        return None
+    return subprocess.Popen(
+        [str(exe), "record", "--pid", str(server.proc.pid), "--subprocesses", "--nonblocking",
+         "--rate", "50", "--format", "raw", "--output", str(output)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def phase_send_ours(server, rpc, sql, cycle_id, payments, timeout, profile=None):
     """Send on B: until every payment has M-Pesa's result applied (status_is_final)."""
     progress = []
+    spy = py_spy(server, profile)
     with RssSampler(server) as rss:
         started = time.monotonic()
         rpc("g2p.cycle", "send_payment", [cycle_id])
@@ -289,6 +303,9 @@ def phase_send_ours(server, rpc, sql, cycle_id, payments, timeout):
                 )
             time.sleep(0.25)
         elapsed = time.monotonic() - started
+    if spy:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
     states = dict(
         sql.all("SELECT mpesa_state, count(*) FROM g2p_payment WHERE cycle_id = %s GROUP BY 1", (cycle_id,))
     )
@@ -452,7 +469,7 @@ def run(args, command):
             results["send_old"] = phase_send_old(server, rpc, sql, cycle_a, n, timeout * 3)
             say(f"simple-mpesa send {results['send_old']['seconds']:.1f}s")
         say("3/3 send: ours (program B), until every result is applied")
-        results["send_ours"] = phase_send_ours(server, rpc, sql, cycle_b, n, timeout)
+        results["send_ours"] = phase_send_ours(server, rpc, sql, cycle_b, n, timeout, args.py_spy)
         ours = results["send_ours"]
         say(f"our send {ours['seconds']:.1f}s (submitted {ours['submit_seconds']:.1f}s)")
         if args.keep:
@@ -494,6 +511,7 @@ def main(argv=None):
     parser.add_argument(
         "--sim-python", default=None, help="a Python that runs mpesa_sim (default REPO/.venv)"
     )
+    parser.add_argument("--py-spy", help="profile Odoo during our send into this file (collapsed stacks)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, databases)")
     args = parser.parse_args(argv)
     args.addons_path = args.addons_path or default_addons_path()

@@ -5,6 +5,7 @@ from . import (
     payment_manager,
     payment_manager_demo,
     payment_manager_dispatch,
+    payment_manager_prepare,
     payment_manager_reconcile,
     payment_manager_results,
 )

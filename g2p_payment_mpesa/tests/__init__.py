@@ -4,5 +4,6 @@ from . import (
     test_install,
     test_payment_flow,
     test_preflight,
+    test_prepare,
     test_safety,
 )
