@@ -233,3 +233,56 @@ def wait_for_quiet(max_load, max_wait, say=print):
         say(f"load {load_average():.2f} >= {max_load}: waiting for a quieter machine")
         time.sleep(15)
     return load_average()
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def children_of(ppid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used by the simulator, Odoo's processes and PostgreSQL while a phase runs:
+    where a 2-core machine's time went. Processes that exit during the phase are not counted."""
+
+    def __init__(self, server, sim, cluster):
+        self.server, self.sim, self.cluster = server, sim, cluster
+
+    def _pids(self):
+        groups = {"odoo": list(self.server.processes()), "simulator": [], "postgres": []}
+        proc = getattr(self.sim, "_process", None)
+        if proc is not None:
+            groups["simulator"] = [proc.pid]
+        try:
+            postmaster = int((Path(self.cluster.data) / "postmaster.pid").read_text().split()[0])
+            groups["postgres"] = [postmaster, *children_of(postmaster)]
+        except (OSError, ValueError, IndexError, AttributeError):
+            pass
+        return groups
+
+    def snapshot(self):
+        return {name: {pid: cpu_seconds(pid) for pid in pids} for name, pids in self._pids().items()}
+
+    @staticmethod
+    def used(before, after):
+        return {
+            name: sum(cpu - before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
+            for name, pids in after.items()
+        }

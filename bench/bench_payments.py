@@ -23,6 +23,7 @@ Odoo worker) with the command, and exits non-zero when a target is missed or a p
 import argparse
 import http.client
 import json
+import os
 import re
 import shlex
 import shutil
@@ -40,6 +41,7 @@ from _harness import (
     REPO,
     BenchError,
     Cluster,
+    CpuMeter,
     OdooServer,
     Rpc,
     RssSampler,
@@ -63,6 +65,7 @@ BATCH_SIZE = 500
 
 SETUP_SCRIPT = r"""
 import json
+import os
 from odoo import fields
 P = json.loads(%(params)r)
 env = env(context=dict(env.context, tracking_disable=True, mail_create_nolog=True, mail_notrack=True))
@@ -274,10 +277,11 @@ def py_spy(server, output):
     )  # fmt: skip
 
 
-def phase_send_ours(server, rpc, sql, cycle_id, payments, timeout, profile=None):
+def phase_send_ours(server, rpc, sql, cycle_id, payments, timeout, profile=None, cpu=None):
     """Send on B: until every payment has M-Pesa's result applied (status_is_final)."""
     progress = []
     spy = py_spy(server, profile)
+    cpu_before = cpu.snapshot() if cpu else None
     with RssSampler(server) as rss:
         started = time.monotonic()
         rpc("g2p.cycle", "send_payment", [cycle_id])
@@ -303,6 +307,7 @@ def phase_send_ours(server, rpc, sql, cycle_id, payments, timeout, profile=None)
                 )
             time.sleep(0.25)
         elapsed = time.monotonic() - started
+    cpu_used = cpu.used(cpu_before, cpu.snapshot()) if cpu else {}
     if spy:
         spy.send_signal(signal.SIGINT)
         spy.wait(timeout=60)
@@ -319,6 +324,7 @@ def phase_send_ours(server, rpc, sql, cycle_id, payments, timeout, profile=None)
         "pressed_seconds": pressed,
         "rss": rss.peak(),
         "progress": progress,
+        "cpu": cpu_used,
     }
 
 
@@ -358,6 +364,12 @@ def table(results, args, command):
         "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    if send_ours.get("cpu"):
+        used = ", ".join(f"{name} {sec:.0f}s" for name, sec in sorted(send_ours["cpu"].items()))
+        lines += [
+            "",
+            f"CPU used during our send ({send_ours['seconds']:.0f}s on {os.cpu_count()} cores): {used}",
+        ]
     lines += ["", f"command: {command}"]
     targets = [
         ("prepare at least 5x the default", prep_old["seconds"] / prep_ours["seconds"] >= 5),
@@ -469,7 +481,8 @@ def run(args, command):
             results["send_old"] = phase_send_old(server, rpc, sql, cycle_a, n, timeout * 3)
             say(f"simple-mpesa send {results['send_old']['seconds']:.1f}s")
         say("3/3 send: ours (program B), until every result is applied")
-        results["send_ours"] = phase_send_ours(server, rpc, sql, cycle_b, n, timeout, args.py_spy)
+        cpu = CpuMeter(server, sim, cluster)
+        results["send_ours"] = phase_send_ours(server, rpc, sql, cycle_b, n, timeout, args.py_spy, cpu)
         ours = results["send_ours"]
         say(f"our send {ours['seconds']:.1f}s (submitted {ours['submit_seconds']:.1f}s)")
         if args.keep:
