@@ -28,6 +28,8 @@ from ..daraja import (
 
 _logger = logging.getLogger(__name__)
 
+SPIKE_ARREST = "500.003.02"
+
 
 class PreflightError(ValueError):
     def __init__(self, code, reason):
@@ -43,14 +45,18 @@ class _RateLimiter:
 
     @classmethod
     def wait(cls, key, rate):
-        if not rate or rate <= 0:
-            return
         with cls._lock:
             now = time.monotonic()
             slot = max(now, cls._next_slot.get(key, now))
-            cls._next_slot[key] = slot + 1.0 / rate
+            cls._next_slot[key] = slot + (1.0 / rate if rate and rate > 0 else 0.0)
         if slot > now:
             time.sleep(slot - now)
+
+    @classmethod
+    def pause(cls, key, seconds):
+        """M-Pesa said too many requests: nobody in this process starts one before `seconds`."""
+        with cls._lock:
+            cls._next_slot[key] = max(cls._next_slot.get(key, 0.0), time.monotonic() + seconds)
 
 
 def _notify(title, message, kind, sticky=False):
@@ -71,13 +77,17 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
     _inherit = "g2p.program.payment.manager.mpesa"
 
     # ------------------------------------------------------------------ helpers
+    def _mpesa_in_test(self):
+        # Odoo's test runner marks its thread; HttpCase also puts the registry in test mode.
+        return getattr(threading.current_thread(), "testing", False) or self.env.registry.in_test_mode()
+
     def _mpesa_commit(self):
         """Make what was written durable before talking to M-Pesa.
 
         Tests run in one transaction that must not be committed; there the ordering still holds
         because nothing else writes concurrently.
         """
-        if self.env.registry.in_test_mode():
+        if self._mpesa_in_test():
             self.env.flush_all()  # the test HTTP server (callbacks) shares this transaction
         else:
             self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -101,7 +111,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
 
     def _mpesa_retrying(self, apply):
         """Run `apply` and commit, retrying on concurrent updates (a callback racing the ack)."""
-        if self.env.registry.in_test_mode():
+        if self._mpesa_in_test():
             return apply()
         for attempt in range(6):
             try:
@@ -214,7 +224,6 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         touched = Payment.browse(payment_ids).batch_id
         if sendable:
             Payment.browse(sendable).write({"mpesa_state": const.PAY_QUEUED})
-            Payment.browse(sendable).batch_id.write({"batch_has_started": True})
             self._mpesa_enqueue(sendable)
         touched._mpesa_update_stats()
         message = _("%(sent)s payments queued for M-Pesa (KES %(total)s).") % {
@@ -358,12 +367,15 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         def submit(req):
             _RateLimiter.wait(key, rate)
             try:
-                return client.b2c_submit(req)
+                outcome = client.b2c_submit(req)
             except DarajaAuthError:
                 raise
             except Exception as exc:
                 _logger.exception("M-Pesa submit of %s failed unexpectedly", req.originator_conversation_id)
                 return SubmitOutcome(kind=OutcomeKind.UNKNOWN, message=str(exc))
+            if outcome.kind == OutcomeKind.TRANSIENT and outcome.code == SPIKE_ARREST:
+                _RateLimiter.pause(key, outcome.retry_after or 1.0)
+            return outcome
 
         workers = max(1, min(self.concurrency or 1, len(requests_)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mpesa-submit") as pool:
@@ -385,6 +397,8 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         txs.write({"last_submit_at": fields.Datetime.now()})
         for tx in txs:
             tx.submit_attempts += 1
+        # The batch has started once its first request leaves (written once, not by every job).
+        txs.payment_id.batch_id.filtered(lambda b: not b.batch_has_started).write({"batch_has_started": True})
         self._mpesa_commit()  # invariant 1: the id is durable before the request leaves
 
         requests_ = [self._mpesa_request(tx) for tx in txs]
@@ -392,7 +406,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             with self._mpesa_client() as client:
                 outcomes = self._mpesa_submit_many(client, requests_)
         except DarajaAuthError as exc:
-            self._mpesa_block(_("M-Pesa refused the consumer key or secret (%s).") % exc)
+            self._mpesa_block(_("M-Pesa credentials were refused or unusable: %s") % exc)
             return
         pairs = list(zip(txs.ids, outcomes, strict=True))
         self._mpesa_retrying(lambda: self._mpesa_record_outcomes(pairs))

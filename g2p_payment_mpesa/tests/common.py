@@ -182,7 +182,7 @@ class MpesaProgramMixin:
             with self.callbacks_flowing():
                 time.sleep(0.2)
         self.env.invalidate_all()
-        self.fail(f"timed out after {timeout}s waiting for {message}")
+        self.fail(f"timed out after {timeout}s waiting for {message() if callable(message) else message}")
 
 
 class MpesaTransactionCase(MpesaProgramMixin, TransactionCase):

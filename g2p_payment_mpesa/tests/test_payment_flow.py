@@ -109,13 +109,18 @@ class TestDemoProgram(MpesaLiveCase):
         self.assertEqual(Manager._mpesa_create_demo(), program, "created once")
         manager = program.get_manager(program.MANAGER_PAYMENT)
         manager.base_url = self.sim.base_url  # the demo's simulator runs on 8090; this one elsewhere
-        cycle = Manager.with_context(queue_job__no_delay=True)._mpesa_demo_start_cycle(program)
+        inline = Manager.with_context(queue_job__no_delay=True)
+        cycle = inline._mpesa_demo_start_cycle(program.with_env(inline.env))
         payments = self.env["g2p.payment"].search([("cycle_id", "=", cycle.id)])
         self.assertEqual(len(payments), 6)
-        self.wait_until(lambda: all(payments.mapped("status_is_final")), message="demo payments final")
-        outcome = {p.partner_id.name: (p.status, p.mpesa_result_code) for p in payments}
+
+        def outcome():
+            return {p.partner_id.name: (p.status, p.mpesa_result_code) for p in payments}
+
+        all_final = lambda: all(payments.mapped("status_is_final"))  # noqa: E731
+        self.wait_until(all_final, message=lambda: f"every payment final: {outcome()}")
         self.assertEqual(
-            outcome,
+            outcome(),
             {
                 "Amina Wanjiru": ("paid", "0"),
                 "Peter Otieno": ("paid", "0"),

@@ -57,10 +57,16 @@ class TestPreflight(MpesaTransactionCase):
         self.assertEqual(jobs.channel, "root.mpesa")
         self.assertEqual(jobs.args[0], self.payment_of(self.good).ids)
 
-    def test_batch_is_marked_started_only_when_something_was_sent(self):
+    def test_batch_is_marked_started_only_when_a_request_leaves(self):
         self._send()
-        self.assertTrue(self.cycle.payment_batch_ids.batch_has_started)
-        self.assertEqual(self.cycle.payment_batch_ids.stats_failed_transactions, 5)
+        batch = self.cycle.payment_batch_ids
+        self.assertFalse(batch.batch_has_started, "queued is not started")
+        self.assertEqual(batch.stats_failed_transactions, 5)
+        # The send job reserves the ids: from then on the batch has started (M-Pesa is
+        # unreachable here, so the request stays reserved and is resolved by reconciliation).
+        self.manager._mpesa_send_chunk(self.payment_of(self.good).ids)
+        self.assertTrue(batch.batch_has_started)
+        self.assertEqual(self.payment_of(self.good).mpesa_transaction_ids.state, MPESA.TX_RESERVED)
 
     def test_missing_settings_stop_before_any_payment_changes(self):
         self.manager.sudo().consumer_secret = False
