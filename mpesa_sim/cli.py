@@ -64,6 +64,7 @@ def banner(sim, base_url: str, db_path: str) -> str:
     lines = [
         "M-Pesa simulator",
         f"  URL               {base_url}   (OpenAPI docs: {base_url}/docs)",
+        f"  pages             {base_url}/phone (a beneficiary's phone), {base_url}/console (operator)",
         f"  database          {os.path.abspath(db_path)}",
         f"  admin token       {sim.admin_token}   (Authorization: Bearer ... on /sim/admin/*)",
         f"  consumer key      {org['consumer_key']}",
