@@ -1,6 +1,26 @@
 from odoo import _, fields, models
+from odoo.tools import SQL
 
 from .. import const
+
+# The g2p.payment columns a result writes. None is an input of a stored computed field, so one
+# UPDATE does what write() does; write() would first read the payment, its journal and currency
+# to round amount_paid: a third of a result callback's time under the profiler.
+_PAYMENT_RESULT_COLUMNS = frozenset(
+    {
+        "state",
+        "status",
+        "status_is_final",
+        "status_datetime",
+        "amount_paid",
+        "payment_datetime",
+        "mpesa_state",
+        "mpesa_receipt",
+        "mpesa_result_code",
+        "mpesa_result_desc",
+        "mpesa_receiver_name",
+    }
+)
 
 
 class MpesaTransaction(models.Model):
@@ -60,6 +80,25 @@ class MpesaTransaction(models.Model):
             """
         )
 
+    def _mpesa_write_payment_result(self, vals):
+        """Write a final result on the payment in one statement (see _PAYMENT_RESULT_COLUMNS)."""
+        self.ensure_one()
+        assert _PAYMENT_RESULT_COLUMNS.issuperset(vals), set(vals) - _PAYMENT_RESULT_COLUMNS
+        payment = self.payment_id
+        # Pending ORM writes of the payment go first: flushed later, they would overwrite ours.
+        payment.flush_recordset()
+        columns = sorted(vals)
+        self.env.cr.execute(
+            SQL(
+                "UPDATE g2p_payment SET %s, write_uid = %s, write_date = %s WHERE id = %s",
+                SQL(", ").join(SQL("%s = %s", SQL.identifier(name), vals[name]) for name in columns),
+                self.env.uid,
+                fields.Datetime.now(),
+                payment.id,
+            )
+        )
+        payment.invalidate_recordset([*columns, "write_uid", "write_date"])
+
     # ------------------------------------------------------------------ state changes
     # Each keeps the payment's OpenG2P fields and its M-Pesa detail in step with the request.
     def _mpesa_set_state(self, state, **vals):
@@ -87,7 +126,7 @@ class MpesaTransaction(models.Model):
                 "next_check_at": False,
             }
         )
-        self.payment_id.write(
+        self._mpesa_write_payment_result(
             {
                 "state": "reconciled",
                 "status": "paid",
@@ -109,7 +148,7 @@ class MpesaTransaction(models.Model):
         self.write(
             {"state": const.TX_FAILED, "result_code": code, "result_desc": desc, "next_check_at": False}
         )
-        self.payment_id.write(
+        self._mpesa_write_payment_result(
             {
                 "state": "reconciled",
                 "status": "failed",
