@@ -42,6 +42,31 @@ def odoo(python, config, *args, log=None):
         return proc.wait(), lines
 
 
+# ---------------------------------------------------------------- fault drill (bench/fault_drill.py)
+def fault_drill_stage(cluster, addons_path):
+    """300 payments under every injected fault, one Odoo SIGKILL and one simulator restart, on a
+    database of its own in this cluster. True/False: passed or not; None: no simulator Python."""
+    sim_python = os.environ.get("MPESA_SIM_PYTHON") or str(REPO / ".venv/bin/python")
+    if not Path(sim_python).exists():
+        print(f"odoo suite: fault drill SKIPPED: no simulator Python at {sim_python}")
+        return None
+    sys.path.insert(0, str(REPO / "bench"))
+    import fault_drill  # pylint: disable=import-outside-toplevel
+
+    print("odoo suite: fault drill, 300 payments, one crash, one simulator restart", flush=True)
+    started = time.monotonic()
+    try:
+        ok, report = fault_drill.run(
+            payments=300, addons_path=addons_path, sim_python=sim_python, crashes=1, sim_restarts=1,
+            cluster=cluster, db="mpesa_fault_drill", time_limit=150,
+        )  # fmt: skip
+    except Exception as exc:  # a drill that cannot finish is a failed test, not a crashed runner
+        ok, report = False, f"{type(exc).__name__}: {exc}"
+    print(report)
+    print(f"odoo suite: fault drill {'ok' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s")
+    return ok
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--addons-path", required=True, help="comma-separated addons folders of OpenG2P")
@@ -101,6 +126,10 @@ def main():
             failed += 1
             print(proc.stdout[-3000:], proc.stderr[-3000:])
             print("odoo suite: uninstall FAILED")
+
+        drill = fault_drill_stage(cluster, args.addons_path)
+        if drill is not None:
+            passed, failed = passed + drill, failed + (not drill)
     finally:
         cluster.stop()
         if not args.keep:
