@@ -35,7 +35,7 @@ for _path in (REPO / "scripts", REPO):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from odoo_cluster import ODOO_MAIN, Cluster, free_port, write_config  # noqa: E402
+from odoo_cluster import ODOO_MAIN, Cluster, free_port, odoo_server_command, write_config  # noqa: E402
 
 from mpesa_sim.testing import RunningSimulator  # noqa: E402  (standard library only)
 
@@ -177,13 +177,10 @@ class OdooServer:
         self.proc = None
 
     def start(self):
-        # With workers, Odoo starts its websocket process as `python <argv[0]> gevent`: argv[0]
-        # must then be a real script, which `python -c` does not give, so one is written here.
-        launcher = self.config.parent / "odoo-launcher.py"
-        launcher.write_text("import odoo.cli\nodoo.cli.main()\n")
+        server = odoo_server_command(sys.executable, self.config.parent)
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, str(launcher), "-c", str(self.config), "-d", self.db],
+                [*server, "-c", str(self.config), "-d", self.db],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         wait_http(f"{self.url}/web/login", 120, "Odoo")

@@ -101,6 +101,17 @@ class Cluster:
 ODOO_MAIN = "import sys, odoo.cli; sys.argv[0] = 'odoo'; odoo.cli.main()"
 
 
+def odoo_server_command(python, folder):
+    """The command that runs an Odoo server with workers.
+
+    With workers, Odoo starts its websocket process as `python <argv[0]> gevent`: argv[0] must
+    then be a real script, which `python -c` does not give, so one is written in `folder`.
+    """
+    launcher = Path(folder) / "odoo-launcher.py"
+    launcher.write_text("import odoo.cli\nodoo.cli.main()\n")
+    return [python, str(launcher)]
+
+
 def write_config(path, cluster, addons, data_dir, http_port, **extra):
     lines = [
         "[options]",

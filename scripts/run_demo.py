@@ -16,7 +16,7 @@ import urllib.request
 import xmlrpc.client
 from pathlib import Path
 
-from odoo_cluster import ODOO_MAIN, Cluster, free_port, write_config
+from odoo_cluster import ODOO_MAIN, Cluster, free_port, odoo_server_command, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 DB = "mpesa_demo"
@@ -108,7 +108,10 @@ def main():
         print("odoo: demo program created; Prepare payments and Send payments pressed", flush=True)
 
         with open(root / "odoo.log", "w") as odoo_log:
-            server = subprocess.Popen(odoo_cmd(config, "-d", DB), stdout=odoo_log, stderr=subprocess.STDOUT)
+            server = subprocess.Popen(
+                [*odoo_server_command(sys.executable, root), "-c", str(config), "-d", DB],
+                stdout=odoo_log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
             procs.append(server)
         wait_http(f"{base_url}/web/login", 60, "Odoo")
         print(f"odoo: {base_url} (login admin / admin, log {root / 'odoo.log'})", flush=True)
