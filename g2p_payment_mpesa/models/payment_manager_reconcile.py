@@ -35,6 +35,32 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
         )
         batches._mpesa_update_stats()
 
+    def _mpesa_mark_due(self, limit):
+        Tx = self.env["g2p.mpesa.transaction"].sudo()
+        due = self._mpesa_due_transactions(limit)
+        if not due:
+            return Tx
+        # A result may be applying to one of them right now: lock, skip what is locked, and look
+        # at the state again under the lock so that nothing final is asked about or flagged.
+        self.env.cr.execute(
+            "SELECT id FROM g2p_mpesa_transaction WHERE id IN %s AND state IN %s FOR UPDATE SKIP LOCKED",
+            [tuple(due.ids), (const.TX_RESERVED, const.TX_ACCEPTED, const.TX_UNKNOWN)],
+        )
+        txs = Tx.browse([row[0] for row in self.env.cr.fetchall()])
+        txs.invalidate_recordset()
+        to_query = Tx
+        next_check = fields.Datetime.add(fields.Datetime.now(), minutes=self.reconcile_after_minutes)
+        for tx in txs:
+            if tx.status_queries >= self.reconcile_max_attempts:
+                tx._mpesa_flag_for_review(
+                    _("No final answer from M-Pesa after %s status queries: check the M-Pesa portal.")
+                    % tx.status_queries
+                )
+                continue
+            tx.write({"status_queries": tx.status_queries + 1, "next_check_at": next_check})
+            to_query |= tx
+        return to_query
+
     def _mpesa_due_transactions(self, limit):
         now = fields.Datetime.now()
         stale = fields.Datetime.subtract(now, minutes=STALE_RESERVATION_MINUTES)
@@ -60,21 +86,9 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
     def _mpesa_reconcile(self, limit=500):
         """Send a Transaction Status query for each request due; flag those asked often enough."""
         self.ensure_one()
-        txs = self._mpesa_due_transactions(limit)
-        if not txs:
-            return 0
-        to_query = self.env["g2p.mpesa.transaction"].sudo()
-        next_check = fields.Datetime.add(fields.Datetime.now(), minutes=self.reconcile_after_minutes)
-        for tx in txs:
-            if tx.status_queries >= self.reconcile_max_attempts:
-                tx._mpesa_flag_for_review(
-                    _("No final answer from M-Pesa after %s status queries: check the M-Pesa portal.")
-                    % tx.status_queries
-                )
-                continue
-            tx.write({"status_queries": tx.status_queries + 1, "next_check_at": next_check})
-            to_query |= tx
-        self._mpesa_commit()  # count the query before it leaves: a crash must not hide attempts
+        # Count the queries before they leave (a crash must not hide attempts), retrying if a
+        # callback updates the same rows meanwhile.
+        to_query = self._mpesa_retrying(lambda: self._mpesa_mark_due(limit))
         if not to_query:
             return 0
         client = self._mpesa_client()
