@@ -22,7 +22,13 @@ for _path in (REPO / "scripts", REPO):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from odoo_cluster import ODOO_MAIN, Cluster, free_port, write_config  # noqa: E402,F401  (re-exported)
+from odoo_cluster import (  # noqa: E402,F401  (re-exported for the bench scripts)
+    ODOO_MAIN,
+    Cluster,
+    free_port,
+    odoo_server_command,
+    write_config,
+)
 
 from mpesa_sim.testing import RunningSimulator  # noqa: E402,F401  (standard library only)
 
@@ -78,13 +84,10 @@ class OdooServer:
         self.proc = None
 
     def start(self, timeout=120):
-        # With workers, Odoo starts its websocket process as `python <argv[0]> gevent`: argv[0]
-        # must then be a real script, which `python -c` does not give, so one is written here.
-        launcher = Path(self.config).parent / "odoo-launcher.py"
-        launcher.write_text("import odoo.cli\nodoo.cli.main()\n")
+        command = odoo_server_command(sys.executable, Path(self.config).parent)
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, str(launcher), "-c", str(self.config), "-d", self.db],
+                [*command, "-c", str(self.config), "-d", self.db],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         wait_http(f"{self.url}/web/login", timeout, "Odoo")
