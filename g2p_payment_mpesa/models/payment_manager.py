@@ -123,8 +123,8 @@ class G2PPaymentManagerMpesa(models.Model):
     # Flow control.
     concurrency = fields.Integer(
         "Parallel requests per job",
-        default=8,
-        help="HTTP requests one send job keeps in flight.",
+        default=16,
+        help="HTTP requests one send job keeps in flight (16 measured best on 2 cores).",
     )
     max_requests_per_second = fields.Integer(
         "Requests per second ceiling", default=100, help="Per Odoo process. 0: no ceiling."

@@ -125,6 +125,33 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
                 self.env.cr.rollback()
                 time.sleep(0.05 * 2**attempt)
 
+    def _mpesa_mark_batches_started(self, batches):
+        """A batch has started once its first request leaves.
+
+        Written in a short transaction of its own: the send jobs of one batch run in parallel, and
+        one writing the batch row inside its own transaction would make the others retry.
+        """
+        todo = batches.filtered(lambda b: not b.batch_has_started)
+        if not todo:
+            return
+        if self._mpesa_in_test():
+            todo.write({"batch_has_started": True})
+            return
+        for attempt in range(6):
+            try:
+                with self.env.registry.cursor() as cr:
+                    cr.execute(
+                        "UPDATE g2p_payment_batch SET batch_has_started = true"
+                        " WHERE id IN %s AND batch_has_started IS NOT TRUE",
+                        [tuple(todo.ids)],
+                    )
+                break
+            except OperationalError as exc:
+                if exc.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY or attempt == 5:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        todo.invalidate_recordset(["batch_has_started"])
+
     def _mpesa_amount(self, payment):
         # Monetary fields are floats in the ORM: go through the currency's decimal representation
         # so 500.0 becomes Decimal("500.00") and 499.999 is not silently rounded into a whole.
@@ -397,8 +424,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         txs.write({"last_submit_at": fields.Datetime.now()})
         for tx in txs:
             tx.submit_attempts += 1
-        # The batch has started once its first request leaves (written once, not by every job).
-        txs.payment_id.batch_id.filtered(lambda b: not b.batch_has_started).write({"batch_has_started": True})
+        self._mpesa_mark_batches_started(txs.payment_id.batch_id)
         self._mpesa_commit()  # invariant 1: the id is durable before the request leaves
 
         requests_ = [self._mpesa_request(tx) for tx in txs]
