@@ -21,11 +21,9 @@ import re
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import xmlrpc.client
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -35,7 +33,9 @@ for _path in (REPO / "scripts", REPO):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from odoo_cluster import ODOO_MAIN, Cluster, free_port, odoo_server_command, write_config  # noqa: E402
+from _harness import BenchError, OdooServer, odoo_run  # noqa: E402
+from _harness import Rpc as _Rpc  # noqa: E402
+from odoo_cluster import Cluster, free_port, write_config  # noqa: E402
 
 from mpesa_sim.testing import RunningSimulator  # noqa: E402  (standard library only)
 
@@ -132,23 +132,12 @@ print("DRILL_READY", cycle.id, manager.id)
 """
 
 
-class DrillError(RuntimeError):
-    pass
+# The harness's failures are the drill's: set-up problems, not invariant violations.
+DrillError = BenchError
 
 
 def say(*args):
     print("drill:", *args, flush=True)
-
-
-def wait_http(url, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise DrillError(f"{what} did not answer at {url} within {timeout}s")
 
 
 def default_addons_path():
@@ -169,52 +158,7 @@ def beneficiaries(count, seed):
     return [(f"0711{i:06d}", 100 + ((i * 37 + seed) % 50) * 10) for i in range(count)]
 
 
-class OdooServer:
-    """The Odoo server (workers, cron, queue_job runner) in a process group of its own."""
-
-    def __init__(self, config, db, log_path, url):
-        self.config, self.db, self.log_path, self.url = config, db, log_path, url
-        self.proc = None
-
-    def start(self):
-        server = odoo_server_command(sys.executable, self.config.parent)
-        with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen(
-                [*server, "-c", str(self.config), "-d", self.db],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        wait_http(f"{self.url}/web/login", 120, "Odoo")
-
-    def kill(self):
-        """SIGKILL the whole group: main process, HTTP and cron workers, the job runner."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-        self.proc = None
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
-        self.proc = None
-
-
-class Rpc:
-    def __init__(self, url, db):
-        self.url, self.db = url, db
-        self.uid = None
-
-    def __call__(self, model, method, *args, **kw):
-        proxy = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/object", allow_none=True)
-        if self.uid is None:
-            common = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/common")
-            self.uid = common.authenticate(self.db, *ADMIN, {})
-        return proxy.execute_kw(self.db, self.uid, ADMIN[1], model, method, list(args), kw)
-
+class Rpc(_Rpc):
     def states(self, cycle_id):
         groups = self("g2p.payment", "read_group", [("cycle_id", "=", cycle_id)], ["mpesa_state"],
                       ["mpesa_state"], lazy=False)  # fmt: skip
@@ -228,14 +172,6 @@ class Rpc:
             if len(chunk) < page:
                 return rows
             offset += page
-
-
-def odoo_run(config, *args, command=None, stdin=None, timeout=1800):
-    proc = subprocess.run(
-        [sys.executable, "-c", ODOO_MAIN, *([command] if command else []), "-c", str(config), *args],
-        input=stdin, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
-    return proc
 
 
 def run(
