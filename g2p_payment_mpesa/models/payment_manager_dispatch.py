@@ -208,8 +208,8 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             msisdn = normalise_msisdn(self._mpesa_payee_number(payment))
         except InvalidMsisdn as exc:
             raise PreflightError(const.PREFLIGHT_MSISDN, str(exc)) from exc
-        self._mpesa_validation_id(payment)
-        return msisdn, amount
+        id_type, id_number = self._mpesa_validation_id(payment)
+        return msisdn, amount, id_type, id_number
 
     # ------------------------------------------------------------------ sending
     def _send_payments(self, batches):
@@ -236,7 +236,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         for chunk in split_every(1000, payment_ids):
             for payment in Payment.browse(chunk):
                 try:
-                    msisdn, amount = self._mpesa_check_payment(payment)
+                    msisdn, amount, _id_type, _id_number = self._mpesa_check_payment(payment)
                 except PreflightError as exc:
                     self._mpesa_refuse(payment, exc.code, str(exc))
                     refused += 1
@@ -328,8 +328,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
                     to_submit |= tx
                 continue
             try:
-                msisdn, amount = self._mpesa_check_payment(payment)
-                id_type, id_number = self._mpesa_validation_id(payment)
+                msisdn, amount, id_type, id_number = self._mpesa_check_payment(payment)
             except PreflightError as exc:  # the registrant changed since Send was pressed
                 self._mpesa_refuse(payment, exc.code, str(exc))
                 continue
