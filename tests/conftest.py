@@ -13,19 +13,9 @@ import uuid
 
 import pytest
 
+from mpesa_sim.organisation import DEFAULT_CONFIG
 from mpesa_sim.testing import CallbackSink, RunningSimulator, start_simulator
 
-_DEFAULT_CONFIG = {
-    "token_ttl_seconds": 3599,
-    "min_amount": 10,
-    "max_amount": 250_000,
-    "recipient_daily_limit": 500_000,
-    "recipient_balance_cap": 500_000,
-    "credential_lock_after": 3,
-    "callback_timeout_seconds": 10.0,
-    "callback_retries": 0,
-    "ussd_pin_attempts": 3,
-}
 # Unique numbers per test run and worker, so a shared simulator never mixes up two tests' wallets.
 _msisdn_counter = itertools.count(int.from_bytes(os.urandom(2), "big") * 1000)
 
@@ -42,7 +32,7 @@ def sim(_shared_sim: RunningSimulator) -> RunningSimulator:
         _shared_sim.start()
     _shared_sim.reset_faults()
     _shared_sim.admin("POST", "/sim/admin/initiator/unlock")
-    _shared_sim.set_config(**_DEFAULT_CONFIG)
+    _shared_sim.set_config(**DEFAULT_CONFIG)
     yield _shared_sim
     _shared_sim.reset_faults()
 
