@@ -373,6 +373,11 @@ def table(results, args, command):
     lines = [
         f"N = {n:,} payments; Odoo workers={args.workers}, [queue_job] channels={args.channels}, "
         f"M-Pesa parallel requests per job={args.concurrency}; 1-min load at start {results['load']:.2f}",
+        *(
+            [f"DIAGNOSTIC: result callbacks held back {args.defer_results:.0f}s (not a comparable run)"]
+            if args.defer_results
+            else []
+        ),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
@@ -520,6 +525,10 @@ def run(args, command):
                 server, rpc, sql, cycle_a, n, timeout * 3, CpuMeter(server, sim, cluster)
             )
             say(f"simple-mpesa send {results['send_old']['seconds']:.1f}s")
+        if args.defer_results:
+            # Diagnostic: every result callback held back, to see what submitting alone costs.
+            sim.set_faults(late_callback={"rate": 1, "delay_ms": int(args.defer_results * 1000)})
+            say(f"diagnostic: result callbacks held back {args.defer_results:.0f}s")
         say("3/3 send: ours (program B), until every result is applied")
         cpu = CpuMeter(server, sim, cluster)
         results["send_ours"] = phase_send_ours(server, rpc, sql, cycle_b, n, timeout, args.py_spy, cpu)
@@ -565,6 +574,10 @@ def main(argv=None):
     parser.add_argument(
         "--sim-python", default=None, help="a Python that runs mpesa_sim (default REPO/.venv)"
     )
+    parser.add_argument(
+        "--defer-results", type=float, default=0,
+        help="diagnostic: the simulator holds every result callback this many seconds (submit alone)",
+    )  # fmt: skip
     parser.add_argument("--py-spy", help="profile Odoo during our send into this file (collapsed stacks)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, databases)")
     args = parser.parse_args(argv)

@@ -222,21 +222,23 @@ async def _b2c(request: Request, api: str):
         req["OriginatorConversationID"] = receipts.new_originator_conversation_id()
     ocid = req["OriginatorConversationID"]
     conversation_id = receipts.new_conversation_id()
+    fields = {
+        "kind": "b2c",
+        "api": api,
+        "originator_conversation_id": ocid,
+        "conversation_id": conversation_id,
+        "from_account": ledger.UTILITY,
+        "to_account": directory.wallet_ref(req["PartyB"]),
+        "party_b": req["PartyB"],
+        "amount_cents": req["Amount"] * 100,
+        "status": "pending",
+        "request_json": req,
+    }
     try:
-        with sim.db.write() as conn:
-            txn_id = ledger.insert_transaction(
-                conn,
-                kind="b2c",
-                api=api,
-                originator_conversation_id=ocid,
-                conversation_id=conversation_id,
-                from_account=ledger.UTILITY,
-                to_account=directory.wallet_ref(req["PartyB"]),
-                party_b=req["PartyB"],
-                amount_cents=req["Amount"] * 100,
-                status="pending",
-                request_json=req,
-            )
+        # Committed before the acknowledgement: an accepted request survives a restart.
+        txn_id = await asyncio.wrap_future(
+            sim.group_commit.submit(lambda conn: ledger.insert_transaction(conn, **fields))
+        )
     except sqlite3.IntegrityError:
         return daraja_error(500, "500.002.1001", "Duplicate OriginatorConversationID.")
     sim.enqueue(payments.process_b2c, txn_id)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from typing import Any
 
 SCHEMA = """
@@ -180,3 +182,70 @@ class Database:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+class GroupCommit:
+    """Small writes from many requests, committed together: one transaction per group.
+
+    The request loop hands a write over and awaits its future instead of taking the write lock
+    itself: it keeps answering while the writes wait, and a burst of N acknowledgements costs
+    one commit and one lock hand-over instead of N (profiled: the B2C request path spent most
+    of its time waiting for the lock). A future resolves only after its write is committed, so
+    nothing is acknowledged before it is durable. Each write runs under its own savepoint: one
+    that fails (a duplicate id) fails alone.
+    """
+
+    def __init__(self, db: Database, max_group: int = 256):
+        self._db = db
+        self._max_group = max_group
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="group-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, write: Callable[[sqlite3.Connection], Any]) -> Future:
+        future: Future = Future()
+        self._queue.put((write, future))
+        return future
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            group = [item]
+            while len(group) < self._max_group:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this group
+                    break
+                group.append(item)
+            self._commit(group)
+
+    def _commit(self, group: list) -> None:
+        outcomes = []
+        try:
+            with self._db.write() as conn:
+                for write, future in group:
+                    conn.execute("SAVEPOINT group_write")
+                    try:
+                        outcomes.append((future, write(conn), None))
+                    except Exception as exc:  # this write alone is undone
+                        conn.execute("ROLLBACK TO group_write")
+                        outcomes.append((future, None, exc))
+                    conn.execute("RELEASE group_write")
+        except Exception as exc:  # the commit itself failed: nothing of the group is durable
+            for _write, future in group:
+                future.set_exception(exc)
+            return
+        for future, result, exc in outcomes:
+            if exc is None:
+                future.set_result(result)
+            else:
+                future.set_exception(exc)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from mpesa_sim import credentials, organisation, payments
 from mpesa_sim.callbacks import Dispatcher
-from mpesa_sim.db import Database
+from mpesa_sim.db import Database, GroupCommit
 from mpesa_sim.faults import Faults
 
 log = logging.getLogger("mpesa_sim")
@@ -27,6 +27,7 @@ class Simulator:
         self.decryptor = credentials.CredentialDecryptor(self.db.get_setting("rsa_key_pem"))
         self.faults = Faults(self.db)
         self.dispatcher = Dispatcher(self.db, self.faults, self.config)
+        self.group_commit = GroupCommit(self.db)
         self._jobs: queue.Queue = queue.Queue()
         self._tokens: dict[str, float] = {}
         self._processor = threading.Thread(target=self._process_loop, name="processor", daemon=True)
@@ -100,6 +101,7 @@ class Simulator:
         return time.time() < expires
 
     def stop(self) -> None:
+        self.group_commit.stop()
         self._jobs.put(None)
         self._processor.join(timeout=5)
         self.dispatcher.stop()

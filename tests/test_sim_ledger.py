@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mpesa_sim import ledger
-from mpesa_sim.db import Database
+from mpesa_sim.db import Database, GroupCommit
 
 ACCOUNTS = ["a", "b", "c", "d"]
 
@@ -109,3 +110,31 @@ def test_parallel_b2c_over_http_cannot_overdraw(fresh_sim, callback_sink, amount
     assert wallet["balance_cents"] == sum(t["amount_cents"] for t in paid)
     utility = next(a for a in sim.admin("GET", "/sim/admin/accounts")[1] if a["ref"] == "org:utility")
     assert utility["balance_cents"] >= 0
+
+
+def test_group_commit_fails_a_duplicate_alone_and_resolves_after_commit():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "group.sqlite3")
+        db = Database(path)
+        group = GroupCommit(db)
+        try:
+            with db.write() as conn:  # holding the write lock: no submitted write can commit yet
+                futures = [
+                    group.submit(
+                        lambda c, ocid=ocid: ledger.insert_transaction(
+                            c, kind="b2c", originator_conversation_id=ocid, from_account="x",
+                            to_account="y", amount_cents=100, status="pending",
+                        )
+                    )
+                    for ocid in ("one", "two", "one", "three")
+                ]  # fmt: skip
+                conn.execute("SELECT 1")
+                assert not any(f.done() for f in futures)  # nothing resolves before its commit
+            ids = [f.result(timeout=5) for f in (futures[0], futures[1], futures[3])]
+            assert isinstance(futures[2].exception(timeout=5), sqlite3.IntegrityError)
+            other = sqlite3.connect(path)  # durable: another connection sees exactly the three
+            rows = other.execute("SELECT id, originator_conversation_id FROM transactions ORDER BY id")
+            assert [tuple(r) for r in rows] == list(zip(ids, ["one", "two", "three"], strict=True))
+            other.close()
+        finally:
+            group.stop()
