@@ -41,6 +41,24 @@ class BenchError(RuntimeError):
     pass
 
 
+# The start of every set-up script run through `odoo shell` (`odoo_run(..., command="shell")`):
+# the parameters (json in %(params)r), an environment that skips chatter tracking, the public URL
+# callbacks are addressed to, and the currency and country the registrants are paid in.
+SHELL_PRELUDE = r"""
+import json
+import uuid
+from odoo import fields
+P = json.loads(%(params)r)
+env = env(context=dict(env.context, tracking_disable=True, mail_create_nolog=True, mail_notrack=True))
+icp = env["ir.config_parameter"].sudo()
+icp.set_param("web.base.url", P["odoo_url"])
+icp.set_param("web.base.url.freeze", "True")
+kes = env.ref("base.KES")
+kes.active = True
+kenya = env.ref("base.ke")
+"""
+
+
 def default_addons_path():
     """OpenG2P's addons folders, as scripts/openg2p_env.sh finds them."""
     if os.environ.get("OPENG2P_ADDONS_PATH"):

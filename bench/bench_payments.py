@@ -39,6 +39,7 @@ from _harness import (
     BENCH_ADDONS,
     MODULE,
     REPO,
+    SHELL_PRELUDE,
     BenchError,
     Cluster,
     CpuMeter,
@@ -63,18 +64,9 @@ AGENT = ("agent@mpesa-sim.local", "Agent-Pass-1")
 SIM_ADMIN = ("admin@mpesa-sim.local", "Admin-Pass-1")
 BATCH_SIZE = 500
 
-SETUP_SCRIPT = r"""
-import json
-import os
-from odoo import fields
-P = json.loads(%(params)r)
-env = env(context=dict(env.context, tracking_disable=True, mail_create_nolog=True, mail_notrack=True))
-icp = env["ir.config_parameter"].sudo()
-icp.set_param("web.base.url", P["odoo_url"])
-icp.set_param("web.base.url.freeze", "True")
-kes = env.ref("base.KES")
-kes.active = True
-kenya = env.ref("base.ke")
+SETUP_SCRIPT = (
+    SHELL_PRELUDE
+    + r"""
 n = P["payments"]
 partner_ids = []
 for start in range(0, n, 1000):
@@ -125,6 +117,7 @@ counter = env["g2p.mpesa.bench.counter"].create({"name": "ceiling", "hits": 0})
 env.cr.commit()
 print("BENCH_READY", cycle_a.id or 0, manager_a.id or 0, cycle_b.id, manager_b.id, counter.id)
 """
+)
 
 
 def say(*args):
@@ -476,13 +469,8 @@ def run(args, command):
                 "api_timeout": 30,
             },
             "ours": {
+                **sim.app_settings(),
                 "environment": "simulator",
-                "base_url": sim.base_url,
-                "consumer_key": sim.consumer_key,
-                "consumer_secret": sim.consumer_secret,
-                "shortcode": sim.shortcode,
-                "initiator_name": sim.initiator_name,
-                "initiator_password": sim.initiator_password,
                 "callback_base_url": odoo_url,
                 "concurrency": args.concurrency,
                 "max_requests_per_second": 0,

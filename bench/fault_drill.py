@@ -28,19 +28,22 @@ import xmlrpc.client
 from collections import Counter, defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-for _path in (REPO / "scripts", REPO):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from _harness import (
+    MODULE,
+    REPO,
+    SHELL_PRELUDE,
+    BenchError,
+    Cluster,
+    OdooServer,
+    RunningSimulator,
+    default_addons_path,
+    default_sim_python,
+    free_port,
+    odoo_run,
+    write_config,
+)
+from _harness import Rpc as _Rpc
 
-from _harness import BenchError, OdooServer, odoo_run  # noqa: E402
-from _harness import Rpc as _Rpc  # noqa: E402
-from odoo_cluster import Cluster, free_port, write_config  # noqa: E402
-
-from mpesa_sim.testing import RunningSimulator  # noqa: E402  (standard library only)
-
-MODULE = "g2p_payment_mpesa"
-ADMIN = ("admin", "admin")
 IN_FLIGHT = ("queued", "submitting", "accepted", "unknown")
 LEFT = ("submitting", "accepted", "unknown", "paid", "failed", "needs_review")
 
@@ -60,17 +63,9 @@ FAULTS = {
     "transient_result": {"rate": 0.01, "code": 17},
 }
 
-SETUP_SCRIPT = r"""
-import json, uuid
-from odoo import fields
-P = json.loads(%(params)r)
-env = env(context=dict(env.context, tracking_disable=True, mail_create_nolog=True, mail_notrack=True))
-icp = env["ir.config_parameter"].sudo()
-icp.set_param("web.base.url", P["odoo_url"])
-icp.set_param("web.base.url.freeze", "True")
-kes = env.ref("base.KES")
-kes.active = True
-kenya = env.ref("base.ke")
+SETUP_SCRIPT = (
+    SHELL_PRELUDE
+    + r"""
 people = P["people"]
 partner_ids = []
 for start in range(0, len(people), 1000):
@@ -94,11 +89,7 @@ tag = env["g2p.payment.batch.tag"].create(
     {"name": "Drill", "order": 1, "domain": "[]", "max_batch_size": P["batch_size"]})
 manager = env["g2p.program.payment.manager.mpesa"].create(dict(P["manager"], program_id=program.id,
     name="M-Pesa (drill)", create_batch=True, batch_tag_ids=[(6, 0, tag.ids)]))
-ref = f"{manager._name},{manager.id}"
-if program.payment_managers:
-    program.payment_managers.manager_ref_id = ref
-else:
-    program.payment_managers = [(0, 0, {"program_id": program.id, "manager_ref_id": ref})]
+manager._mpesa_use_for_program()
 now = fields.Datetime.now()
 for start in range(0, len(partner_ids), 1000):
     env["g2p.program_membership"].create([
@@ -130,6 +121,7 @@ manager.send_payments(cycle.payment_batch_ids)
 env.cr.commit()
 print("DRILL_READY", cycle.id, manager.id)
 """
+)
 
 
 # The harness's failures are the drill's: set-up problems, not invariant violations.
@@ -138,19 +130,6 @@ DrillError = BenchError
 
 def say(*args):
     print("drill:", *args, flush=True)
-
-
-def default_addons_path():
-    home = Path(os.environ.get("OPENG2P_HOME", "/opt/openg2p"))
-    if os.environ.get("OPENG2P_ADDONS_PATH"):
-        return os.environ["OPENG2P_ADDONS_PATH"]
-    import sysconfig
-
-    site = sysconfig.get_paths()["purelib"]
-    return ",".join(
-        [str(home / "odoo/odoo/addons"), f"{site}/odoo/addons", str(home / "openg2p-registry"),
-         str(home / "openg2p-program")]
-    )  # fmt: skip
 
 
 def beneficiaries(count, seed):
@@ -190,7 +169,7 @@ def run(
 ):
     """Run the drill; returns (ok, report text). `cluster` reuses a running one (the Odoo suite)."""
     addons_path = addons_path or default_addons_path()
-    sim_python = sim_python or os.environ.get("MPESA_SIM_PYTHON") or str(REPO / ".venv/bin/python")
+    sim_python = sim_python or default_sim_python()
     time_limit = time_limit or max(600, payments * 0.12)
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="g2p-mpesa-drill-"))
@@ -240,13 +219,8 @@ def run(
             "program": f"Fault drill {payments}",
             "batch_size": 500,
             "manager": {
+                **sim.app_settings(),
                 "environment": "simulator",
-                "base_url": sim.base_url,
-                "consumer_key": sim.consumer_key,
-                "consumer_secret": sim.consumer_secret,
-                "shortcode": sim.shortcode,
-                "initiator_name": sim.initiator_name,
-                "initiator_password": sim.initiator_password,
                 "certificate": base64.b64encode(sim.certificate_pem()).decode(),
                 "certificate_filename": "sim.pem",
                 "callback_base_url": odoo_url,

@@ -193,6 +193,18 @@ class RunningSimulator:
             raise RuntimeError(f"token request answered {status}: {body}")
         return body["access_token"]
 
+    def app_settings(self) -> dict:
+        """Where and as whom a Daraja client calls this simulator: the fields every client (the
+        wire client's DarajaConfig, the addon's manager) is configured with."""
+        return {
+            "base_url": self.base_url,
+            "consumer_key": self.consumer_key,
+            "consumer_secret": self.consumer_secret,
+            "shortcode": self.shortcode,
+            "initiator_name": self.initiator_name,
+            "initiator_password": self.initiator_password,
+        }
+
     def certificate_pem(self) -> bytes:
         with urllib.request.urlopen(self.base_url + "/sim/certificate.pem", timeout=10) as resp:
             return resp.read()

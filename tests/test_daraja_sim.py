@@ -65,12 +65,7 @@ def make_client(
     sim, cache: TokenCache | None = None, recorder: Recorder | None = None, **overrides
 ) -> DarajaClient:
     values = {
-        "base_url": sim.base_url,
-        "consumer_key": sim.consumer_key,
-        "consumer_secret": sim.consumer_secret,
-        "shortcode": sim.shortcode,
-        "initiator_name": sim.initiator_name,
-        "initiator_password": sim.initiator_password,
+        **sim.app_settings(),
         "certificate": sim.certificate_pem(),
         "read_timeout": 10.0,
     }

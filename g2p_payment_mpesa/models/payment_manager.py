@@ -203,6 +203,16 @@ class G2PPaymentManagerMpesa(models.Model):
             max_amount=rec.max_amount,
         )
 
+    def _mpesa_use_for_program(self):
+        """Make this manager its program's payment manager, as an admin does on the program form."""
+        self.ensure_one()
+        program = self.program_id
+        ref = f"{self._name},{self.id}"
+        if program.payment_managers:
+            program.payment_managers.manager_ref_id = ref
+        else:
+            program.payment_managers = [(0, 0, {"program_id": program.id, "manager_ref_id": ref})]
+
     def _mpesa_client(self):
         return DarajaClient(self._mpesa_config())
 

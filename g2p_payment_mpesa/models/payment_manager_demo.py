@@ -86,11 +86,7 @@ class G2PPaymentManagerMpesaDemo(models.Model):
                 reconcile_after_minutes=1,
             )
         )
-        ref = f"{manager._name},{manager.id}"
-        if program.payment_managers:
-            program.payment_managers.manager_ref_id = ref
-        else:
-            program.payment_managers = [(0, 0, {"program_id": program.id, "manager_ref_id": ref})]
+        manager._mpesa_use_for_program()
         program.program_membership_ids = [
             (0, 0, {"partner_id": partner.id, "state": "enrolled", "enrollment_date": fields.Datetime.now()})
             for partner in partners

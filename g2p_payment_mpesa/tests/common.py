@@ -60,12 +60,7 @@ class MpesaProgramMixin:
         )
         cls.program = env["g2p.program"].browse(wizard.create_program()["res_id"])
         cls.manager = env["g2p.program.payment.manager.mpesa"].create(cls._manager_vals(sim))
-        # What an admin does on the program: choose M-Pesa as its (only) payment manager.
-        ref = f"g2p.program.payment.manager.mpesa,{cls.manager.id}"
-        if cls.program.payment_managers:
-            cls.program.payment_managers.manager_ref_id = ref
-        else:
-            cls.program.payment_managers = [(0, 0, {"program_id": cls.program.id, "manager_ref_id": ref})]
+        cls.manager._mpesa_use_for_program()
         cls.cycle = env["g2p.cycle"].create(
             {
                 "name": "Cycle 1",
@@ -94,17 +89,7 @@ class MpesaProgramMixin:
             "reconcile_max_attempts": 2,
         }
         if sim:
-            vals.update(
-                {
-                    "base_url": sim.base_url,
-                    "consumer_key": sim.consumer_key,
-                    "consumer_secret": sim.consumer_secret,
-                    "shortcode": sim.shortcode,
-                    "initiator_name": sim.initiator_name,
-                    "initiator_password": sim.initiator_password,
-                    "certificate": base64.b64encode(sim.certificate_pem()),
-                }
-            )
+            vals.update(sim.app_settings(), certificate=base64.b64encode(sim.certificate_pem()))
         else:
             vals.update(
                 {
