@@ -3,6 +3,26 @@ from odoo.tools import SQL
 
 from .. import const
 
+# The g2p.payment columns written without the ORM (_mpesa_write_rows). None is an input of a
+# stored computed field, so one UPDATE does all that write() would.
+_SQL_WRITABLE = frozenset(
+    {
+        "state",
+        "status",
+        "status_is_final",
+        "status_datetime",
+        "amount_paid",
+        "payment_datetime",
+        "mpesa_state",
+        "mpesa_msisdn",
+        "mpesa_originator_conversation_id",
+        "mpesa_receipt",
+        "mpesa_result_code",
+        "mpesa_result_desc",
+        "mpesa_receiver_name",
+    }
+)
+
 
 class G2PPayment(models.Model):
     _inherit = "g2p.payment"
@@ -21,23 +41,33 @@ class G2PPayment(models.Model):
     mpesa_receiver_name = fields.Char("Received by", readonly=True, copy=False)
 
     def _mpesa_write_rows(self, rows):
-        """Write our own M-Pesa columns of many payments, each its own values, in one statement.
+        """Write M-Pesa's outcome on many payments, each its own values, in one statement.
 
-        `rows` maps a payment id to its values, the same keys for every payment. The ORM would
-        issue one UPDATE per payment (values differ): profiled, that was most of what pressing
-        Send cost at 10,000 payments. Only mpesa_* columns are allowed: no OpenG2P computation
-        depends on them, so skipping the ORM's write skips nothing.
+        `rows` maps a payment id to its values, the same keys for every payment, all of them in
+        _SQL_WRITABLE. Through the ORM this was one UPDATE per payment (values differ) and, for
+        a result, a read of the payment, its journal and currency to round amount_paid: most of
+        what pressing Send cost at 10,000 payments, and a third of a result callback's time.
         """
         if not rows:
             return
         columns = sorted(next(iter(rows.values())))
-        assert all(name.startswith("mpesa_") and name in self._fields for name in columns), columns
+        assert _SQL_WRITABLE.issuperset(columns), set(columns) - _SQL_WRITABLE
+        # Pending ORM writes of these columns go first: flushed later, they would overwrite ours.
         self.flush_model(columns)
         self.env.cr.execute(
             SQL(
                 "UPDATE g2p_payment p SET %s, write_uid = %s, write_date = %s"
                 " FROM (VALUES %s) AS v(id, %s) WHERE p.id = v.id",
-                SQL(", ").join(SQL("%s = v.%s", SQL.identifier(c), SQL.identifier(c)) for c in columns),
+                # Cast to the column's type: a VALUES column of NULLs alone would be text.
+                SQL(", ").join(
+                    SQL(
+                        "%s = v.%s::%s",
+                        SQL.identifier(c),
+                        SQL.identifier(c),
+                        SQL(self._fields[c].column_type[1]),
+                    )
+                    for c in columns
+                ),
                 self.env.uid,
                 fields.Datetime.now(),
                 SQL(", ").join(

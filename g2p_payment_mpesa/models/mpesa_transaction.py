@@ -1,26 +1,6 @@
 from odoo import _, fields, models
-from odoo.tools import SQL
 
 from .. import const
-
-# The g2p.payment columns a result writes. None is an input of a stored computed field, so one
-# UPDATE does what write() does; write() would first read the payment, its journal and currency
-# to round amount_paid: a third of a result callback's time under the profiler.
-_PAYMENT_RESULT_COLUMNS = frozenset(
-    {
-        "state",
-        "status",
-        "status_is_final",
-        "status_datetime",
-        "amount_paid",
-        "payment_datetime",
-        "mpesa_state",
-        "mpesa_receipt",
-        "mpesa_result_code",
-        "mpesa_result_desc",
-        "mpesa_receiver_name",
-    }
-)
 
 
 class MpesaTransaction(models.Model):
@@ -80,25 +60,6 @@ class MpesaTransaction(models.Model):
             """
         )
 
-    def _mpesa_write_payment_result(self, vals):
-        """Write a final result on the payment in one statement (see _PAYMENT_RESULT_COLUMNS)."""
-        self.ensure_one()
-        assert _PAYMENT_RESULT_COLUMNS.issuperset(vals), set(vals) - _PAYMENT_RESULT_COLUMNS
-        payment = self.payment_id
-        # Pending ORM writes of the payment go first: flushed later, they would overwrite ours.
-        payment.flush_recordset()
-        columns = sorted(vals)
-        self.env.cr.execute(
-            SQL(
-                "UPDATE g2p_payment SET %s, write_uid = %s, write_date = %s WHERE id = %s",
-                SQL(", ").join(SQL("%s = %s", SQL.identifier(name), vals[name]) for name in columns),
-                self.env.uid,
-                fields.Datetime.now(),
-                payment.id,
-            )
-        )
-        payment.invalidate_recordset([*columns, "write_uid", "write_date"])
-
     # ------------------------------------------------------------------ state changes
     # Each keeps the payment's OpenG2P fields and its M-Pesa detail in step with the request.
     def _mpesa_set_state(self, state, **vals):
@@ -126,19 +87,21 @@ class MpesaTransaction(models.Model):
                 "next_check_at": False,
             }
         )
-        self._mpesa_write_payment_result(
+        self.payment_id._mpesa_write_rows(
             {
-                "state": "reconciled",
-                "status": "paid",
-                "status_is_final": True,
-                "status_datetime": now,
-                "amount_paid": float(amount),
-                "payment_datetime": completed_at or now,
-                "mpesa_state": const.PAY_PAID,
-                "mpesa_receipt": receipt,
-                "mpesa_result_code": result_code,
-                "mpesa_result_desc": result_desc,
-                "mpesa_receiver_name": receiver_name,
+                self.payment_id.id: {
+                    "state": "reconciled",
+                    "status": "paid",
+                    "status_is_final": True,
+                    "status_datetime": now,
+                    "amount_paid": float(amount),
+                    "payment_datetime": completed_at or now,
+                    "mpesa_state": const.PAY_PAID,
+                    "mpesa_receipt": receipt,
+                    "mpesa_result_code": result_code,
+                    "mpesa_result_desc": result_desc,
+                    "mpesa_receiver_name": receiver_name,
+                }
             }
         )
 
@@ -148,16 +111,18 @@ class MpesaTransaction(models.Model):
         self.write(
             {"state": const.TX_FAILED, "result_code": code, "result_desc": desc, "next_check_at": False}
         )
-        self._mpesa_write_payment_result(
+        self.payment_id._mpesa_write_rows(
             {
-                "state": "reconciled",
-                "status": "failed",
-                "status_is_final": True,
-                "status_datetime": fields.Datetime.now(),
-                "amount_paid": 0.0,
-                "mpesa_state": const.PAY_FAILED,
-                "mpesa_result_code": code,
-                "mpesa_result_desc": desc,
+                self.payment_id.id: {
+                    "state": "reconciled",
+                    "status": "failed",
+                    "status_is_final": True,
+                    "status_datetime": fields.Datetime.now(),
+                    "amount_paid": 0.0,
+                    "mpesa_state": const.PAY_FAILED,
+                    "mpesa_result_code": code,
+                    "mpesa_result_desc": desc,
+                }
             }
         )
 
