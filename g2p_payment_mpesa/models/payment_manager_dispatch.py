@@ -407,9 +407,13 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
                 _RateLimiter.pause(key, outcome.retry_after or 1.0)
             return outcome
 
-        workers = max(1, min(self.concurrency or 1, len(requests_)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mpesa-submit") as pool:
-            return list(pool.map(submit, requests_))
+        return self._mpesa_in_parallel(submit, requests_)
+
+    def _mpesa_in_parallel(self, call, items):
+        """`call` on every item from up to `concurrency` threads; `call` does HTTP, never the ORM."""
+        workers = max(1, min(self.concurrency or 1, len(items)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mpesa") as pool:
+            return list(pool.map(call, items))
 
     def _mpesa_send_chunk(self, payment_ids):
         """Queue job: reserve ids (committed), submit, record acknowledgements."""

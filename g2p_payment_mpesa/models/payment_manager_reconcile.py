@@ -2,7 +2,6 @@
 flagged for a person."""
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from odoo import _, api, fields, models
 
@@ -113,8 +112,8 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
                 _logger.exception("M-Pesa status query for %s failed", ocid)
                 return exc
 
-        with client, ThreadPoolExecutor(max_workers=max(1, min(self.concurrency or 1, len(jobs)))) as pool:
-            answers = list(pool.map(ask, jobs))
+        with client:
+            answers = self._mpesa_in_parallel(ask, jobs)
         refused = [
             ocid
             for (ocid, _url), answer in zip(jobs, answers, strict=True)
