@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mpesa_sim import credentials, directory, faults, ledger
-from mpesa_sim.state import Simulator
+from mpesa_sim.state import Simulator, max_in_window
 
 _bearer = HTTPBearer(
     auto_error=False, scheme_name="AdminBearer", description="The admin token printed at start-up"
@@ -316,6 +316,30 @@ def stats(request: Request):
         for r in sim.db.all("SELECT status, COUNT(*) AS n FROM transactions GROUP BY status")
     }
     return {"faults_injected": sim.faults.stats(), "transactions": by_status}
+
+
+@router.get(
+    "/requests",
+    summary="Daraja API requests received (B2C, status, balance): their times, and the most in any window",
+)
+def api_requests(request: Request, since: float = 0.0, window: float = 1.0, times: bool = False):
+    if not window > 0:
+        raise HTTPException(400, "window must be positive")
+    entries = _sim(request).api_requests.since(since)
+    by_path: dict[str, int] = {}
+    for _at, path in entries:
+        by_path[path] = by_path.get(path, 0) + 1
+    answer = {
+        "total": len(entries),
+        "window": window,
+        "max_in_window": max_in_window([at for at, _path in entries], window),
+        "first": entries[0][0] if entries else None,
+        "last": entries[-1][0] if entries else None,
+        "by_path": by_path,
+    }
+    if times:
+        answer["requests"] = [{"at": at, "path": path} for at, path in entries]
+    return answer
 
 
 @router.post("/drain", summary="Wait until accepted requests are processed and due callbacks sent")

@@ -177,6 +177,7 @@ async def generate_token(request: Request, grant_type: str | None = None):
 async def _preamble(request: Request, party_b_key: str | None) -> tuple[dict | None, JSONResponse | None]:
     """Token, injected sync faults, content type, JSON: the body, or the error answer."""
     sim = _sim(request)
+    sim.api_requests.record(request.url.path)  # before any check: every start counts
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not sim.token_valid(token.strip()):
         return None, daraja_error(404, "404.001.03", "Invalid Access Token")

@@ -6,6 +6,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from mpesa_sim import credentials, organisation, payments
@@ -14,6 +15,34 @@ from mpesa_sim.db import Database, GroupCommit
 from mpesa_sim.faults import Faults
 
 log = logging.getLogger("mpesa_sim")
+
+
+class RequestLog:
+    """When each Daraja API request (B2C, status, balance) arrived: the rate a client really sent.
+
+    In memory, bounded; a restart starts it afresh. Wall-clock seconds, so that a client's own
+    timestamps can be compared with it.
+    """
+
+    def __init__(self, maxlen: int = 500_000):
+        self._entries: deque[tuple[float, str]] = deque(maxlen=maxlen)
+
+    def record(self, path: str) -> None:
+        self._entries.append((time.time(), path))  # deque.append is atomic: no lock needed
+
+    def since(self, since: float = 0.0) -> list[tuple[float, str]]:
+        return [entry for entry in list(self._entries) if entry[0] >= since]
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The most starts in any half-open interval [t, t + window)."""
+    times = sorted(times)
+    best = first = 0
+    for last, at in enumerate(times):
+        while at - times[first] >= window:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
 
 
 class Simulator:
@@ -30,6 +59,7 @@ class Simulator:
         self.group_commit = GroupCommit(self.db)
         self._jobs: queue.Queue = queue.Queue()
         self._tokens: dict[str, float] = {}
+        self.api_requests = RequestLog()
         self._processor = threading.Thread(target=self._process_loop, name="processor", daemon=True)
         self._processor.start()
         # Requests accepted before a stop are still owed a result: pick them up again.

@@ -693,3 +693,77 @@ def test_absurd_token_lifetime_is_capped():
     clock.advance(24 * 3600)
     client.token()
     assert len(transport.calls(TOKEN)) == 2
+
+
+# --- flow control ----------------------------------------------------------------------------
+
+
+class RecordingThrottle:
+    """Records the order of slot requests and pauses against the transport's calls."""
+
+    def __init__(self, transport_calls):
+        self.events = []
+        self._calls = transport_calls
+
+    def wait(self):
+        self.events.append(("wait", self._calls()))
+
+    def pause(self, seconds):
+        self.events.append(("pause", seconds))
+
+
+def test_every_api_request_takes_a_slot_first_and_the_token_takes_none():
+    client, transport = fake_client(
+        {
+            TOKEN: [TOKEN_OK],
+            B2C: [ACK],
+            STATUS: [FakeResponse(200, fixture("b2c_ack.json"))],
+            BALANCE: [FakeResponse(200, fixture("b2c_ack.json"))],
+        }
+    )
+    api_calls = lambda: len(transport.calls(B2C) + transport.calls(STATUS) + transport.calls(BALANCE))  # noqa: E731
+    throttle = client.throttle = RecordingThrottle(api_calls)
+    urls = {"result_url": "https://g2p.test/r", "timeout_url": "https://g2p.test/t"}
+    client.b2c_submit(b2c_request())
+    client.transaction_status(originator_conversation_id=OCID, **urls)
+    client.account_balance(**urls)
+    # Each slot is taken before its request leaves: 0, 1, 2 API calls made so far.
+    assert throttle.events == [("wait", 0), ("wait", 1), ("wait", 2)]
+    assert api_calls() == 3 and len(transport.calls(TOKEN)) == 1
+
+
+def test_a_refused_token_retry_is_a_second_request_with_its_own_slot():
+    client, transport = fake_client(
+        {TOKEN: [TOKEN_OK, TOKEN_OK], B2C: [FakeResponse(404, fixture("error_invalid_token.json")), ACK]}
+    )
+    throttle = client.throttle = RecordingThrottle(lambda: len(transport.calls(B2C)))
+    assert client.b2c_submit(b2c_request()).kind is OutcomeKind.ACCEPTED
+    assert throttle.events == [("wait", 0), ("wait", 1)]
+
+
+@pytest.mark.parametrize(
+    ("answer", "paused"),
+    [
+        (FakeResponse(500, fixture("error_spike_arrest.json")), 1.0),
+        (FakeResponse(500, fixture("error_spike_arrest.json"), {"Retry-After": "7"}), 7.0),
+        (FakeResponse(500, {"errorCode": "500.003.03", "errorMessage": "Quota Violation"}), 60.0),
+        (FakeResponse(429, {}), 1.0),
+    ],
+)
+def test_too_many_requests_pauses_everybody_sharing_the_throttle(answer, paused):
+    client, transport = fake_client({TOKEN: [TOKEN_OK], B2C: [answer]})
+    throttle = client.throttle = RecordingThrottle(lambda: len(transport.calls(B2C)))
+    outcome = client.b2c_submit(b2c_request())
+    assert outcome.kind is OutcomeKind.TRANSIENT
+    assert throttle.events == [("wait", 0), ("pause", paused)]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [ACK, FakeResponse(500, {"errorCode": "500.001.1001", "errorMessage": "Internal Server Error"})],
+)
+def test_other_answers_do_not_pause(answer):
+    client, transport = fake_client({TOKEN: [TOKEN_OK], B2C: [answer]})
+    throttle = client.throttle = RecordingThrottle(lambda: len(transport.calls(B2C)))
+    client.b2c_submit(b2c_request())
+    assert [kind for kind, _ in throttle.events] == ["wait"]

@@ -26,9 +26,11 @@ from .payloads import (
     parse_status_result,
 )
 from .result_codes import ResultClass, classify_result_code, describe_result_code
+from .throttle import NO_THROTTLE, NoThrottle, Throttle
 from .token_cache import TOKEN_CACHE, TokenCache
 
 __all__ = [
+    "NO_THROTTLE",
     "TOKEN_CACHE",
     "AccountBalance",
     "B2CRequest",
@@ -42,11 +44,13 @@ __all__ = [
     "InvalidAmount",
     "InvalidMsisdn",
     "MalformedPayload",
+    "NoThrottle",
     "OutcomeKind",
     "QueueTimeoutNotice",
     "ResultClass",
     "StatusResult",
     "SubmitOutcome",
+    "Throttle",
     "TokenCache",
     "classify_result_code",
     "describe_result_code",

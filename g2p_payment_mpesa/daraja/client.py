@@ -24,6 +24,7 @@ from .config import DarajaConfig
 from .credential import security_credential as _encrypt_credential
 from .errors import DarajaAuthError, DarajaTokenUnavailable, InvalidAmount, InvalidMsisdn
 from .outcomes import OutcomeKind, SubmitOutcome
+from .throttle import NO_THROTTLE, Throttle
 from .token_cache import TOKEN_CACHE, TokenCache
 
 _logger = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ DUPLICATE_CODE = "500.002.1001"
 # Waits used when M-Pesa throttles without a Retry-After header.
 SPIKE_ARREST_RETRY_AFTER = 1.0
 QUOTA_RETRY_AFTER = 60.0
+# Answers that mean "too many requests": whoever shares the throttle pauses, not just this call.
+THROTTLED_CODES = frozenset({SPIKE_ARREST_CODE, QUOTA_CODE, "http_429"})
 MAX_TOKEN_LIFETIME = 24 * 3600.0
 
 _MSISDN = re.compile(r"254[17][0-9]{8}")
@@ -160,7 +163,9 @@ class DarajaClient:
     """A thread-safe client of one Daraja app.
 
     One pooled ``requests.Session`` is shared by the threads using the client; tokens come
-    from a :class:`TokenCache` (the process-wide one unless ``token_cache`` is given).
+    from a :class:`TokenCache` (the process-wide one unless ``token_cache`` is given). Every API
+    request (B2C, status, balance; not the token) first takes a slot from ``throttle``, and a
+    spike arrest or quota answer pauses it.
     """
 
     def __init__(
@@ -170,8 +175,10 @@ class DarajaClient:
         *,
         token_cache: TokenCache | None = None,
         pool_maxsize: int = 16,
+        throttle: Throttle | None = None,
     ):
         self.config = config
+        self.throttle = throttle if throttle is not None else NO_THROTTLE
         self._own_session = session is None
         if session is None:
             session = requests.Session()
@@ -329,6 +336,7 @@ class DarajaClient:
             except DarajaTokenUnavailable as exc:
                 outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="token_unavailable", message=str(exc))
                 break
+            self.throttle.wait()
             try:
                 outcome = self._post(path, payload, token, ocid)
                 break
@@ -344,6 +352,8 @@ class DarajaClient:
                         message=f"Access token refused twice ({refused})",
                         http_status=refused.args[1] if len(refused.args) > 1 else None,
                     )
+        if outcome.code in THROTTLED_CODES:
+            self.throttle.pause(outcome.retry_after or SPIKE_ARREST_RETRY_AFTER)
         # Accepted requests are recorded by the caller; the rest is what someone may need to read.
         _logger.log(
             logging.DEBUG if outcome.kind is OutcomeKind.ACCEPTED else logging.INFO,

@@ -1,6 +1,8 @@
 from . import (
     g2p_payment,
     g2p_payment_batch,
+    mpesa_float_report,
+    mpesa_rate_budget,
     mpesa_transaction,
     payment_manager,
     payment_manager_demo,

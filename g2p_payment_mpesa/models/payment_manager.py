@@ -7,8 +7,9 @@ import requests
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from .. import const
+from .. import const, log_redaction
 from ..daraja import DarajaAuthError, DarajaClient, DarajaConfig, DarajaError, OutcomeKind
+from .mpesa_rate_budget import PgRateBudget
 
 _logger = logging.getLogger(__name__)
 
@@ -25,8 +26,14 @@ class PaymentManager(models.Model):
         return selection
 
 
+# Values no log line may show (log_redaction): remembered as soon as this process sees them.
+SECRET_FIELDS = ("consumer_secret", "initiator_password", "callback_secret")
+
+
 def _new_callback_secret():
-    return secrets.token_urlsafe(32)
+    secret = secrets.token_urlsafe(32)
+    log_redaction.remember(secret)
+    return secret
 
 
 class G2PPaymentManagerMpesa(models.Model):
@@ -127,7 +134,10 @@ class G2PPaymentManagerMpesa(models.Model):
         help="HTTP requests one send job keeps in flight (16 measured best on 2 cores).",
     )
     max_requests_per_second = fields.Integer(
-        "Requests per second ceiling", default=100, help="Per Odoo process. 0: no ceiling."
+        "Requests per second ceiling",
+        default=100,
+        help="Payments, status and balance queries together, for this shortcode, across every Odoo "
+        "process and node on the database. 0: no ceiling (a spike arrest still pauses everybody).",
     )
     min_amount = fields.Integer("Minimum amount (KES)", default=10)
     max_amount = fields.Integer("Maximum amount (KES)", default=250_000)
@@ -150,10 +160,46 @@ class G2PPaymentManagerMpesa(models.Model):
         help="Why sending stopped (e.g. M-Pesa refused the credentials). Fix it, then resume.",
     )
 
-    # The organisation's float, as M-Pesa last reported it.
-    float_utility_balance = fields.Char("Utility account (float)", readonly=True)
-    float_working_balance = fields.Char("Working account", readonly=True)
-    float_checked_at = fields.Datetime("Float reported at", readonly=True)
+    # The organisation's float, as M-Pesa last reported it (g2p.mpesa.float.report).
+    float_utility_balance = fields.Char("Utility account (float)", compute="_compute_float")
+    float_working_balance = fields.Char("Working account", compute="_compute_float")
+    float_checked_at = fields.Datetime("Float reported at", compute="_compute_float")
+
+    def _compute_float(self):
+        latest = {}
+        if self.ids:
+            self.env["g2p.mpesa.float.report"].flush_model()
+            # The newest report with each figure: a result reports no Working account balance.
+            self.env.cr.execute(
+                """
+                SELECT manager_id,
+                       (array_agg(utility_balance ORDER BY reported_at DESC, id DESC)
+                            FILTER (WHERE utility_balance IS NOT NULL))[1],
+                       (array_agg(working_balance ORDER BY reported_at DESC, id DESC)
+                            FILTER (WHERE working_balance IS NOT NULL))[1],
+                       max(reported_at)
+                  FROM g2p_mpesa_float_report
+                 WHERE manager_id IN %s
+              GROUP BY manager_id
+                """,
+                [tuple(self.ids)],
+            )
+            latest = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        for rec in self:
+            utility, working, at = latest.get(rec.id, (False, False, False))
+            rec.float_utility_balance = utility or False
+            rec.float_working_balance = working or False
+            rec.float_checked_at = at or False
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            log_redaction.remember(*(vals.get(name) for name in SECRET_FIELDS))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        log_redaction.remember(*(vals.get(name) for name in SECRET_FIELDS))
+        return super().write(vals)
 
     @api.onchange("environment")
     def _onchange_environment(self):
@@ -191,6 +237,7 @@ class G2PPaymentManagerMpesa(models.Model):
                 % {"name": self.name, "missing": ", ".join(missing)}
             )
         rec = self.sudo()
+        log_redaction.remember(rec.consumer_secret, rec.initiator_password)
         return DarajaConfig(
             base_url=rec.base_url.rstrip("/"),
             consumer_key=rec.consumer_key,
@@ -214,12 +261,20 @@ class G2PPaymentManagerMpesa(models.Model):
             program.payment_managers = [(0, 0, {"program_id": program.id, "manager_ref_id": ref})]
 
     def _mpesa_client(self):
-        return DarajaClient(self._mpesa_config())
+        """A client whose every request (submit, status, balance) takes its slot from the
+        shortcode's rate budget, shared by all processes and nodes on this database."""
+        config = self._mpesa_config()
+        return DarajaClient(config, throttle=self._mpesa_throttle(config))
+
+    def _mpesa_throttle(self, config):
+        key = f"{config.base_url}#{config.shortcode}"
+        return PgRateBudget.for_key(self.env.cr.dbname, key, self.max_requests_per_second)
 
     def _mpesa_callback_url(self, kind):
         self.ensure_one()
         base = self.callback_base_url or self.env["ir.config_parameter"].sudo().get_param("web.base.url")
         secret = self.sudo().callback_secret
+        log_redaction.remember(secret)
         return f"{base.rstrip('/')}/g2p_payment_mpesa/{self.id}/{secret}/{kind}"
 
     # ------------------------------------------------------------------ buttons

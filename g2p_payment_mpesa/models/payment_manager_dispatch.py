@@ -28,35 +28,11 @@ from ..daraja import (
 
 _logger = logging.getLogger(__name__)
 
-SPIKE_ARREST = "500.003.02"
-
 
 class PreflightError(ValueError):
     def __init__(self, code, reason):
         super().__init__(reason)
         self.code = code
-
-
-class _RateLimiter:
-    """At most `rate` starts per second across the threads of one Odoo process."""
-
-    _lock = threading.Lock()
-    _next_slot = {}
-
-    @classmethod
-    def wait(cls, key, rate):
-        with cls._lock:
-            now = time.monotonic()
-            slot = max(now, cls._next_slot.get(key, now))
-            cls._next_slot[key] = slot + (1.0 / rate if rate and rate > 0 else 0.0)
-        if slot > now:
-            time.sleep(slot - now)
-
-    @classmethod
-    def pause(cls, key, seconds):
-        """M-Pesa said too many requests: nobody in this process starts one before `seconds`."""
-        with cls._lock:
-            cls._next_slot[key] = max(cls._next_slot.get(key, 0.0), time.monotonic() + seconds)
 
 
 def _notify(title, message, kind, sticky=False):
@@ -390,22 +366,17 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         )
 
     def _mpesa_submit_many(self, client, requests_):
-        """Submit concurrently; HTTP only in the threads, never the ORM."""
-        rate = self.max_requests_per_second
-        key = (self.env.cr.dbname, self.id)
+        """Submit concurrently; HTTP only in the threads, never the ORM. The client takes each
+        request's slot from the shortcode's shared rate budget (_mpesa_client)."""
 
         def submit(req):
-            _RateLimiter.wait(key, rate)
             try:
-                outcome = client.b2c_submit(req)
+                return client.b2c_submit(req)
             except DarajaAuthError:
                 raise
             except Exception as exc:
                 _logger.exception("M-Pesa submit of %s failed unexpectedly", req.originator_conversation_id)
                 return SubmitOutcome(kind=OutcomeKind.UNKNOWN, message=str(exc))
-            if outcome.kind == OutcomeKind.TRANSIENT and outcome.code == SPIKE_ARREST:
-                _RateLimiter.pause(key, outcome.retry_after or 1.0)
-            return outcome
 
         return self._mpesa_in_parallel(submit, requests_)
 
@@ -453,7 +424,12 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         Tx = self.env["g2p.mpesa.transaction"].sudo()
         ids = [tx_id for tx_id, _outcome in pairs]
         # Lock: a result callback may be applying to the same rows right now.
-        self.env.cr.execute("SELECT id FROM g2p_mpesa_transaction WHERE id IN %s FOR UPDATE", [tuple(ids)])
+        # A conflict here is retried by _mpesa_retrying: not an error for the log.
+        self.env.cr.execute(
+            "SELECT id FROM g2p_mpesa_transaction WHERE id IN %s FOR UPDATE",
+            [tuple(ids)],
+            log_exceptions=False,
+        )
         Tx.browse(ids).invalidate_recordset()
         now = fields.Datetime.now()
         retry, retry_delay = [], 0

@@ -44,6 +44,7 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
         self.env.cr.execute(
             "SELECT id FROM g2p_mpesa_transaction WHERE id IN %s AND state IN %s FOR UPDATE SKIP LOCKED",
             [tuple(due.ids), (const.TX_RESERVED, const.TX_ACCEPTED, const.TX_UNKNOWN)],
+            log_exceptions=False,  # a conflict is retried by _mpesa_retrying
         )
         txs = Tx.browse([row[0] for row in self.env.cr.fetchall()])
         txs.invalidate_recordset()

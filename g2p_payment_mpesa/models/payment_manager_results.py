@@ -20,9 +20,10 @@ from ..daraja import (
 
 _logger = logging.getLogger(__name__)
 
-FLOAT_REFRESH_SECONDS = 60
-# (database, manager id) -> time.monotonic() of the float's last storing this process knows of.
-_FLOAT_STORED_AT = {}
+# A result's float is recorded at most this often per process (a balance query's always is).
+FLOAT_REPORT_SECONDS = 5
+# (database, manager id) -> time.monotonic() of this process's last float report.
+_FLOAT_REPORTED_AT = {}
 
 
 class CallbackRefused(Exception):
@@ -73,6 +74,9 @@ class G2PPaymentManagerMpesaResults(models.Model):
             "SELECT id FROM g2p_mpesa_transaction WHERE originator_conversation_id = %s AND manager_id = %s"
             " ORDER BY id DESC LIMIT 1 FOR UPDATE",
             [ocid, self.id],
+            # A concurrent result or acknowledgement makes this a serialization failure that
+            # Odoo retries (the whole request): expected, so not logged as a "bad query" error.
+            log_exceptions=False,
         )
         row = self.env.cr.fetchone()
         if not row:
@@ -117,8 +121,8 @@ class G2PPaymentManagerMpesaResults(models.Model):
                 receiver_name=result.receiver_name,
                 result_desc=result.result_desc,
             )
-            if result.utility_funds is not None and self._mpesa_float_is_stale():
-                self._mpesa_store_float(result.utility_funds, result.working_funds)
+            if result.utility_funds is not None and self._mpesa_float_report_due():
+                self._mpesa_store_float(result.utility_funds, result.working_funds, source="result")
         else:
             self._mpesa_apply_failure(tx, result.result_code, result.result_desc)
         return "applied"
@@ -222,31 +226,28 @@ class G2PPaymentManagerMpesaResults(models.Model):
         utility = result.accounts.get("Utility Account")
         working = result.accounts.get("Working Account")
         self._mpesa_store_float(
-            utility.available if utility else None, working.available if working else None
+            utility.available if utility else None, working.available if working else None, source="balance"
         )
         return "applied"
 
-    def _mpesa_float_is_stale(self):
-        # Every result carries the float; writing the manager row on each would make concurrent
-        # callbacks conflict, so once a minute is enough. What this process stored last spares
-        # reading the manager row on every callback.
-        stored = _FLOAT_STORED_AT.get((self.env.cr.dbname, self.id))
-        if stored and time.monotonic() - stored < FLOAT_REFRESH_SECONDS:
-            return False
-        checked = self.float_checked_at
-        if not checked:
-            return True
-        age = (fields.Datetime.now() - checked).total_seconds()
-        if age <= FLOAT_REFRESH_SECONDS:
-            _FLOAT_STORED_AT[(self.env.cr.dbname, self.id)] = time.monotonic() - max(age, 0)
-            return False
-        return True
+    def _mpesa_float_report_due(self):
+        reported = _FLOAT_REPORTED_AT.get((self.env.cr.dbname, self.id))
+        return not reported or time.monotonic() - reported >= FLOAT_REPORT_SECONDS
 
-    def _mpesa_store_float(self, utility, working):
-        vals = {"float_checked_at": fields.Datetime.now()}
-        if utility is not None:
-            vals["float_utility_balance"] = str(Decimal(utility).quantize(Decimal("0.01")))
-        if working is not None:
-            vals["float_working_balance"] = str(Decimal(working).quantize(Decimal("0.01")))
-        self.sudo().write(vals)
-        _FLOAT_STORED_AT[(self.env.cr.dbname, self.id)] = time.monotonic()
+    def _mpesa_store_float(self, utility, working, source):
+        """Insert a float report: concurrent results never contend on the manager's row."""
+
+        def money(value):
+            return str(Decimal(value).quantize(Decimal("0.01"))) if value is not None else False
+
+        self.env["g2p.mpesa.float.report"].sudo().create(
+            {
+                "manager_id": self.id,
+                "reported_at": fields.Datetime.now(),
+                "source": source,
+                "utility_balance": money(utility),
+                "working_balance": money(working),
+            }
+        )
+        _FLOAT_REPORTED_AT[(self.env.cr.dbname, self.id)] = time.monotonic()
+        self.invalidate_recordset(["float_utility_balance", "float_working_balance", "float_checked_at"])

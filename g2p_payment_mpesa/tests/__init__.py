@@ -5,5 +5,6 @@ from . import (
     test_payment_flow,
     test_preflight,
     test_prepare,
+    test_rate_budget,
     test_safety,
 )

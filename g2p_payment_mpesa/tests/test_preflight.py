@@ -79,12 +79,17 @@ class TestPreflight(MpesaTransactionCase):
 
     def test_wrong_currency_is_refused(self):
         usd = self.env.ref("base.USD")
-        self.program.journal_id.currency_id = usd
+        usd.active = True
+        # A USD journal of its own: with demo data, the program's KES journal shares its bank
+        # account with the demo program's, and that account's currency is KES.
+        self.program.journal_id = self.env["account.journal"].create(
+            {"name": "USD payments", "type": "bank", "code": "TUSD", "currency_id": usd.id}
+        )
         self._send()
         self.assertEqual(self.payment_of(self.good).mpesa_result_code, MPESA.PREFLIGHT_CURRENCY)
 
     def test_float_too_low_refuses_the_whole_send(self):
-        self.manager.float_utility_balance = "100.00"
+        self.manager._mpesa_store_float("100.00", None, source="balance")
         self.cycle.prepare_payment()
         with self.assertRaisesRegex(UserError, "float"):
             self.manager.send_payments(self.cycle.payment_batch_ids)

@@ -1,0 +1,27 @@
+"""The organisation's float as M-Pesa reported it: one row per report, never updated.
+
+Every payment result carries the Utility account's balance. Writing it on the manager's row made
+results arriving together conflict on that row (PostgreSQL's "could not serialize access due to
+concurrent update", logged as an error before Odoo retried). Reports are inserted instead, which
+never conflict; the manager shows the newest. The rows are also the float's history.
+"""
+
+from odoo import fields, models
+
+
+class MpesaFloatReport(models.Model):
+    _name = "g2p.mpesa.float.report"
+    _description = "M-Pesa float report"
+    _order = "reported_at desc, id desc"
+    _log_access = False
+
+    manager_id = fields.Many2one(
+        "g2p.program.payment.manager.mpesa", required=True, readonly=True, index=True, ondelete="cascade"
+    )
+    reported_at = fields.Datetime(required=True, readonly=True, index=True)
+    source = fields.Selection(
+        [("result", "Payment result"), ("balance", "Balance query")], required=True, readonly=True
+    )
+    # Decimal strings (2 places) as M-Pesa sent them: money is never a float here.
+    utility_balance = fields.Char("Utility account", readonly=True)
+    working_balance = fields.Char("Working account", readonly=True)
