@@ -23,10 +23,15 @@ for _path in (REPO / "scripts", REPO):
         sys.path.insert(0, str(_path))
 
 from odoo_cluster import (  # noqa: E402,F401  (re-exported for the bench scripts)
+    GEVENT_FIX,
     ODOO_MAIN,
     Cluster,
+    OdooUnhealthy,
+    check_odoo_serving,
     free_port,
+    gevent_problem,
     odoo_server_command,
+    read_config,
     write_config,
 )
 
@@ -102,13 +107,25 @@ class OdooServer:
         self.proc = None
 
     def start(self, timeout=120):
+        """Start the server and return once every process of it is alive and serving (HTTP
+        workers and, with workers, the websocket process); BenchError with the cause otherwise."""
+        options = read_config(self.config)
+        workers = int(options.get("workers") or 0)
+        if workers and (problem := gevent_problem(sys.executable)):
+            raise BenchError(f"{problem}\n{GEVENT_FIX}")
         command = odoo_server_command(sys.executable, Path(self.config).parent)
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
                 [*command, "-c", str(self.config), "-d", self.db],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        wait_http(f"{self.url}/web/login", timeout, "Odoo")
+        gevent_port = int(options.get("gevent_port") or 8072) if workers else None  # 8072: Odoo's default
+        try:
+            http_port = int(options["http_port"])
+            check_odoo_serving(self.proc, http_port, gevent_port, self.log_path, timeout=timeout)
+        except OdooUnhealthy as exc:
+            self.kill()
+            raise BenchError(str(exc)) from None
         return self
 
     def kill(self):

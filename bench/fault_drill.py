@@ -23,7 +23,10 @@ import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 import xmlrpc.client
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -36,6 +39,7 @@ from _harness import (
     Cluster,
     OdooServer,
     RunningSimulator,
+    Sql,
     default_addons_path,
     default_sim_python,
     free_port,
@@ -43,6 +47,10 @@ from _harness import (
     write_config,
 )
 from _harness import Rpc as _Rpc
+from _proxy import RoundRobinProxy
+
+# queue_job's runner elects one master per database with this advisory lock (jobrunner/runner.py).
+QUEUE_JOB_MASTER_LOCK = 2293787760715711918
 
 IN_FLIGHT = ("queued", "submitting", "accepted", "unknown")
 LEFT = ("submitting", "accepted", "unknown", "paid", "failed", "needs_review")
@@ -166,8 +174,19 @@ def run(
     db="fault_drill",
     reconcile_after_minutes=0,
     time_limit=None,
+    nodes=1,
+    rate=None,
+    rate_tolerance=None,
+    log_level="warn",
 ):
-    """Run the drill; returns (ok, report text). `cluster` reuses a running one (the Odoo suite)."""
+    """Run the drill; returns (ok, report text). `cluster` reuses a running one (the Odoo suite).
+
+    nodes > 1: that many Odoo servers on the database behind a round-robin load balancer (send jobs
+    and callbacks spread over them; the node whose runner is queue_job's master is the one killed).
+    rate: the manager's requests-per-second ceiling; the simulator's record of request times must
+    then show at most rate (+ rate_tolerance) starts in any one-second window, with reconciliation
+    running during the sends. log_level debug: every logger at debug; the callback secret must
+    appear in no log line either way."""
     addons_path = addons_path or default_addons_path()
     sim_python = sim_python or default_sim_python()
     time_limit = time_limit or max(600, payments * 0.12)
@@ -177,7 +196,8 @@ def run(
     own_cluster = cluster is None
     if own_cluster:
         cluster = Cluster(root / "pg")
-    sim = server = None
+    sim = proxy = None
+    servers = []
     try:
         if own_cluster:
             cluster.start()
@@ -195,17 +215,33 @@ def run(
         sim.set_config(callback_timeout_seconds=30)
         sim.set_faults(FAULTS, seed=seed)
 
-        odoo_port = free_port()
-        odoo_url = f"http://127.0.0.1:{odoo_port}"
-        config = root / "odoo.conf"
+        ports = [free_port() for _ in range(nodes)]
+        proxy = None
+        queue_job_target = {}
+        if nodes > 1:
+            # The load balancer of a scaled-out deployment: M-Pesa, the job runner and the drill
+            # reach the nodes only through it (queue_job's [queue_job] host/port point at it).
+            proxy = RoundRobinProxy([("127.0.0.1", port) for port in ports], free_port()).start()
+            queue_job_target = {"queue_job_host": "127.0.0.1", "queue_job_port": proxy.address[1]}
+        odoo_url = proxy.url if proxy else f"http://127.0.0.1:{ports[0]}"
         addons = [p for p in addons_path.split(",") if p] + [str(REPO)]
-        # Workers beyond the job channel's capacity keep callbacks flowing while send jobs run.
-        write_config(
-            config, cluster, addons, root / "data", odoo_port,
-            without_demo="all", workers=workers, max_cron_threads=1, gevent_port=free_port(),
-            server_wide_modules="base,web,queue_job", queue_job_channels="root:2,root.mpesa:2",
-            log_level="warn", db_name=db, list_db="False", limit_time_real=600,
-        )  # fmt: skip
+        log_options = {"log_level": log_level}
+        if log_level == "debug":
+            log_options["log_handler"] = ":DEBUG"  # werkzeug, urllib3, requests... every logger
+        configs = []
+        for index, port in enumerate(ports):
+            configs.append(root / f"odoo-{index}.conf")
+            # Workers beyond the job channel's capacity keep callbacks flowing while send jobs run.
+            # One runner (queue_job's elected master) dispatches for every node: its capacity is
+            # the whole deployment's.
+            write_config(
+                configs[-1], cluster, addons, root / "data", port,
+                without_demo="all", workers=workers, max_cron_threads=1, gevent_port=free_port(),
+                server_wide_modules="base,web,queue_job",
+                queue_job_channels=f"root:{2 * nodes},root.mpesa:{2 * nodes}",
+                db_name=db, list_db="False", limit_time_real=600, **log_options, **queue_job_target,
+            )  # fmt: skip
+        config = configs[0]
         say(f"installing {MODULE} into database {db}")
         install = ("-i", MODULE, "--stop-after-init", "--workers=0", "--max-cron-threads=0")
         proc = odoo_run(config, "-d", db, *install)
@@ -226,6 +262,7 @@ def run(
                 "callback_base_url": odoo_url,
                 "reconcile_after_minutes": reconcile_after_minutes,
                 "reconcile_max_attempts": 5,
+                **({"max_requests_per_second": rate} if rate is not None else {}),
             },
         }
         script = SETUP_SCRIPT % {"params": json.dumps(params)}
@@ -233,33 +270,55 @@ def run(
         ready = re.search(r"^DRILL_READY (\d+) (\d+)$", proc.stdout, re.M)
         if not ready:
             raise DrillError(f"set-up failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-        cycle_id = int(ready.group(1))
-        say(f"set-up done in {time.monotonic() - started:.0f}s; starting Odoo at {odoo_url}")
+        cycle_id, manager_id = int(ready.group(1)), int(ready.group(2))
+        say(f"set-up done in {time.monotonic() - started:.0f}s; starting {nodes} Odoo node(s) at {odoo_url}")
 
-        server = OdooServer(config, db, root / "odoo.log", odoo_url)
+        servers = [
+            OdooServer(configs[i], db, root / f"odoo-{i}.log", f"http://127.0.0.1:{port}")
+            for i, port in enumerate(ports)
+        ]
         rpc = Rpc(odoo_url, db)
+        sql = Sql(cluster, db)
+        requests_seen = RequestTimes(sim)
         # The time limit counts from here: set-up time depends on the machine, not on the addon.
         dispatch_started = time.monotonic()
-        server.start()
+        for server in servers:
+            server.start()
         events, timed_out = [], None
+        refused = post_refused_callbacks(odoo_url, manager_id)
         try:
-            events += drive_dispatch(
-                server, sim, rpc, cycle_id, payments, crashes, sim_restarts, dispatch_started, time_limit
-            )
+            with ReconcileDuringSends(rpc, enabled=rate is not None) as during:
+                events += drive_dispatch(
+                    servers, sim, rpc, cycle_id, payments, crashes, sim_restarts, dispatch_started,
+                    time_limit, sql=sql, requests_seen=requests_seen,
+                )  # fmt: skip
+            if during.rounds:
+                events.append(f"reconciliation rounds during the sends: {during.rounds}")
             say(f"dispatch done in {time.monotonic() - dispatch_started:.0f}s; reconciling")
             events += reconcile(rpc, cycle_id, dispatch_started, time_limit)
         except DrillError as exc:
             timed_out = str(exc)  # still print the figures: they say what was left and where
         sim.drain(30)
-        report, ok = figures(rpc, sim, cycle_id, root, events)
+        requests_seen.collect()
+        secret = sql.one("SELECT callback_secret FROM g2p_program_payment_manager_mpesa WHERE id = %s",
+                         [manager_id])[0]  # fmt: skip
+        sql.close()
+        checks = Checks(
+            nodes=nodes, proxy=proxy, rate=rate, rate_tolerance=rate_tolerance, requests_seen=requests_seen,
+            logs=[server.log_path for server in servers], secret=secret, manager_id=manager_id,
+            refused=refused, log_level=log_level,
+        )  # fmt: skip
+        report, ok = figures(rpc, sim, cycle_id, root, events, checks)
         if timed_out:
             ok = False
             report += f"\nFAIL: {timed_out}"
         report += f"\ndrill took {time.monotonic() - started:.0f}s (N={payments}, seed {seed})"
         return ok, report
     finally:
-        if server:
+        for server in servers:
             server.stop()
+        if proxy:
+            proxy.stop()
         if sim:
             sim.stop()
         if own_cluster:
@@ -277,8 +336,27 @@ def _states(rpc, cycle_id):
         return None  # Odoo is restarting
 
 
-def drive_dispatch(server, sim, rpc, cycle_id, total, crashes, sim_restarts, started, time_limit):
-    """Watch payments leave; crash Odoo and restart the simulator on the way; until none waits."""
+def runner_node(sql, servers):
+    """Index of the node whose queue_job runner holds the master lock (None: none holds it now)."""
+    row = sql.one(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted"
+        " AND l.classid::bigint * 4294967296 + l.objid::bigint = %s",
+        [QUEUE_JOB_MASTER_LOCK],
+    )
+    if not row or not (row[0] or "").startswith("odoo-"):
+        return None
+    pid = int(row[0].split("-", 1)[1])
+    for index, server in enumerate(servers):
+        if server.proc and pid in server.processes():
+            return index
+    return None
+
+
+def drive_dispatch(servers, sim, rpc, cycle_id, total, crashes, sim_restarts, started, time_limit,
+                   sql=None, requests_seen=None):  # fmt: skip
+    """Watch payments leave; crash an Odoo node and restart the simulator on the way; until none
+    waits. With several nodes, the node killed is the one whose job runner is the master."""
     crash_at = [0.3 + 0.4 * k / max(crashes, 1) for k in range(crashes)]
     restart_at = [0.5 + 0.4 * k / max(sim_restarts, 1) for k in range(sim_restarts)]
     events = []
@@ -292,21 +370,28 @@ def drive_dispatch(server, sim, rpc, cycle_id, total, crashes, sim_restarts, sta
         waiting = states.get("queued", 0) + states.get("submitting", 0) + states.get("none", 0)
         if crash_at and (left >= crash_at[0] or not waiting):
             crash_at.pop(0)
-            server.kill()
+            victim = 0
+            if len(servers) > 1 and sql is not None:
+                master = runner_node(sql, servers)
+                victim = master if master is not None else 0
+            servers[victim].kill()
             # queue_job re-queues a dead job only once it was enqueued more than 10 s ago, and its
             # runner looks at start-up and then on the next queue event (at most a minute later):
             # a restart like systemd's, a few seconds on, lets the first look find them.
             time.sleep(11)
             at = f"{time.monotonic() - began:.0f}s: "
+            who = f"Odoo node {victim + 1} (the job runner's master) " if len(servers) > 1 else "Odoo "
             events.append(
-                f"{at}Odoo SIGKILLed at {left:.0%} left "
+                f"{at}{who}SIGKILLed at {left:.0%} left "
                 f"({states.get('submitting', 0)} submitting, {states.get('queued', 0)} queued)"
             )
             say(events[-1])
-            server.start()
+            servers[victim].start()
             continue
         if restart_at and (left >= restart_at[0] or not waiting):
             restart_at.pop(0)
+            if requests_seen is not None:
+                requests_seen.collect()  # the simulator's request log does not survive it
             sim.kill()
             at = f"{time.monotonic() - began:.0f}s: "
             events.append(
@@ -319,6 +404,134 @@ def drive_dispatch(server, sim, rpc, cycle_id, total, crashes, sim_restarts, sta
             return events
         time.sleep(0.2)
     raise DrillError(f"payments still waiting to be sent after {time_limit:.0f}s: {_states(rpc, cycle_id)}")
+
+
+class RequestTimes:
+    """Every Daraja API request the simulator saw, gathered across its restarts."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.times = {}  # (time, path) -> count: collect() may see one twice
+
+    def collect(self):
+        try:
+            status, body = self.sim.admin("GET", "/sim/admin/requests?times=true")
+        except OSError:
+            return
+        if status == 200:
+            for entry in body.get("requests", []):
+                self.times[(entry["at"], entry["path"])] = 1
+
+    def max_in_window(self, window=1.0):
+        from mpesa_sim.state import max_in_window  # standard library only
+
+        return max_in_window([at for at, _path in self.times], window)
+
+
+class ReconcileDuringSends:
+    """Runs the reconciliation cron every few seconds while payments are being sent, so status
+    queries compete with the submissions for the same rate budget."""
+
+    def __init__(self, rpc, enabled, every=3.0):
+        self.rpc, self.enabled, self.every = rpc, enabled, every
+        self.rounds = 0
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _loop(self):
+        xmlid = [("module", "=", MODULE), ("name", "=", "ir_cron_mpesa_reconcile")]
+        cron = None
+        while not self._stop.wait(self.every):
+            try:
+                if cron is None:
+                    cron = self.rpc("ir.model.data", "search_read", xmlid, fields=["res_id"])[0]["res_id"]
+                self.rpc("ir.cron", "method_direct_trigger", [cron])
+                self.rounds += 1
+            except (OSError, xmlrpc.client.Error):
+                continue  # a node restarting, or the cron already running
+
+    def __enter__(self):
+        if self.enabled:
+            self._thread = threading.Thread(target=self._loop, daemon=True, name="reconcile-during")
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(60)
+
+
+def post_refused_callbacks(odoo_url, manager_id):
+    """Callbacks that must be refused, as an attacker or a broken proxy would post them:
+    [(what, expected HTTP status, status got)]. Their lines must not show the real secret either."""
+    cases = [
+        ("wrong secret", f"/g2p_payment_mpesa/{manager_id}/not-the-secret-0123456789/result", b"{}", 403),
+        ("unknown manager", "/g2p_payment_mpesa/999999/whatever-secret-abcdef/result", b"{}", 403),
+    ]
+    got = []
+    for what, path, body, expected in cases:
+        request = urllib.request.Request(
+            odoo_url + path, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError:
+            status = None
+        got.append((what, expected, status))
+    return got
+
+
+class Checks:
+    """What the drill asserts beyond payments: nodes, rate, logs."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+    def rows(self):
+        rows, ok = [], True
+        if self.nodes > 1:
+            jobs, callbacks = self.proxy.served_by("job"), self.proxy.served_by("callback")
+            spread = all(jobs) and all(callbacks)
+            rows += [
+                ("Odoo nodes behind the load balancer", self.nodes),
+                ("  send and other jobs run, per node", " / ".join(map(str, jobs))),
+                ("  M-Pesa callbacks served, per node", " / ".join(map(str, callbacks))),
+                ("  every node ran jobs and served callbacks", spread),
+            ]
+            ok = ok and spread
+        if self.rate is not None:
+            seen = self.requests_seen.max_in_window(1.0)
+            tolerance = self.rate_tolerance if self.rate_tolerance is not None else max(1, self.rate // 10)
+            within = bool(self.rate) and seen <= self.rate + tolerance
+            rows += [
+                ("Daraja API requests the simulator saw", len(self.requests_seen.times)),
+                (f"  most in any 1 s window (ceiling {self.rate}, tolerance +{tolerance})", seen),
+            ]
+            ok = ok and within
+        text = ""
+        for path in self.logs:
+            text += Path(path).read_text(errors="replace")
+        leaked = text.count(self.secret) if self.secret else 0
+        redacted = text.count(f"/g2p_payment_mpesa/{self.manager_id}/***/")
+        serialization = text.count("could not serialize access")
+        bad_queries = text.count("bad query:")
+        refused_ok = all(expected == status for _what, expected, status in self.refused)
+        rows += [
+            (f"Odoo log lines read (level {self.log_level})", text.count("\n")),
+            ("  callback secret in the logs (must be 0)", leaked),
+            ("  callback paths logged with the secret redacted", redacted),
+            ("  'could not serialize' / 'bad query' errors (must be 0)", f"{serialization} / {bad_queries}"),
+            ("refused callbacks answered as expected", f"{sum(e == s for _w, e, s in self.refused)}"
+                                                       f"/{len(self.refused)}"),
+        ]  # fmt: skip
+        ok = ok and not leaked and not serialization and not bad_queries and refused_ok
+        if self.log_level in ("debug", "info"):
+            ok = ok and redacted > 0  # the access lines were there, and redacted
+        return rows, ok
 
 
 def reconcile(rpc, cycle_id, started, time_limit):
@@ -340,7 +553,7 @@ def reconcile(rpc, cycle_id, started, time_limit):
     raise DrillError(f"payments still in flight after {time_limit:.0f}s: {_states(rpc, cycle_id)}")
 
 
-def figures(rpc, sim, cycle_id, root, events):
+def figures(rpc, sim, cycle_id, root, events, checks=None):
     payments = rpc.read_all(
         "g2p.payment", [("cycle_id", "=", cycle_id)],
         ["mpesa_state", "status", "status_is_final", "amount_paid"],
@@ -380,7 +593,9 @@ def figures(rpc, sim, cycle_id, root, events):
         1 for p in payments
         if (p["status"] == "paid") != bool(sim_paid.get(p["id"])) and p["mpesa_state"] != "needs_review"
     )  # fmt: skip
-    dead_requeued = (root / "odoo.log").read_text(errors="replace").count("Re-queued dead job")
+    dead_requeued = sum(
+        path.read_text(errors="replace").count("Re-queued dead job") for path in root.glob("odoo-*.log")
+    )
 
     rows = [("faults injected", "")]
     rows += [(f"  {kind}", n) for kind, n in sorted(stats.get("faults_injected", {}).items())]
@@ -406,6 +621,10 @@ def figures(rpc, sim, cycle_id, root, events):
     ]
     totals_ok = sim_total == odoo_total + review_moved
     ok = not (double or unfinished or unmatched or mismatched) and totals_ok and rows[-1][1] and status == 200
+    if checks is not None:
+        extra, checks_ok = checks.rows()
+        rows += extra
+        ok = ok and checks_ok
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value!s:>14}" for label, value in rows]
     lines.append(f"{'RESULT':<{width}}  {'PASS' if ok else 'FAIL':>14}")
@@ -430,12 +649,21 @@ def main(argv=None):
     parser.add_argument("--sim-restarts", type=int, default=1)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, simulator database)")
+    parser.add_argument(
+        "--nodes", type=int, default=1, help="Odoo servers on the database, behind a load balancer"
+    )
+    parser.add_argument(
+        "--rate", type=int, default=None,
+        help="the manager's requests-per-second ceiling, checked against the simulator's record",
+    )  # fmt: skip
+    parser.add_argument("--log-level", default="warn", choices=["warn", "info", "debug"])
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         ok, report = run(
             payments=args.payments, addons_path=args.addons_path, sim_python=args.sim_python, seed=args.seed,
             crashes=args.crashes, sim_restarts=args.sim_restarts, workers=args.workers, keep=args.keep,
+            nodes=args.nodes, rate=args.rate, log_level=args.log_level,
         )  # fmt: skip
     except DrillError as exc:
         print(f"drill: FAILED: {exc}", file=sys.stderr)

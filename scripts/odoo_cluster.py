@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 PG_BIN_DIRS = ["/usr/local/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin"]
@@ -112,6 +113,19 @@ def odoo_server_command(python, folder):
     return [python, str(launcher)]
 
 
+def read_config(path):
+    """The [options] of an Odoo configuration file written by write_config, as strings."""
+    options, section = {}, None
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif section == "options" and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            options[key] = value
+    return options
+
+
 def write_config(path, cluster, addons, data_dir, http_port, **extra):
     lines = [
         "[options]",
@@ -129,3 +143,84 @@ def write_config(path, cluster, addons, data_dir, http_port, **extra):
     if queue:
         lines += ["", "[queue_job]"] + [f"{key} = {value}" for key, value in queue.items()]
     Path(path).write_text("\n".join(lines) + "\n")
+
+
+# ---------------------------------------------------------------- is every Odoo process serving?
+GEVENT_FIX = (
+    "Odoo's websocket worker (python odoo gevent) cannot start with this Python, so live updates "
+    "(the bus: notifications, progress) stop and nothing in the UI says so. Usual cause on a "
+    "hand-built venv: zope.event / zope.interface installed with metadata that setuptools<70's "
+    "pkg_resources cannot find (gevent loads its plugins through pkg_resources). Fix, in Odoo's "
+    "Python: pip install 'setuptools<70' 'wheel<0.41' && pip install --force-reinstall "
+    "--no-build-isolation --no-cache-dir zope.interface==5.5.2 zope.event==4.6 ; check with "
+    "python -c 'import gevent.monkey; gevent.monkey.patch_all()'"
+)
+CRASH_MARKERS = ("DistributionNotFound", "VersionConflict")
+
+
+class OdooUnhealthy(RuntimeError):
+    """An Odoo process that was started is not alive and serving; the message says why and how to fix."""
+
+
+def gevent_problem(python):
+    """None when Odoo's websocket worker can start with `python`; otherwise the error it dies of."""
+    code = "import gevent.monkey; gevent.monkey.patch_all(); import psycopg2"
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120)
+    if proc.returncode == 0:
+        return None
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {proc.returncode}"
+
+
+def _answers_http(host, port, path, timeout=5.0):
+    """The HTTP status a server on host:port gives for GET path, or None when nothing answers."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            first = sock.recv(64).decode("latin-1")
+    except OSError:
+        return None
+    parts = first.split()
+    return int(parts[1]) if len(parts) > 1 and parts[0].startswith("HTTP/") and parts[1].isdigit() else None
+
+
+def check_odoo_serving(proc, http_port, gevent_port=None, log_path=None, timeout=120, settle=3.0):
+    """Fail loudly unless the main process lives, an HTTP worker answers /web/login and, with
+    workers, the websocket (gevent) process answers on its port, still after `settle` seconds
+    (a crash-looping worker comes and goes)."""
+
+    def log_tail():
+        if not log_path or not Path(log_path).exists():
+            return ""
+        lines = Path(log_path).read_text(errors="replace").splitlines()
+        marked = [line for line in lines if any(marker in line for marker in CRASH_MARKERS)]
+        return "\n".join((marked or lines)[-15:])
+
+    def fail(what, fix=""):
+        raise OdooUnhealthy(
+            f"Odoo is not serving: {what}.\n{fix}\nlast log lines ({log_path}):\n{log_tail()}".strip()
+        )
+
+    deadline = time.monotonic() + timeout
+    checks = [("the HTTP workers", http_port, "/web/login")]
+    if gevent_port:
+        checks.append(("the websocket (gevent) worker", gevent_port, "/websocket"))
+    for name, port, path in checks:
+        while _answers_http("127.0.0.1", port, path) is None:
+            if proc.poll() is not None:
+                fail(f"the main process exited with code {proc.returncode}")
+            if time.monotonic() > deadline:
+                fail(f"{name} never answered on port {port}", GEVENT_FIX if "gevent" in name else "")
+            time.sleep(0.3)
+    time.sleep(settle)
+    if proc.poll() is not None:
+        fail(f"the main process exited with code {proc.returncode}")
+    tail = log_tail()
+    if any(marker in tail for marker in CRASH_MARKERS):
+        fail("a worker crashed at start", GEVENT_FIX)
+    for name, port, path in checks:
+        if _answers_http("127.0.0.1", port, path) is None:
+            fail(
+                f"{name} stopped answering on port {port} (crash loop?)",
+                GEVENT_FIX if "gevent" in name else "",
+            )

@@ -16,7 +16,17 @@ import urllib.request
 import xmlrpc.client
 from pathlib import Path
 
-from odoo_cluster import ODOO_MAIN, Cluster, free_port, odoo_server_command, write_config
+from odoo_cluster import (
+    GEVENT_FIX,
+    ODOO_MAIN,
+    Cluster,
+    OdooUnhealthy,
+    check_odoo_serving,
+    free_port,
+    gevent_problem,
+    odoo_server_command,
+    write_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DB = "mpesa_demo"
@@ -77,9 +87,13 @@ def main():
 
         config = root / "odoo.conf"
         addons = [p for p in args.addons_path.split(",") if p] + [str(REPO)]
+        problem = gevent_problem(sys.executable)
+        if problem:
+            sys.exit(f"odoo: {problem}\n{GEVENT_FIX}")
+        gevent_port = free_port()
         write_config(
             config, cluster, addons, root / "data", args.odoo_port,
-            without_demo="all", workers=2, max_cron_threads=1, gevent_port=free_port(),
+            without_demo="all", workers=2, max_cron_threads=1, gevent_port=gevent_port,
             server_wide_modules="base,web,queue_job", queue_job_channels="root:2,root.mpesa:2",
             log_level="warn",
         )  # fmt: skip
@@ -113,7 +127,10 @@ def main():
                 stdout=odoo_log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             procs.append(server)
-        wait_http(f"{base_url}/web/login", 60, "Odoo")
+        try:  # every process alive and serving, the websocket worker included
+            check_odoo_serving(server, args.odoo_port, gevent_port, root / "odoo.log", timeout=90)
+        except OdooUnhealthy as exc:
+            sys.exit(f"odoo: {exc}")
         print(f"odoo: {base_url} (login admin / admin, log {root / 'odoo.log'})", flush=True)
 
         rpc = xmlrpc.client.ServerProxy(f"{base_url}/xmlrpc/2/object", allow_none=True)

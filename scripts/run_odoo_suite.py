@@ -44,8 +44,10 @@ def odoo(python, config, *args, log=None):
 
 # ---------------------------------------------------------------- fault drill (bench/fault_drill.py)
 def fault_drill_stage(cluster, addons_path):
-    """300 payments under every injected fault, one Odoo SIGKILL and one simulator restart, on a
-    database of its own in this cluster. True/False: passed or not; None: no simulator Python."""
+    """The two-node drill: 300 payments under every injected fault on two Odoo nodes behind a load
+    balancer, the job runner's node SIGKILLed and the simulator restarted on the way, a ceiling of
+    20 requests per second with reconciliation running, every logger at debug. On a database of
+    its own in this cluster. True/False: passed or not; None: no simulator Python."""
     sim_python = os.environ.get("MPESA_SIM_PYTHON") or str(REPO / ".venv/bin/python")
     if not Path(sim_python).exists():
         print(f"odoo suite: fault drill SKIPPED: no simulator Python at {sim_python}")
@@ -53,18 +55,47 @@ def fault_drill_stage(cluster, addons_path):
     sys.path.insert(0, str(REPO / "bench"))
     import fault_drill  # pylint: disable=import-outside-toplevel
 
-    print("odoo suite: fault drill, 300 payments, one crash, one simulator restart", flush=True)
+    print("odoo suite: fault drill, 300 payments, 2 nodes, 20 requests/s, one node killed, "
+          "one simulator restart, debug logs", flush=True)  # fmt: skip
     started = time.monotonic()
     try:
         ok, report = fault_drill.run(
             payments=300, addons_path=addons_path, sim_python=sim_python, crashes=1, sim_restarts=1,
-            cluster=cluster, db="mpesa_fault_drill", time_limit=150,
+            cluster=cluster, db="mpesa_fault_drill", time_limit=180, nodes=2, workers=3, rate=20,
+            log_level="debug",
         )  # fmt: skip
     except Exception as exc:  # a drill that cannot finish is a failed test, not a crashed runner
         ok, report = False, f"{type(exc).__name__}: {exc}"
     print(report)
     print(f"odoo suite: fault drill {'ok' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s")
     return ok
+
+
+def module_tests(config, db, test_tags, root, demo):
+    """Install the module into a new database and run its tests there: (passed, failed)."""
+    label = "with demo data" if demo else "without demo data"
+    log = root / f"odoo-test-{db}.log"
+    print(f"odoo suite: installing {MODULE} {label} and running its tests (log: {log})", flush=True)
+    demo_args = [] if demo else ["--without-demo=all"]
+    rc, lines = odoo(
+        sys.executable, config, "-d", db, "-i", MODULE, "--test-enable", f"--test-tags={test_tags}",
+        "--stop-after-init", "--workers=0", *demo_args, log=log,
+    )  # fmt: skip
+    passed = failed = 0
+    summary = [m for m in (SUMMARY.search(line) for line in lines) if m]
+    if summary:
+        fails, errors, total = (int(x) for x in summary[-1].groups())
+        failed += fails + errors
+        passed += max(total - fails - errors, 0)
+    if rc != 0 and not failed:
+        failed += 1
+        print("".join(lines[-60:]))
+        print(f"odoo exited with {rc} (install failed?)")
+    if not summary or (passed + failed) == 0:
+        print(f"ERROR: the Odoo suite ran no test {label}")
+        failed += 1
+    print(f"odoo suite {label}: {passed} passed, {failed} failed", flush=True)
+    return passed, failed
 
 
 def main():
@@ -81,33 +112,18 @@ def main():
     cluster = Cluster(root / "pg")
     config = root / "odoo.conf"
     addons = [p for p in args.addons_path.split(",") if p] + [str(REPO)]
+    # Demo data per database on the command line: OCA's CI and Odoo's default install with it.
     write_config(
-        config, cluster, addons, root / "data", free_port(),
-        without_demo="all", log_level="info", max_cron_threads=0,
+        config, cluster, addons, root / "data", free_port(), log_level="info", max_cron_threads=0,
     )  # fmt: skip
     started = time.monotonic()
     passed = failed = 0
     try:
         cluster.start()
+        for db, demo in (("mpesa_test", False), ("mpesa_test_demo", True)):
+            ok, ko = module_tests(config, db, args.test_tags, root, demo)
+            passed, failed = passed + ok, failed + ko
         db = "mpesa_test"
-        log = root / "odoo-test.log"
-        print(f"odoo suite: installing {MODULE} and running its tests (log: {log})", flush=True)
-        rc, lines = odoo(
-            sys.executable, config, "-d", db, "-i", MODULE, "--test-enable", f"--test-tags={args.test_tags}",
-            "--stop-after-init", "--workers=0", log=log,
-        )  # fmt: skip
-        summary = [m for m in (SUMMARY.search(line) for line in lines) if m]
-        if summary:
-            fails, errors, total = (int(x) for x in summary[-1].groups())
-            failed += fails + errors
-            passed += max(total - fails - errors, 0)
-        if rc != 0 and not failed:
-            failed += 1
-            print("".join(lines[-60:]))
-            print(f"odoo exited with {rc} (install failed?)")
-        if not summary or (passed + failed) == 0:
-            print("ERROR: the Odoo suite ran no test")
-            failed += 1
 
         # The addon must also leave cleanly.
         uninstall = (

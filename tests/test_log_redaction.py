@@ -63,7 +63,9 @@ def test_an_exception_as_the_message_is_redacted(log_text):
 
 def test_remembered_credentials_are_redacted_anywhere(log_text):
     log_redaction.remember("Init-PASSWORD-42", "short", None)
-    logging.getLogger("odoo.sql_db").debug("query: UPDATE m SET initiator_password = '%s'", "Init-PASSWORD-42")
+    logging.getLogger("odoo.sql_db").debug(
+        "query: UPDATE m SET initiator_password = '%s'", "Init-PASSWORD-42"
+    )
     logging.getLogger("any").info("short words stay")
     text = log_text.getvalue()
     assert "Init-PASSWORD-42" not in text and "initiator_password = '***'" in text

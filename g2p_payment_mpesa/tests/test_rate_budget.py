@@ -78,7 +78,6 @@ class TestRateBudget(TransactionCase):
         self.assertLess(time.monotonic() - started, 2.0)
 
 
-
 @tagged("post_install", "-at_install")
 class TestManagerThrottle(MpesaTransactionCase):
     def test_the_manager_client_throttles_through_its_shortcode_budget(self):
