@@ -376,10 +376,14 @@ def table(results, args, command):
         "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    ceiling_text = f"{args.rate}/s per shortcode" if args.rate else "none"
     lines += [
         "",
         f"Our Send returned after {send_ours['pressed_seconds']:.1f}s (pre-flight of every payment, send"
         " jobs queued); the old manager's Send returns when it has posted every payment.",
+        f"Requests-per-second ceiling on our manager: {ceiling_text}; the simulator saw "
+        f"{send_ours.get('requests_seen')} Daraja requests, at most {send_ours.get('max_per_second')} "
+        "in any one-second window.",
     ]
     cpu_rows = [
         ("simple-mpesa send", send_old and send_old.get("cpu"), send_old and send_old["seconds"]),
@@ -473,7 +477,7 @@ def run(args, command):
                 "environment": "simulator",
                 "callback_base_url": odoo_url,
                 "concurrency": args.concurrency,
-                "max_requests_per_second": 0,
+                "max_requests_per_second": args.rate,
                 "reconcile_after_minutes": 30,
             },
         }
@@ -519,8 +523,12 @@ def run(args, command):
             say(f"diagnostic: result callbacks held back {args.defer_results:.0f}s")
         say("3/3 send: ours (program B), until every result is applied")
         cpu = CpuMeter(server, sim, cluster)
+        since = time.time()
         results["send_ours"] = phase_send_ours(server, rpc, sql, cycle_b, n, timeout, args.py_spy, cpu)
         ours = results["send_ours"]
+        # What M-Pesa saw: the simulator records when each Daraja request arrived.
+        _status, seen = sim.admin("GET", f"/sim/admin/requests?since={since}")
+        ours["requests_seen"], ours["max_per_second"] = seen.get("total"), seen.get("max_in_window")
         say(f"our send {ours['seconds']:.1f}s (submitted {ours['submit_seconds']:.1f}s)")
         if args.keep:
             (root / "progress.json").write_text(json.dumps(results["send_ours"]["progress"]))
@@ -565,6 +573,10 @@ def main(argv=None):
     parser.add_argument(
         "--defer-results", type=float, default=0,
         help="diagnostic: the simulator holds every result callback this many seconds (submit alone)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rate", type=int, default=0,
+        help="our manager's requests-per-second ceiling (0: none, as before; the manager's default is 100)",
     )  # fmt: skip
     parser.add_argument("--py-spy", help="profile Odoo during our send into this file (collapsed stacks)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, databases)")

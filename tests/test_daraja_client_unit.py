@@ -767,3 +767,34 @@ def test_other_answers_do_not_pause(answer):
     throttle = client.throttle = RecordingThrottle(lambda: len(transport.calls(B2C)))
     client.b2c_submit(b2c_request())
     assert [kind for kind, _ in throttle.events] == ["wait"]
+
+
+def test_a_throttle_that_fails_sends_nothing_and_says_transient():
+    class Broken:
+        def wait(self):
+            raise OSError("database unreachable")
+
+        def pause(self, seconds):
+            raise AssertionError("not called")
+
+    client, transport = fake_client({TOKEN: [TOKEN_OK], B2C: [ACK]})
+    client.throttle = Broken()
+    outcome = client.b2c_submit(b2c_request())
+    # No slot, no request: provably not processed, so the same id may go again.
+    assert outcome.kind is OutcomeKind.TRANSIENT and outcome.code == "throttle"
+    assert transport.calls(B2C) == []
+
+
+def test_a_pause_that_fails_keeps_the_outcome():
+    class NoPause:
+        def wait(self):
+            return None
+
+        def pause(self, seconds):
+            raise OSError("database unreachable")
+
+    client, _transport = fake_client(
+        {TOKEN: [TOKEN_OK], B2C: [FakeResponse(500, fixture("error_spike_arrest.json"))]}
+    )
+    client.throttle = NoPause()
+    assert client.b2c_submit(b2c_request()).code == "500.003.02"

@@ -336,7 +336,12 @@ class DarajaClient:
             except DarajaTokenUnavailable as exc:
                 outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="token_unavailable", message=str(exc))
                 break
-            self.throttle.wait()
+            try:
+                self.throttle.wait()
+            except Exception as exc:  # no slot, so nothing left: provably not processed
+                _logger.warning("Daraja %s %s: no request slot (%s): not sent", path, ocid or "", exc)
+                outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="throttle", message=_describe(exc))
+                break
             try:
                 outcome = self._post(path, payload, token, ocid)
                 break
@@ -353,7 +358,10 @@ class DarajaClient:
                         http_status=refused.args[1] if len(refused.args) > 1 else None,
                     )
         if outcome.code in THROTTLED_CODES:
-            self.throttle.pause(outcome.retry_after or SPIKE_ARREST_RETRY_AFTER)
+            try:
+                self.throttle.pause(outcome.retry_after or SPIKE_ARREST_RETRY_AFTER)
+            except Exception as exc:  # the pause is advice; this request's outcome stands
+                _logger.warning("Daraja: could not pause the shared throttle: %s", exc)
         # Accepted requests are recorded by the caller; the rest is what someone may need to read.
         _logger.log(
             logging.DEBUG if outcome.kind is OutcomeKind.ACCEPTED else logging.INFO,

@@ -16,6 +16,8 @@ import threading
 import time
 from collections import deque
 
+from psycopg2 import OperationalError
+
 from odoo import fields, models, sql_db
 
 _logger = logging.getLogger(__name__)
@@ -86,9 +88,18 @@ class PgRateBudget:
             return budget
 
     def _execute(self, query, params):
-        with sql_db.db_connect(self.dbname).cursor() as cr:
-            cr.execute(query, params)
-            return cr.fetchone() if cr.description else None
+        # READ COMMITTED, not Odoo's REPEATABLE READ: concurrent upserts of the one row then wait
+        # for each other and see the latest start time, instead of failing to serialize.
+        for attempt in range(5):
+            try:
+                with sql_db.db_connect(self.dbname).cursor() as cr:
+                    cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    cr.execute(query, params)
+                    return cr.fetchone() if cr.description else None
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * 2**attempt)
 
     def _take_block(self):
         span = self.block * self.interval

@@ -1,0 +1,45 @@
+"""What the addon imports is what its manifest declares and what the README tells to install."""
+
+import ast
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ADDON = REPO / "g2p_payment_mpesa"
+# Provided by Odoo itself (odoo, psycopg2) or by a declared library (urllib3 comes with requests).
+PROVIDED = {"odoo", "psycopg2", "urllib3"}
+# Odoo 17's requirements.txt has these; anything else must be installed by hand.
+IN_ODOO_REQUIREMENTS = {"requests", "cryptography"}
+
+
+def third_party_imports():
+    found = set()
+    for path in ADDON.rglob("*.py"):
+        if "tests" in path.relative_to(ADDON).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            found |= {name.split(".")[0] for name in names}
+    return {name for name in found if name not in sys.stdlib_module_names} - PROVIDED
+
+
+def manifest():
+    return ast.literal_eval((ADDON / "__manifest__.py").read_text())
+
+
+def test_every_library_the_addon_imports_is_declared_in_the_manifest():
+    declared = set(manifest()["external_dependencies"]["python"])
+    assert third_party_imports() <= declared, third_party_imports() - declared
+
+
+def test_readme_installs_what_odoo_does_not_ship():
+    readme = (REPO / "README.md").read_text()
+    install = readme[readme.index("## Installing the addon") : readme.index("## Configuration")]
+    for library in sorted(set(manifest()["external_dependencies"]["python"]) - IN_ODOO_REQUIREMENTS):
+        assert f"pip install {library}" in install, f"README does not say to install {library}"
+    assert "odoo-addon-queue_job" in install and "ship with Odoo" not in install
