@@ -109,9 +109,12 @@ class OdooServer:
     def start(self, timeout=120):
         """Start the server and return once every process of it is alive and serving (HTTP
         workers and, with workers, the websocket process); BenchError with the cause otherwise."""
+        self.spawn()
+        return self.wait_serving(timeout)
+
+    def spawn(self):
         options = read_config(self.config)
-        workers = int(options.get("workers") or 0)
-        if workers and (problem := gevent_problem(sys.executable)):
+        if int(options.get("workers") or 0) and (problem := gevent_problem(sys.executable)):
             raise BenchError(f"{problem}\n{GEVENT_FIX}")
         command = odoo_server_command(sys.executable, Path(self.config).parent)
         with open(self.log_path, "a") as log:
@@ -119,6 +122,11 @@ class OdooServer:
                 [*command, "-c", str(self.config), "-d", self.db],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
+        return self
+
+    def wait_serving(self, timeout=120):
+        options = read_config(self.config)
+        workers = int(options.get("workers") or 0)
         gevent_port = int(options.get("gevent_port") or 8072) if workers else None  # 8072: Odoo's default
         try:
             http_port = int(options["http_port"])

@@ -79,7 +79,10 @@ class RoundRobinProxy:
                 headers["X-Forwarded-For"] = self.client_address[0]
                 index, answer = proxy._forward(self.command, self.path, headers, body)
                 if answer is None:
-                    self.send_error(502 if index is None else 504)
+                    try:
+                        self.send_error(502 if index is None else 504)
+                    except OSError:
+                        pass  # the caller went away meanwhile
                     return
                 status, reason, response_headers, data = answer
                 with proxy._lock:
@@ -97,7 +100,11 @@ class RoundRobinProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self._server = ThreadingHTTPServer(self.address, Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):  # a caller hanging up is no news
+                pass
+
+        self._server = Server(self.address, Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="proxy")
         self._thread.start()

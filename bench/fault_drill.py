@@ -53,7 +53,8 @@ from _proxy import RoundRobinProxy
 QUEUE_JOB_MASTER_LOCK = 2293787760715711918
 
 IN_FLIGHT = ("queued", "submitting", "accepted", "unknown")
-LEFT = ("submitting", "accepted", "unknown", "paid", "failed", "needs_review")
+# Acknowledged by M-Pesa or beyond: how far the batch is (a reserved request may not have left).
+LEFT = ("accepted", "unknown", "paid", "failed", "needs_review")
 
 # What the simulator injects, all at once. sync_500 is refused unprocessed; sync_500_processed is
 # processed yet answered 500 (the dangerous one: a blind re-send under a new id would pay twice);
@@ -283,7 +284,9 @@ def run(
         # The time limit counts from here: set-up time depends on the machine, not on the addon.
         dispatch_started = time.monotonic()
         for server in servers:
-            server.start()
+            server.spawn()  # all nodes boot at once, as a deployment restarts
+        for server in servers:
+            server.wait_serving()
         events, timed_out = [], None
         refused = post_refused_callbacks(odoo_url, manager_id)
         try:
