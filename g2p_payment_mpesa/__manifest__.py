@@ -6,7 +6,7 @@
     "version": "17.0.1.0.0",
     "author": "g2p_payment_mpesa contributors",
     "license": "LGPL-3",
-    "depends": ["g2p_programs", "queue_job"],
+    "depends": ["g2p_programs", "queue_job", "bus"],
     "external_dependencies": {"python": ["requests", "phonenumbers", "cryptography"]},
     "data": [
         "security/ir.model.access.csv",
@@ -17,8 +17,10 @@
         "views/mpesa_transaction_views.xml",
         "views/payment_views.xml",
         "views/payment_batch_views.xml",
+        "views/mpesa_preflight_views.xml",
     ],
     "demo": ["demo/mpesa_demo.xml"],
+    "assets": {"web.assets_backend": ["g2p_payment_mpesa/static/src/js/mpesa_progress.js"]},
     "installable": True,
     "application": False,
 }

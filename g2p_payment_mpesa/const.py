@@ -71,6 +71,7 @@ PREFLIGHT_MSISDN = "G2P_MSISDN"
 PREFLIGHT_AMOUNT = "G2P_AMOUNT"
 PREFLIGHT_CURRENCY = "G2P_CURRENCY"
 PREFLIGHT_ID = "G2P_ID"
+PREFLIGHT_FLOAT = "G2P_FLOAT"
 
 # Status query answers meaning "M-Pesa has no such transaction": it never arrived.
 STATUS_NOT_FOUND_CODES = ("2032", "2033")

@@ -204,3 +204,22 @@ def test_live_payment_run_chart(sim, callback_sink, page):
     page.get_by_label("Window").select_option("1")
     page.wait_for_timeout(300)
     shoot(page, "console")
+
+
+def test_ledger_times_carry_their_zone_and_the_tables_fit_1400_px(sim, new_wallet, callback_sink, page):
+    page.set_viewport_size({"width": 1400, "height": 900})
+    msisdn = new_wallet()
+    status, _ack, result = pay(sim, callback_sink, msisdn, amount=120)
+    assert status == 200 and result
+    open_console(page, sim)
+    page.locator("#ledger-form").get_by_role("button", name="Filter").click()
+    first_time = page.locator("#ledger-body tr td").nth(1)
+    # Kenya time as the SMS says it, and UTC, the zone Odoo shows by default.
+    expect(first_time).to_have_text(re.compile(r"^\d\d:\d\d:\d\d EAT \(\d\d:\d\d:\d\d UTC\)$"))
+    eat, utc = re.findall(r"(\d\d):\d\d:\d\d", first_time.inner_text())
+    assert (int(eat) - int(utc)) % 24 == 3
+    for label in ("Transactions", "Callbacks", "Wallets"):
+        table = page.get_by_role("table", name=label)
+        overflow = table.evaluate("t => t.parentElement.scrollWidth - t.parentElement.clientWidth")
+        assert overflow <= 1, f"the {label} table is cut off at 1400 px by {overflow} px"
+    shoot(page, "console-1400px")

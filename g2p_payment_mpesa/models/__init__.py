@@ -1,4 +1,5 @@
 from . import (
+    g2p_cycle,
     g2p_payment,
     g2p_payment_batch,
     mpesa_float_report,

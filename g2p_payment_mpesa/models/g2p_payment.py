@@ -39,6 +39,14 @@ class G2PPayment(models.Model):
     mpesa_result_code = fields.Char("M-Pesa result code", readonly=True, copy=False, index=True)
     mpesa_result_desc = fields.Char("M-Pesa result", readonly=True, copy=False)
     mpesa_receiver_name = fields.Char("Received by", readonly=True, copy=False)
+    mpesa_receiver_mismatch = fields.Boolean(
+        "Received by someone else?",
+        readonly=True,
+        copy=False,
+        index=True,
+        help="M-Pesa's result names a receiver who is not the registrant (see the name rule in the "
+        "README): the money moved, a person must review it.",
+    )
 
     def _mpesa_write_rows(self, rows):
         """Write M-Pesa's outcome on many payments, each its own values, in one statement.

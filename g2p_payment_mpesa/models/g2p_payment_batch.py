@@ -55,6 +55,9 @@ class G2PPaymentBatch(models.Model):
             newly_completed = completed and not batch.batch_has_completed
             if newly_completed:
                 vals["batch_has_completed"] = True
+                # A batch refused entirely at pre-flight sent nothing, yet it was processed: it
+                # has started too (never "completed" without "started").
+                vals["batch_has_started"] = True
             batch.write(vals)
             if newly_completed and batch.cycle_id:
                 batch.cycle_id.message_post(

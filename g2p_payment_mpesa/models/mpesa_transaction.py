@@ -1,6 +1,7 @@
 from odoo import _, fields, models
 
 from .. import const
+from ..daraja.names import names_match
 
 
 class MpesaTransaction(models.Model):
@@ -72,6 +73,7 @@ class MpesaTransaction(models.Model):
             payment_vals["mpesa_result_code"] = vals["result_code"]
             payment_vals["mpesa_result_desc"] = vals.get("result_desc") or ""
         self.payment_id.write(payment_vals)
+        self.payment_id.cycle_id._mpesa_notify_progress()
 
     def _mpesa_pay(self, receipt, amount, completed_at, receiver_name, result_code="0", result_desc=""):
         self.ensure_one()
@@ -104,6 +106,29 @@ class MpesaTransaction(models.Model):
                 }
             }
         )
+        self._mpesa_check_receiver(receiver_name)
+        self.payment_id.cycle_id._mpesa_notify_progress()
+
+    def _mpesa_check_receiver(self, receiver_name):
+        """Invariant 6: a result naming somebody other than the registrant is flagged for review
+        with both names (the money has moved; a finance validator decides what to do)."""
+        manager = self.manager_id
+        if manager.receiver_check != "name":
+            return
+        registrant = self.payment_id.partner_id.name
+        if names_match(registrant, receiver_name) is not False:
+            return
+        self.payment_id.mpesa_receiver_mismatch = True
+        reason = _(
+            "Paid to %(received)s, but the registrant is %(registrant)s (number %(msisdn)s): a recycled "
+            "or mistyped number? Check with the beneficiary; a reversal may be needed."
+        ) % {"received": receiver_name, "registrant": registrant, "msisdn": self.msisdn}
+        manager.activity_schedule(
+            "g2p_payment_mpesa.mail_activity_mpesa_review",
+            user_id=(manager.create_uid or self.env.user).id,
+            summary=_("M-Pesa payment %s received by someone else?") % self.originator_conversation_id,
+            note=reason,
+        )
 
     def _mpesa_fail(self, code, desc):
         """M-Pesa said this request failed: final for the payment (OpenG2P re-pays failed ones)."""
@@ -125,6 +150,7 @@ class MpesaTransaction(models.Model):
                 }
             }
         )
+        self.payment_id.cycle_id._mpesa_notify_progress()
 
     def _mpesa_flag_for_review(self, reason):
         self.ensure_one()

@@ -1,6 +1,7 @@
 import base64
 import logging
 import secrets
+from decimal import Decimal
 
 import requests
 
@@ -28,6 +29,13 @@ class PaymentManager(models.Model):
 
 # Values no log line may show (log_redaction): remembered as soon as this process sees them.
 SECRET_FIELDS = ("consumer_secret", "initiator_password", "callback_secret")
+
+
+def _money_text(value):
+    """'9995500.00' -> 'KES 9,995,500.00' (Decimal all the way: never a float)."""
+    if not value:
+        return False
+    return f"{const.CURRENCY} {Decimal(value):,.2f}"
 
 
 def _new_callback_secret():
@@ -115,6 +123,19 @@ class G2PPaymentManagerMpesa(models.Model):
         "refuses with R002/R003 otherwise): a recycled phone number is not paid.",
     )
     validation_id_type_id = fields.Many2one("g2p.id.type", "ID type to validate")
+    receiver_check = fields.Selection(
+        [
+            ("name", "Flag results naming someone else"),
+            ("off", "Do not compare names"),
+        ],
+        "Receiver name check",
+        required=True,
+        default="name",
+        help="M-Pesa's result names the wallet's holder. With the check on, a name that is not the "
+        "registrant's (order, case, accents and initials tolerated) flags the payment for review. "
+        "To refuse such payments before money moves instead, validate the recipient's ID "
+        "(validated B2C).",
+    )
     validation_id_code = fields.Selection(
         [
             ("01", "National ID"),
@@ -164,6 +185,14 @@ class G2PPaymentManagerMpesa(models.Model):
     float_utility_balance = fields.Char("Utility account (float)", compute="_compute_float")
     float_working_balance = fields.Char("Working account", compute="_compute_float")
     float_checked_at = fields.Datetime("Float reported at", compute="_compute_float")
+    # Shown on the form: money with its currency and separators, from the Decimal strings.
+    float_utility_display = fields.Char("Utility account (float)", compute="_compute_float")
+    float_working_display = fields.Char("Working account", compute="_compute_float")
+    callback_url_masked = fields.Char(
+        "Callback URL",
+        compute="_compute_callback_url_masked",
+        help="Where M-Pesa posts results; the secret is masked. Administrators can copy the full URL.",
+    )
 
     def _compute_float(self):
         latest = {}
@@ -190,6 +219,14 @@ class G2PPaymentManagerMpesa(models.Model):
             rec.float_utility_balance = utility or False
             rec.float_working_balance = working or False
             rec.float_checked_at = at or False
+            rec.float_utility_display = _money_text(utility)
+            rec.float_working_display = _money_text(working)
+
+    def _compute_callback_url_masked(self):
+        for rec in self:
+            rec.callback_url_masked = (
+                rec._mpesa_callback_url("{result,timeout,status,balance}", masked=True) if rec.id else False
+            )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -270,18 +307,52 @@ class G2PPaymentManagerMpesa(models.Model):
         key = f"{config.base_url}#{config.shortcode}"
         return PgRateBudget.for_key(self.env.cr.dbname, key, self.max_requests_per_second)
 
-    def _mpesa_callback_url(self, kind):
+    def _mpesa_callback_url(self, kind, masked=False):
         self.ensure_one()
         base = self.callback_base_url or self.env["ir.config_parameter"].sudo().get_param("web.base.url")
-        secret = self.sudo().callback_secret
+        secret = log_redaction.REDACTED if masked else self.sudo().callback_secret
         log_redaction.remember(secret)
         return f"{base.rstrip('/')}/g2p_payment_mpesa/{self.id}/{secret}/{kind}"
 
     # ------------------------------------------------------------------ buttons
+    def _mpesa_done(self, message, kind="success"):
+        """What every button answers: the user sees what it did."""
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("M-Pesa"),
+                "message": message,
+                "type": kind,
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
     def action_rotate_callback_secret(self):
         for rec in self:
             rec.sudo().callback_secret = _new_callback_secret()
             rec.message_post(body=_("Callback secret rotated: callbacks to the old URL are refused."))
+        return self._mpesa_done(
+            _("Callback secret rotated. Callbacks to the old URL are refused from now on.")
+        )
+
+    def action_show_callback_url(self):
+        """Administrators only: the full callback URL, to copy into M-Pesa's portal or a proxy."""
+        self.ensure_one()
+        if not self.env.user.has_group("base.group_system"):
+            raise UserError(_("Only administrators may see the callback secret."))
+        wizard = self.env["g2p.mpesa.callback.url"].create(
+            {"manager_id": self.id, "url": self._mpesa_callback_url("result").rsplit("/", 1)[0]}
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Callback URL"),
+            "res_model": wizard._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }
 
     def action_fetch_simulator_certificate(self):
         self.ensure_one()
@@ -292,6 +363,13 @@ class G2PPaymentManagerMpesa(models.Model):
             message = _("Could not fetch the certificate from %(url)s: %(error)s")
             raise UserError(message % {"url": self.base_url, "error": exc}) from exc
         self.write({"certificate": base64.b64encode(response.content), "certificate_filename": "sim.pem"})
+        return self._mpesa_done(
+            _(
+                "Certificate fetched from the simulator (%s bytes): the initiator password is "
+                "encrypted with it."
+            )
+            % len(response.content)
+        )
 
     def action_test_connection(self):
         """Get a token and ask for the balance: proves the URL, the app keys and the initiator."""
@@ -332,6 +410,7 @@ class G2PPaymentManagerMpesa(models.Model):
         for rec in self:
             rec.sending_blocked_reason = False
             rec._mpesa_enqueue_queued()
+        return self._mpesa_done(_("Sending resumed: payments left queued are sent again."))
 
     def _mpesa_block(self, reason):
         """Stop sending: a credential problem repeated would make M-Pesa lock the initiator."""

@@ -128,18 +128,17 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
                 time.sleep(0.05 * 2**attempt)
         todo.invalidate_recordset(["batch_has_started"])
 
-    def _mpesa_amount(self, payment):
+    def _mpesa_amount(self, value, currency):
         # Monetary fields are floats in the ORM: go through the currency's decimal representation
         # so 500.0 becomes Decimal("500.00") and 499.999 is not silently rounded into a whole.
-        digits = payment.currency_id.decimal_places if payment.currency_id else 2
+        digits = currency.decimal_places if currency else 2
         return to_whole_shillings(
-            Decimal(float_repr(payment.amount_issued, max(digits, 2))),
+            Decimal(float_repr(value, max(digits, 2))),
             min_amount=self.min_amount,
             max_amount=self.max_amount,
         )
 
-    def _mpesa_payee_number(self, payment):
-        partner = payment.partner_id
+    def _mpesa_payee_number(self, partner):
         if self.payee_source == "id_type":
             reg = partner.reg_ids.filtered(lambda r: r.id_type == self.payee_id_type_id and r.value)[:1]
             if not reg:
@@ -153,10 +152,10 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             raise PreflightError(const.PREFLIGHT_MSISDN, _("The registrant has no active phone number."))
         return phone.phone_no
 
-    def _mpesa_validation_id(self, payment):
+    def _mpesa_validation_id(self, partner):
         if not self.validated_b2c:
             return None, None
-        reg = payment.partner_id.reg_ids.filtered(
+        reg = partner.reg_ids.filtered(
             lambda r: r.id_type == self.validation_id_type_id and r.value and r.status != "invalid"
         )[:1]
         if not reg:
@@ -169,22 +168,26 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
 
     def _mpesa_check_payment(self, payment):
         """Everything M-Pesa would refuse for our own mistake, checked before any money moves."""
-        currency = payment.currency_id.name
-        if currency != const.CURRENCY:
+        return self._mpesa_check_payee(payment.partner_id, payment.amount_issued, payment.currency_id)
+
+    def _mpesa_check_payee(self, partner, value, currency):
+        """(msisdn, whole amount, ID type, ID number) M-Pesa would accept, or PreflightError:
+        the one check behind Send (payments) and the approver's pre-flight (entitlements)."""
+        if currency.name != const.CURRENCY:
             raise PreflightError(
                 const.PREFLIGHT_CURRENCY,
                 _("M-Pesa pays in %(ours)s; this payment is in %(theirs)s.")
-                % {"ours": const.CURRENCY, "theirs": currency or _("no currency")},
+                % {"ours": const.CURRENCY, "theirs": currency.name or _("no currency")},
             )
         try:
-            amount = self._mpesa_amount(payment)
+            amount = self._mpesa_amount(value, currency)
         except InvalidAmount as exc:
             raise PreflightError(const.PREFLIGHT_AMOUNT, str(exc)) from exc
         try:
-            msisdn = normalise_msisdn(self._mpesa_payee_number(payment))
+            msisdn = normalise_msisdn(self._mpesa_payee_number(partner))
         except InvalidMsisdn as exc:
             raise PreflightError(const.PREFLIGHT_MSISDN, str(exc)) from exc
-        id_type, id_number = self._mpesa_validation_id(payment)
+        id_type, id_number = self._mpesa_validation_id(partner)
         return msisdn, amount, id_type, id_number
 
     # ------------------------------------------------------------------ sending
@@ -231,6 +234,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         if sendable:
             self._mpesa_enqueue(sendable)
         touched._mpesa_update_stats()
+        touched.cycle_id._mpesa_notify_progress(throttled=False)
         message = _("%(sent)s payments queued for M-Pesa (KES %(total)s).") % {
             "sent": len(sendable),
             "total": f"{total:,}",
@@ -254,17 +258,41 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
 
     def _mpesa_check_float(self, total):
         """Refuse a batch the float cannot cover, when M-Pesa has told us the float."""
+        short = self._mpesa_float_shortfall(total)
+        if short:
+            raise UserError(short + " " + _("Top it up, then send again."))
+
+    def _mpesa_float_shortfall(self, total):
+        """Why the float M-Pesa last reported cannot cover `total`, or None."""
         if not self.float_utility_balance or not total:
-            return
+            return None
         available = Decimal(self.float_utility_balance)
-        if total > available:
-            raise UserError(
-                _(
-                    "The M-Pesa float (Utility account, KES %(available)s as reported %(at)s) does not "
-                    "cover these payments (KES %(total)s). Top it up, then send again."
+        if total <= available:
+            return None
+        return _(
+            "The M-Pesa float (Utility account, KES %(available)s as reported %(at)s) does not "
+            "cover these payments (KES %(total)s)."
+        ) % {"available": f"{available:,.2f}", "at": self.float_checked_at, "total": f"{total:,}"}
+
+    def _mpesa_preflight(self, entitlements):
+        """What M-Pesa would refuse among these entitlements, before anyone approves them.
+
+        Changes nothing. Returns (problems, total): problems as [(entitlement, code, reason)],
+        total the whole shillings of those that would be paid."""
+        problems, total = [], 0
+        for entitlement in entitlements:
+            try:
+                _msisdn, amount, _id_type, _id_number = self._mpesa_check_payee(
+                    entitlement.partner_id, entitlement.initial_amount, entitlement.currency_id
                 )
-                % {"available": f"{available:,.2f}", "at": self.float_checked_at, "total": f"{total:,}"}
-            )
+            except PreflightError as exc:
+                problems.append((entitlement, exc.code, str(exc)))
+                continue
+            total += amount
+        short = self._mpesa_float_shortfall(total)
+        if short:
+            problems.append((entitlements.browse(), const.PREFLIGHT_FLOAT, short))
+        return problems, total
 
     def _mpesa_enqueue(self, payment_ids, eta=None):
         for chunk in split_every(const.SEND_CHUNK_SIZE, payment_ids):
@@ -508,6 +536,6 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         self.env["g2p.mpesa.transaction"].browse([tx_id for tx_id, _cid in accepted]).invalidate_recordset(
             tx_fields
         )
-        self.env["g2p.payment"].browse(payment_ids).invalidate_recordset(
-            ["mpesa_state", "state", "write_uid", "write_date"]
-        )
+        payments = self.env["g2p.payment"].browse(payment_ids)
+        payments.invalidate_recordset(["mpesa_state", "state", "write_uid", "write_date"])
+        payments.cycle_id._mpesa_notify_progress()

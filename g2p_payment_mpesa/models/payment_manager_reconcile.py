@@ -33,6 +33,7 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
             ]
         )
         batches._mpesa_update_stats()
+        batches.cycle_id._mpesa_notify_progress(throttled=False)
 
     def _mpesa_mark_due(self, limit):
         Tx = self.env["g2p.mpesa.transaction"].sudo()

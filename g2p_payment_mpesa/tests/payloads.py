@@ -1,7 +1,15 @@
 """M-Pesa-shaped bodies for feeding the real callback handlers (shapes: reference/daraja.md)."""
 
 
-def result_body(ocid, code=0, amount=500, msisdn="254712345678", receipt="UKR1ABCDEF", conversation_id=None):
+def result_body(
+    ocid,
+    code=0,
+    amount=500,
+    msisdn="254712345678",
+    receipt="UKR1ABCDEF",
+    conversation_id=None,
+    name="JANE DOE",
+):
     result = {
         "ResultType": 0,
         "ResultCode": code,
@@ -15,7 +23,7 @@ def result_body(ocid, code=0, amount=500, msisdn="254712345678", receipt="UKR1AB
             "ResultParameter": [
                 {"Key": "TransactionAmount", "Value": amount},
                 {"Key": "TransactionReceipt", "Value": receipt},
-                {"Key": "ReceiverPartyPublicName", "Value": f"{msisdn} - JANE DOE"},
+                {"Key": "ReceiverPartyPublicName", "Value": f"{msisdn} - {name}"},
                 {"Key": "TransactionCompletedDateTime", "Value": "27.11.2026 13:15:00"},
                 {"Key": "B2CUtilityAccountAvailableFunds", "Value": 9999500.00},
                 {"Key": "B2CWorkingAccountAvailableFunds", "Value": 0.00},

@@ -11,9 +11,9 @@ from .common import MPESA, MpesaProgramMixin, MpesaTransactionCase
 
 
 class _SentPaymentMixin:
-    def _sent_payment(self):
+    def _sent_payment(self, name="Jane"):
         """A payment whose request M-Pesa acknowledged, as the send job leaves it."""
-        partner = self._registrant("Jane", phone="0712345678")
+        partner = self._registrant(name, phone="0712345678")
         self._entitlement(partner)
         self.manager.prepare_payments(self.cycle)
         payment = self.payment_of(partner)
@@ -129,6 +129,47 @@ class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
     def test_malformed_result_is_refused(self):
         with self.assertRaises(MalformedPayload):
             self._callback("result", {"Body": {}})
+
+
+@tagged("post_install", "-at_install")
+class TestWrongPersonGuard(_SentPaymentMixin, MpesaTransactionCase):
+    """Invariant 6: a result naming someone other than the registrant is paid and flagged."""
+
+    def _paid_to(self, registrant, received):
+        payment, tx = self._sent_payment(name=registrant)
+        payment.partner_id.name = registrant
+        self._callback("result", payloads.result_body(tx.originator_conversation_id, name=received))
+        return payment
+
+    def _review_activities(self):
+        return self.manager.activity_ids.filtered(lambda a: "someone else" in (a.summary or ""))
+
+    def test_a_result_naming_someone_else_is_paid_and_flagged_with_both_names(self):
+        payment = self._paid_to("Faith Njoroge", "PETER OTIENO")
+        self.assertEqual((payment.status, payment.mpesa_state), ("paid", MPESA.PAY_PAID))  # money moved
+        self.assertTrue(payment.mpesa_receiver_mismatch)
+        activity = self._review_activities()
+        self.assertEqual(len(activity), 1)
+        self.assertIn("PETER OTIENO", activity.note)
+        self.assertIn("Faith Njoroge", activity.note)
+        flagged = self.env["g2p.payment"].search([("mpesa_receiver_mismatch", "=", True)])
+        self.assertEqual(flagged, payment)
+
+    def test_the_same_person_written_otherwise_is_not_flagged(self):
+        payment = self._paid_to("Faith Wambui Njoroge", "NJOROGE F")
+        self.assertFalse(payment.mpesa_receiver_mismatch)
+        self.assertFalse(self._review_activities())
+
+    def test_the_check_can_be_switched_off(self):
+        self.manager.receiver_check = "off"
+        payment = self._paid_to("Faith Njoroge", "PETER OTIENO")
+        self.assertFalse(payment.mpesa_receiver_mismatch)
+
+    def test_a_status_query_naming_someone_else_is_flagged_too(self):
+        payment, tx = self._sent_payment(name="Faith Njoroge")
+        payment.partner_id.name = "Faith Njoroge"
+        tx._mpesa_pay(receipt="UKR1ABCDEF", amount=500, completed_at=None, receiver_name="PETER OTIENO")
+        self.assertTrue(payment.mpesa_receiver_mismatch)
 
 
 @tagged("post_install", "-at_install")

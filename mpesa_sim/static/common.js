@@ -80,11 +80,16 @@ const Sim = (() => {
     return "Ksh " + value.toLocaleString("en-KE", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
 
-  // The simulator's own wall-clock time (Kenya, as in its SMS), whatever the browser's zone.
+  // The simulator's own wall-clock time (Kenya, as in its SMS) with its zone, and the same moment
+  // in UTC, the zone Odoo shows by default: "13:15:07 EAT (10:15:07 UTC)".
   function time(iso) {
     if (!iso) return "";
     const match = /T(\d\d:\d\d:\d\d)/.exec(iso);
-    return match ? match[1] : iso;
+    if (!match) return iso;
+    const moment = new Date(iso);
+    if (Number.isNaN(moment.getTime())) return `${match[1]} EAT`;
+    const utc = moment.toISOString().slice(11, 19);
+    return `${match[1]} EAT (${utc} UTC)`;
   }
 
   function el(tag, attrs, ...children) {

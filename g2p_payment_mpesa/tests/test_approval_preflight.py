@@ -1,0 +1,75 @@
+"""Whoever approves money sees, before approving, what M-Pesa would refuse (invariant 4)."""
+
+from odoo.tests import tagged
+
+from .common import MPESA, MpesaTransactionCase
+
+
+@tagged("post_install", "-at_install")
+class TestApprovalPreflight(MpesaTransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.good = cls._registrant("Good", phone="0712 345 678")
+        cls.foreign = cls._registrant("Foreign", phone="+1 202 555 0143")
+        cls.fraction = cls._registrant("Fraction", phone="0722000111")
+        cls.entitlements = cls._entitlement(cls.good) | cls._entitlement(cls.foreign)
+        cls.entitlements |= cls._entitlement(cls.fraction, amount=100.5)
+        cls.entitlements.state = "pending_validation"
+        cls.cycle.state = "to_approve"
+        cycle_manager = cls.program.get_manager(cls.program.MANAGER_CYCLE)
+        cycle_manager.approver_group_id = cls.env.ref("g2p_programs.g2p_program_cycle_approver")
+
+    def _wizard(self, action):
+        self.assertEqual(action.get("res_model"), "g2p.mpesa.preflight", action)
+        return self.env["g2p.mpesa.preflight"].browse(action["res_id"])
+
+    def test_check_lists_every_payee_mpesa_would_refuse_and_changes_nothing(self):
+        wizard = self._wizard(self.cycle.action_mpesa_check_payees())
+        refused = {line.partner_id: line.code for line in wizard.line_ids}
+        self.assertEqual(
+            refused, {self.foreign: MPESA.PREFLIGHT_MSISDN, self.fraction: MPESA.PREFLIGHT_AMOUNT}
+        )
+        self.assertIn("0.5", wizard.line_ids.filtered(lambda line: line.partner_id == self.fraction).reason)
+        self.assertEqual((wizard.checked_count, wizard.total_text), (3, "KES 500"))
+        self.assertFalse(wizard.then)
+        self.assertEqual(self.cycle.state, "to_approve")
+        self.assertEqual(set(self.entitlements.mapped("state")), {"pending_validation"})
+        self.assertFalse(self.env["g2p.payment"].search([("cycle_id", "=", self.cycle.id)]))
+
+    def test_approving_with_problems_asks_first_and_names_them(self):
+        wizard = self._wizard(self.cycle.approve())
+        self.assertEqual(wizard.then, "approve")
+        self.assertEqual(len(wizard.line_ids), 2)
+        self.assertIn("2 of 3", wizard.summary)
+        self.assertEqual(self.cycle.state, "to_approve", "nothing approved before the approver confirms")
+        wizard.action_proceed()
+        self.assertEqual(self.cycle.state, "approved")
+
+    def test_approving_entitlements_one_by_one_asks_too(self):
+        self.cycle.state = "approved"
+        wizard = self._wizard(
+            self.entitlements.filtered(lambda e: e.partner_id == self.foreign).approve_entitlement()
+        )
+        self.assertEqual((wizard.then, wizard.line_ids.partner_id), ("entitlements", self.foreign))
+        good = self.entitlements.filtered(lambda e: e.partner_id == self.good)
+        answer = good.approve_entitlement() or {}
+        self.assertNotEqual(answer.get("res_model"), "g2p.mpesa.preflight", "a good payee is not asked about")
+
+    def test_a_short_float_is_named(self):
+        self.manager._mpesa_store_float("400.00", None, source="balance")
+        wizard = self._wizard(self.cycle.action_mpesa_check_payees())
+        self.assertIn(MPESA.PREFLIGHT_FLOAT, wizard.line_ids.mapped("code"))
+
+    def test_validated_payments_need_the_id(self):
+        self.manager.write({"validated_b2c": True, "validation_id_type_id": self.national_id.id})
+        wizard = self._wizard(self.cycle.action_mpesa_check_payees())
+        self.assertEqual(
+            wizard.line_ids.filtered(lambda line: line.partner_id == self.good).code, MPESA.PREFLIGHT_ID
+        )
+
+    def test_nothing_to_report_approves_straight_away(self):
+        self.entitlements.filtered(lambda e: e.partner_id != self.good).state = "cancelled"
+        action = self.cycle.approve()
+        self.assertNotEqual((action or {}).get("res_model"), "g2p.mpesa.preflight")
+        self.assertEqual(self.cycle.state, "approved")

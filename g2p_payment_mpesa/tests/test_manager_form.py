@@ -1,0 +1,49 @@
+"""The manager form tells the admin what it did, shows money as money, and keeps the secret."""
+
+from odoo.exceptions import UserError
+from odoo.tests import Form, new_test_user, tagged
+
+from .common import MpesaTransactionCase
+
+
+@tagged("post_install", "-at_install")
+class TestManagerForm(MpesaTransactionCase):
+    def test_the_float_shows_with_its_currency_and_separators(self):
+        self.manager._mpesa_store_float("9995500.00", "12.5", source="balance")
+        self.assertEqual(self.manager.float_utility_display, "KES 9,995,500.00")
+        self.assertEqual(self.manager.float_working_display, "KES 12.50")
+
+    def test_the_callback_url_is_shown_masked_and_copied_in_full_by_administrators(self):
+        secret = self.manager.sudo().callback_secret
+        masked = self.manager.callback_url_masked
+        self.assertIn(f"/g2p_payment_mpesa/{self.manager.id}/***/", masked)
+        self.assertNotIn(secret, masked)
+        action = self.manager.action_show_callback_url()
+        url = self.env[action["res_model"]].browse(action["res_id"]).url
+        self.assertEqual(url, f"{self.manager._mpesa_callback_url('result').rsplit('/', 1)[0]}")
+        self.assertIn(secret, url)
+
+    def test_only_administrators_see_the_full_url(self):
+        approver = new_test_user(
+            self.env, login="approver-url", groups="base.group_user,g2p_programs.g2p_program_manager"
+        )
+        with self.assertRaises(UserError):
+            self.manager.with_user(approver).action_show_callback_url()
+
+    def test_buttons_confirm_what_they_did(self):
+        for action in (self.manager.action_rotate_callback_secret(), self.manager.action_resume_sending()):
+            self.assertEqual(action["tag"], "display_notification")
+            self.assertTrue(action["params"]["message"])
+
+    def test_a_new_manager_is_not_saved_by_its_buttons(self):
+        # Every header button is hidden until the manager exists (an object button saves first).
+        arch = self.env["g2p.program.payment.manager.mpesa"].get_view(
+            self.env.ref("g2p_payment_mpesa.view_payment_manager_mpesa_form").id, "form"
+        )["arch"]
+        header = arch.split("<header>", 1)[1].split("</header>", 1)[0]
+        for chunk in header.split("<button")[1:]:
+            self.assertIn("not id", chunk, chunk[:120])
+        form = Form(
+            self.env["g2p.program.payment.manager.mpesa"].with_context(default_program_id=self.program.id)
+        )
+        self.assertFalse(form.id)

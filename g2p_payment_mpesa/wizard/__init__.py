@@ -1,0 +1,1 @@
+from . import mpesa_callback_url, mpesa_preflight

@@ -1,0 +1,16 @@
+"""The full callback URL, shown to administrators only, ready to copy."""
+
+from odoo import fields, models
+
+
+class MpesaCallbackUrl(models.TransientModel):
+    _name = "g2p.mpesa.callback.url"
+    _description = "M-Pesa callback URL"
+
+    manager_id = fields.Many2one("g2p.program.payment.manager.mpesa", required=True, readonly=True)
+    url = fields.Char(
+        "Callback URL (base)",
+        readonly=True,
+        help="M-Pesa posts to this URL followed by /result, /timeout, /status or /balance. It holds "
+        "the secret: paste it where it is needed, nowhere else.",
+    )
