@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS wallets (
     pin_hash TEXT NOT NULL,
     pin_failures INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL DEFAULT 'active',      -- active | frozen
-    registered INTEGER NOT NULL DEFAULT 1
+    registered INTEGER NOT NULL DEFAULT 1,
+    language TEXT NOT NULL DEFAULT 'en'          -- the USSD menu's: en | sw
 );
 CREATE TABLE IF NOT EXISTS tills (
     till_number TEXT PRIMARY KEY,
@@ -131,6 +132,14 @@ class Database:
         # processes (the CLI) writing the same file.
         self._write_lock = threading.Lock()
         self.conn().executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added after a database file was first made (simulator files are kept)."""
+        conn = self.conn()
+        columns = {row["name"] for row in conn.execute("PRAGMA table_info(wallets)")}
+        if "language" not in columns:
+            conn.execute("ALTER TABLE wallets ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

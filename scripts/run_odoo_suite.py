@@ -71,6 +71,27 @@ def fault_drill_stage(cluster, addons_path):
     return ok
 
 
+def ui_stage(cluster, addons_path):
+    """The admin's and approver's walk in the Odoo UI (scripts/odoo_ui_stage.py, Playwright in
+    Debian's chromium). True/False: passed or not; None: no browser here (said loudly)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import odoo_ui_stage  # pylint: disable=import-outside-toplevel
+
+    sim_python = os.environ.get("MPESA_SIM_PYTHON") or str(REPO / ".venv/bin/python")
+    print("odoo suite: the Odoo UI walk (admin and approver, Playwright in Debian's chromium)", flush=True)
+    started = time.monotonic()
+    try:
+        ok, report = odoo_ui_stage.run_walk(cluster=cluster, addons_path=addons_path, sim_python=sim_python)
+    except Exception as exc:  # a walk that cannot run is a failed test, not a crashed runner
+        ok, report = False, f"{type(exc).__name__}: {exc}"
+    if ok is None:
+        print(f"*** ODOO UI WALK SKIPPED: {report} ***")
+        return None
+    print(report)
+    print(f"odoo suite: UI walk {'ok' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s")
+    return ok
+
+
 def module_tests(config, db, test_tags, root, demo):
     """Install the module into a new database and run its tests there: (passed, failed)."""
     label = "with demo data" if demo else "without demo data"
@@ -152,6 +173,10 @@ def main():
             failed += 1
             print(proc.stdout[-3000:], proc.stderr[-3000:])
             print("odoo suite: uninstall FAILED")
+
+        walk = ui_stage(cluster, args.addons_path)
+        if walk is not None:
+            passed, failed = passed + walk, failed + (not walk)
 
         drill = fault_drill_stage(cluster, args.addons_path)
         if drill is not None:

@@ -29,7 +29,7 @@ say "lint: pylint-odoo (addon)"
 
 say "suite: simulator and wire code (no Odoo)"
 set +e
-"$venv/bin/python" -m pytest tests -m "not browser" "$@"
+"$venv/bin/python" -m pytest tests -m "not browser and not odoo_ui" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "ERROR: the no-Odoo suite collected no tests"; exit 1; fi

@@ -200,3 +200,27 @@ def test_register_subscriber_transfer_withdraw_statement(sim):
         == 401
     )
     assert sim.admin("GET", "/sim/admin/ledger/check")[1]["ok"]
+
+
+def test_the_menu_speaks_kiswahili_once_chosen_and_keeps_the_choice(sim, phone):
+    assert "4. My Account" in dial(sim, phone, "")
+    assert "1. Language" in dial(sim, phone, "4")
+    choose = dial(sim, phone, "4*1")
+    assert "1. English" in choose and "2. Kiswahili" in choose
+    assert dial(sim, phone, "4*1*2") == "END Lugha yako ya M-PESA sasa ni Kiswahili."
+    # A new session: the wallet kept its language.
+    home = dial(sim, phone, "", session="s2")
+    assert home.startswith("CON M-PESA\n1. Angalia salio") and "0 Rudi" not in home
+    assert "Weka PIN ya M-PESA" in dial(sim, phone, "1", session="s2")
+    assert dial(sim, phone, "1*4321", session="s2") == "END Salio lako la M-PESA ni Ksh1,000.00."
+    assert dial(sim, phone, "9", session="s2").startswith("CON Chaguo si sahihi.")
+    assert "Umebakiza" in dial(sim, phone, "1*1111", session="s2")
+    confirm = dial(sim, phone, "2*555001*150*4321", session="s2")
+    assert "Lipa Ksh150.00 kwa DUKA LA MAMA till 555001?" in confirm and "0 Rudi 00 Mwanzo" in confirm
+    assert dial(sim, phone, "4*1*1", session="s3") == "END Your M-PESA language is now English."
+    assert dial(sim, phone, "", session="s4").startswith("CON M-PESA\n1. Check balance")
+
+
+def test_the_language_menu_refuses_other_choices(sim, phone):
+    assert dial(sim, phone, "4*2").startswith("CON Invalid choice.")
+    assert dial(sim, phone, "4*1*3").startswith("CON Invalid choice.")

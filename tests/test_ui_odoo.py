@@ -1,0 +1,200 @@
+"""The admin's and the cycle approver's path in the Odoo UI, through clicks only, in Debian's chromium.
+
+Run by the Odoo suite (scripts/odoo_ui_stage.py sets up a real OpenG2P with this addon, the
+simulator, a program of four registrants and a cycle waiting for approval, then runs this file
+with the MPESA_UI_* variables). Without them every test here is skipped, and the Odoo suite says
+so loudly. Screenshots of each step go to artifacts/screenshots/odoo-*.png.
+
+The walk, in order (one test: each step needs the one before):
+1. The admin opens the program, chooses M-Pesa as its payment manager (Configuration tab),
+   fills in the simulator's settings, fetches its certificate and tests the connection.
+2. The approver checks the M-Pesa payees: the US number is named before anything is approved.
+   Approving asks for confirmation and names it; the approver approves anyway.
+3. The approver prepares and sends the payments; the cycle's M-Pesa progress updates by itself
+   (the bus) to 2 paid and 2 failed; the payments list shows receipts and reasons.
+4. The unregistered beneficiary registers with M-Pesa; Prepare payments and Send again pay her.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.request
+
+import pytest
+
+pytest.importorskip("playwright")
+pytest.register_assert_rewrite("ui_support")
+
+from playwright.sync_api import expect  # noqa: E402
+from ui_support import shoot  # noqa: E402
+
+pytest_plugins = ["ui_support"]  # the browser and page fixtures
+
+ODOO = os.environ.get("MPESA_UI_ODOO_URL")
+pytestmark = [
+    pytest.mark.odoo_ui,
+    pytest.mark.skipif(not ODOO, reason="no live Odoo (the Odoo suite's UI stage runs this file)"),
+]
+SETTINGS = json.loads(os.environ.get("MPESA_UI_SIM_SETTINGS") or "{}")
+SIM = os.environ.get("MPESA_UI_SIM_URL")
+WAIT = 60_000  # results arrive through the simulator's callbacks: seconds, not milliseconds
+
+
+def step(page, name):
+    shoot(page, f"odoo-{name}")
+
+
+def sim_admin(method, path, body=None):
+    request = urllib.request.Request(
+        SIM + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={
+            "Authorization": f"Bearer {os.environ['MPESA_UI_SIM_ADMIN_TOKEN']}",
+            "Content-Type": "application/json",
+        },
+        method=method,
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def login(page):
+    page.goto(f"{ODOO}/web/login?db={os.environ['MPESA_UI_ODOO_DB']}")
+    page.locator("input[name=login]").fill("admin")
+    page.locator("input[name=password]").fill("admin")
+    page.locator("button[type=submit]").click()
+    expect(page.locator(".o_main_navbar")).to_be_visible(timeout=WAIT)
+
+
+def open_record(page, model, record_id):
+    page.goto(f"{ODOO}/web#id={record_id}&model={model}&view_type=form")
+    expect(page.locator(".o_form_view").first).to_be_visible(timeout=WAIT)
+
+
+def field(scope, name):
+    return scope.locator(f"div[name='{name}']").first
+
+
+def fill(scope, name, value):
+    box = field(scope, name).locator("input").first
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def click_button(scope, text):
+    scope.get_by_role("button", name=text, exact=True).first.click()
+
+
+def notification(page):
+    return page.locator(".o_notification").last
+
+
+def current_state(page):
+    return page.locator(".o_statusbar_status .o_arrow_button_current").first.inner_text().strip()
+
+
+def reload_until(page, condition, timeout=WAIT / 1000):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except Exception:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("the page never showed what was expected (see the screenshot)")
+        page.wait_for_timeout(1000)
+        page.reload()
+        expect(page.locator(".o_form_view").first).to_be_visible(timeout=WAIT)
+
+
+def save(page):
+    page.locator(".o_form_button_save").first.click()
+    expect(page.locator(".o_form_button_save").first).to_be_hidden(timeout=WAIT)
+
+
+def test_admin_and_approver_pay_a_cycle_through_mpesa(page):
+    page.context.set_default_timeout(20_000)
+    login(page)
+    program_id, cycle_id = os.environ["MPESA_UI_PROGRAM_ID"], os.environ["MPESA_UI_CYCLE_ID"]
+
+    # 1. The admin chooses M-Pesa on the program form and configures it.
+    open_record(page, "g2p.program", program_id)
+    page.get_by_role("tab", name="Configuration").click()
+    managers = field(page, "payment_managers")
+    managers.locator("td[name='manager_ref_id']").first.click()
+    managers.locator("select").first.select_option(label="M-Pesa")
+    name_box = managers.locator("input.o-autocomplete--input").first
+    name_box.fill("M-Pesa (walk)")
+    page.locator(".o-autocomplete--dropdown-item", has_text="Create and edit").first.click()
+    dialog = page.locator(".modal-dialog").last
+    expect(field(dialog, "base_url")).to_be_visible()
+    step(page, "1-new-mpesa-manager")
+    dialog.locator(
+        ".o_form_button_save, button:has-text('Save & Close'), button:has-text('Save')"
+    ).first.click()
+    expect(page.locator(".modal-dialog")).to_have_count(0, timeout=WAIT)
+    save(page)
+    managers.locator("button[name='open_manager_form']").first.click()
+    expect(field(page, "base_url")).to_be_visible(timeout=WAIT)
+    fill(page, "base_url", SIM)
+    for name in ("consumer_key", "consumer_secret", "shortcode", "initiator_name", "initiator_password"):
+        fill(page, name, SETTINGS[name])
+    save(page)
+    click_button(page, "Fetch simulator certificate")
+    expect(notification(page)).to_contain_text("Certificate fetched")
+    click_button(page, "Test connection")
+    expect(notification(page)).to_contain_text("Connected")
+    # The float arrives with M-Pesa's balance callback, a moment later: the form shows it on reload.
+    reload_until(page, lambda: "KES " in field(page, "float_utility_display").inner_text())
+    expect(field(page, "callback_url_masked")).to_contain_text("/***/")
+    step(page, "2-manager-configured")
+
+    # 2. The approver checks the payees, then approves (asked to confirm the one M-Pesa refuses).
+    open_record(page, "g2p.cycle", cycle_id)
+    click_button(page, "Check M-Pesa payees")
+    dialog = page.locator(".modal-dialog").last
+    expect(dialog).to_contain_text("1 of 4 would be refused by M-Pesa")
+    expect(dialog).to_contain_text("Mary")
+    step(page, "3-check-payees")
+    click_button(dialog, "Close")
+    click_button(page, "Approve")
+    dialog = page.locator(".modal-dialog").last
+    expect(dialog).to_contain_text("Approving now approves them too")
+    step(page, "4-approve-asks")
+    click_button(dialog, "Approve anyway")
+    confirm = page.locator(".modal-dialog").last
+    click_button(confirm, "Ok")
+    reload_until(page, lambda: current_state(page) == "Approved")
+
+    # 3. Prepare and send; the progress updates itself (no reload).
+    click_button(page, "Prepare Payments")
+    expect(page.get_by_role("button", name="Send Payments").first).to_be_visible(timeout=WAIT)
+    click_button(page, "Send Payments")
+    progress = page.locator("div[name='mpesa_progress']")
+    expect(field(progress, "mpesa_paid_count")).to_have_text("2", timeout=WAIT)
+    expect(field(progress, "mpesa_failed_count")).to_have_text("2", timeout=WAIT)
+    expect(field(progress, "mpesa_in_flight_count")).to_have_text("0", timeout=WAIT)
+    step(page, "5-cycle-progress")
+    page.locator("button[name='open_payments_form']").click()
+    rows = page.locator(".o_list_view .o_data_row")
+    expect(rows).to_have_count(4, timeout=WAIT)
+    for name, expected in (
+        ("Amina", re.compile(r"[A-Z]{3}[A-Z0-9]{7}")),  # her receipt
+        ("Faith", re.compile("Unregistered")),  # M-Pesa's 2040
+        ("Mary", re.compile("not Kenyan")),  # refused before sending
+    ):
+        expect(rows.filter(has_text=name).first).to_contain_text(expected)
+    step(page, "6-payments-list")
+
+    # 4. Faith registers with M-Pesa; OpenG2P's own flow pays her: Prepare, then Send again.
+    sim_admin("POST", "/sim/admin/seed", {"wallets": [{"msisdn": "254799000004", "registered": True}]})
+    open_record(page, "g2p.cycle", cycle_id)
+    click_button(page, "Prepare Payments")
+    click_button(page, "Send Payments")
+    progress = page.locator("div[name='mpesa_progress']")
+    expect(field(progress, "mpesa_paid_count")).to_have_text("3", timeout=WAIT)
+    step(page, "7-failed-payment-paid-again")
