@@ -4,8 +4,10 @@ import os
 import pwd
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -224,3 +226,88 @@ def check_odoo_serving(proc, http_port, gevent_port=None, log_path=None, timeout
                 f"{name} stopped answering on port {port} (crash loop?)",
                 GEVENT_FIX if "gevent" in name else "",
             )
+
+
+class WebsocketRouter:
+    """What nginx does in front of an Odoo with workers: /websocket to the evented (gevent) port,
+    everything else to the HTTP port. Odoo's prefork HTTP workers refuse websockets ("Couldn't
+    bind the websocket. Is the connection opened on the evented port?"), so without this a browser
+    gets no bus: no live updates, no notifications. TCP level: each connection goes, whole, where
+    its first request line says (browsers open a websocket on a connection of its own)."""
+
+    def __init__(self, http_port, gevent_port, port, host="127.0.0.1"):
+        self.http_port, self.gevent_port = http_port, gevent_port
+        self.address = (host, port)
+        self._server = None
+        self._thread = None
+
+    @property
+    def url(self):
+        return f"http://{self.address[0]}:{self.address[1]}"
+
+    @staticmethod
+    def _pump(source, target):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _handle(self, client):
+        head = b""
+        try:
+            while b"\r\n" not in head and len(head) < 8192:
+                chunk = client.recv(4096)
+                if not chunk:
+                    client.close()
+                    return
+                head += chunk
+            parts = head.split(b"\r\n", 1)[0].split()
+            path = parts[1] if len(parts) > 1 else b"/"
+            port = self.gevent_port if path.startswith(b"/websocket") else self.http_port
+            upstream = socket.create_connection((self.address[0], port), timeout=10)
+            upstream.settimeout(None)
+            upstream.sendall(head)
+        except OSError:
+            client.close()
+            return
+        back = threading.Thread(target=self._pump, args=(upstream, client), daemon=True)
+        back.start()
+        self._pump(client, upstream)
+        back.join(5)
+        client.close()
+        upstream.close()
+
+    def start(self):
+        router = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                router._handle(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                pass
+
+        self._server = Server(self.address, Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="ws-router")
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

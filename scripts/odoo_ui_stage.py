@@ -34,6 +34,7 @@ from _harness import (  # noqa: E402
     odoo_run,
     write_config,
 )
+from odoo_cluster import WebsocketRouter  # noqa: E402
 
 DB = "mpesa_ui"
 # Registrants of the walk, matched to the simulator's demo wallets (README, The simulator).
@@ -91,7 +92,7 @@ class UiEnvironment:
         os.chmod(self.root, 0o755)
         self.own_cluster = cluster is None
         self.cluster = cluster or Cluster(self.root / "pg")
-        self.sim = self.server = None
+        self.sim = self.server = self.router = None
         self.ids = {}
 
     def start(self):
@@ -99,13 +100,15 @@ class UiEnvironment:
             self.cluster.start()
         self.sim = RunningSimulator(str(self.root / "sim.sqlite3"), free_port(), "ui-admin-token",
                                     self.sim_python, (), str(self.root / "sim.log")).start()  # fmt: skip
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
+        port, gevent_port = free_port(), free_port()
+        # The browser's single address, as behind nginx: /websocket to the evented port.
+        self.router = WebsocketRouter(port, gevent_port, free_port()).start()
+        self.url = self.router.url
         config = self.root / "odoo.conf"
         addons = [p for p in self.addons_path.split(",") if p] + [str(REPO)]
         write_config(
             config, self.cluster, addons, self.root / "data", port,
-            without_demo="all", workers=2, max_cron_threads=1, gevent_port=free_port(),
+            without_demo="all", workers=2, max_cron_threads=1, gevent_port=gevent_port,
             server_wide_modules="base,web,queue_job", queue_job_channels="root:2,root.mpesa:1",
             log_level="warn", db_name=DB, list_db="False",
         )  # fmt: skip
@@ -121,7 +124,7 @@ class UiEnvironment:
         if not ready:
             raise BenchError(f"set-up failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
         self.ids = json.loads(ready[0].split(" ", 1)[1])
-        self.server = OdooServer(config, DB, self.root / "odoo.log", self.url).start()
+        self.server = OdooServer(config, DB, self.root / "odoo.log", f"http://127.0.0.1:{port}").start()
         return self
 
     def env(self):
@@ -140,6 +143,8 @@ class UiEnvironment:
     def stop(self, keep=False):
         if self.server:
             self.server.stop()
+        if self.router:
+            self.router.stop()
         if self.sim:
             self.sim.stop()
         if self.own_cluster:

@@ -21,6 +21,7 @@ from odoo_cluster import (
     ODOO_MAIN,
     Cluster,
     OdooUnhealthy,
+    WebsocketRouter,
     check_odoo_serving,
     free_port,
     gevent_problem,
@@ -74,6 +75,7 @@ def main():
     os.chmod(root, 0o755)
     cluster = Cluster(root / "pg")
     procs = []
+    router = None
     try:
         cluster.start()
         sim_url = f"http://127.0.0.1:{args.sim_port}"
@@ -90,9 +92,12 @@ def main():
         problem = gevent_problem(sys.executable)
         if problem:
             sys.exit(f"odoo: {problem}\n{GEVENT_FIX}")
-        gevent_port = free_port()
+        # Odoo's own ports are private; args.odoo_port is the router in front of them, as nginx
+        # would be: /websocket (the bus: live updates) to the evented port, the rest to HTTP.
+        http_port, gevent_port = free_port(), free_port()
+        router = WebsocketRouter(http_port, gevent_port, args.odoo_port).start()
         write_config(
-            config, cluster, addons, root / "data", args.odoo_port,
+            config, cluster, addons, root / "data", http_port,
             without_demo="all", workers=2, max_cron_threads=1, gevent_port=gevent_port,
             server_wide_modules="base,web,queue_job", queue_job_channels="root:2,root.mpesa:2",
             log_level="warn",
@@ -128,7 +133,7 @@ def main():
             )  # fmt: skip
             procs.append(server)
         try:  # every process alive and serving, the websocket worker included
-            check_odoo_serving(server, args.odoo_port, gevent_port, root / "odoo.log", timeout=90)
+            check_odoo_serving(server, http_port, gevent_port, root / "odoo.log", timeout=90)
         except OdooUnhealthy as exc:
             sys.exit(f"odoo: {exc}")
         print(f"odoo: {base_url} (login admin / admin, log {root / 'odoo.log'})", flush=True)
@@ -170,6 +175,8 @@ def main():
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if router:
+            router.stop()
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 

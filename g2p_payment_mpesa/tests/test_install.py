@@ -29,3 +29,11 @@ class TestInstall(MpesaTransactionCase):
         other = self.manager.copy({"name": "Other"})
         self.assertNotEqual(other.callback_secret, self.manager.callback_secret)
         self.assertGreaterEqual(len(self.manager.callback_secret), 40)
+
+    def test_the_addon_speaks_kiswahili(self):
+        self.env["res.lang"]._activate_lang("sw")
+        self.env["ir.module.module"]._load_module_terms(["g2p_payment_mpesa"], ["sw"], overwrite=True)
+        field = self.env["ir.model.fields"]._get("g2p.program.payment.manager.mpesa", "receiver_check")
+        self.assertEqual(field.with_context(lang="sw").field_description, "Ukaguzi wa jina la mpokeaji")
+        wizard = self.env["g2p.mpesa.preflight"].with_context(lang="sw")
+        self.assertEqual(wizard._fields["total_text"].get_description(wizard.env)["string"], "Yangelipwa")

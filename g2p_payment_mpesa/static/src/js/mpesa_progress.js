@@ -47,15 +47,23 @@ patch(FormController.prototype, {
         }
         let last = 0;
         let timer = null;
+        let gone = false;
         const reload = async () => {
             timer = null;
             const root = this.model.root;
-            if (!root || !root.resId || (await root.isDirty())) {
+            if (gone || !root || !root.resId || (await root.isDirty()) || gone) {
                 return;
             }
             last = Date.now();
-            await root.load();
-            if (root.data.mpesa_in_flight_count > 0) {
+            try {
+                await root.load();
+            } catch (error) {
+                if (gone) {
+                    return; // the form was left while it reloaded: nothing to show any more
+                }
+                throw error;
+            }
+            if (!gone && root.data.mpesa_in_flight_count > 0) {
                 timer = setTimeout(reload, TRAILING_MS);
             }
         };
@@ -71,6 +79,7 @@ patch(FormController.prototype, {
         };
         const remove = progress.add(schedule);
         onWillUnmount(() => {
+            gone = true;
             remove();
             if (timer) {
                 clearTimeout(timer);
