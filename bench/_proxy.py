@@ -12,10 +12,12 @@ import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from odoo_cluster import ServedInThread  # scripts/, on the path through _harness
+
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 
 
-class RoundRobinProxy:
+class RoundRobinProxy(ServedInThread):
     def __init__(self, upstreams, port, host="127.0.0.1", timeout=600):
         self.upstreams = list(upstreams)  # [(host, port), ...]
         self.address = (host, port)
@@ -23,8 +25,6 @@ class RoundRobinProxy:
         self.served = Counter()  # (upstream index, kind) -> requests answered
         self._turn = itertools.count()
         self._lock = threading.Lock()
-        self._server = None
-        self._thread = None
 
     @property
     def url(self):
@@ -104,14 +104,4 @@ class RoundRobinProxy:
             def handle_error(self, request, client_address):  # a caller hanging up is no news
                 pass
 
-        self._server = Server(self.address, Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="proxy")
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return self._serve(Server(self.address, Handler), "proxy")

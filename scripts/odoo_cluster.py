@@ -228,7 +228,25 @@ def check_odoo_serving(proc, http_port, gevent_port=None, log_path=None, timeout
             )
 
 
-class WebsocketRouter:
+class ServedInThread:
+    """Start and stop of a socketserver served by a daemon thread (the proxies of the tests)."""
+
+    _server = None
+
+    def _serve(self, server, name):
+        server.daemon_threads = True
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True, name=name).start()
+        return self
+
+    def stop(self):
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class WebsocketRouter(ServedInThread):
     """What nginx does in front of an Odoo with workers: /websocket to the evented (gevent) port,
     everything else to the HTTP port. Odoo's prefork HTTP workers refuse websockets ("Couldn't
     bind the websocket. Is the connection opened on the evented port?"), so without this a browser
@@ -238,8 +256,6 @@ class WebsocketRouter:
     def __init__(self, http_port, gevent_port, port, host="127.0.0.1"):
         self.http_port, self.gevent_port = http_port, gevent_port
         self.address = (host, port)
-        self._server = None
-        self._thread = None
 
     @property
     def url(self):
@@ -295,19 +311,9 @@ class WebsocketRouter:
                 router._handle(self.request)
 
         class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
             allow_reuse_address = True
 
-            def handle_error(self, request, client_address):
+            def handle_error(self, request, client_address):  # a caller hanging up is no news
                 pass
 
-        self._server = Server(self.address, Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="ws-router")
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return self._serve(Server(self.address, Handler), "ws-router")
