@@ -532,6 +532,15 @@ class Checks:
                                                        f"/{len(self.refused)}"),
         ]  # fmt: skip
         ok = ok and not leaked and not serialization and not bad_queries and refused_ok
+        if bad_queries or serialization:
+            # What failed, so that the report alone says where to look.
+            lines = text.splitlines()
+            shown = [
+                " | ".join(lines[i : i + 3])[:300]
+                for i, line in enumerate(lines)
+                if "bad query:" in line or "could not serialize" in line
+            ]
+            rows += [("  first errors:", "")] + [(f"    {line}", "") for line in shown[:3]]
         if self.log_level in ("debug", "info"):
             ok = ok and redacted > 0  # the access lines were there, and redacted
         return rows, ok

@@ -116,10 +116,14 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         for attempt in range(6):
             try:
                 with self.env.registry.cursor() as cr:
+                    # READ COMMITTED: a job marking the same batch meanwhile makes this one wait
+                    # and find it started, instead of failing to serialize (an error in the log).
+                    cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     cr.execute(
                         "UPDATE g2p_payment_batch SET batch_has_started = true"
                         " WHERE id IN %s AND batch_has_started IS NOT TRUE",
                         [tuple(todo.ids)],
+                        log_exceptions=False,
                     )
                 break
             except OperationalError as exc:
