@@ -199,6 +199,10 @@ def test_admin_and_approver_pay_a_cycle_through_mpesa(page):
     ):
         cell = rows.filter(has_text=name).first.locator(f"td[name='{column}']")
         expect(cell).to_have_text(expected)
+    # At 1400 px the M-Pesa state, receipt and result are in view, not cut off.
+    for column in ("mpesa_state", "mpesa_receipt", "mpesa_result_desc"):
+        box = page.locator(f".o_list_view th[data-name='{column}']").first.bounding_box()
+        assert box and box["x"] + box["width"] <= 1400 and box["width"] >= 40, (column, box)
     step(page, "6-payments-list")
 
     # 4. Faith registers with M-Pesa; OpenG2P's own flow pays her: Prepare, then Send again.
