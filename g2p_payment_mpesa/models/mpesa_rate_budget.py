@@ -7,7 +7,7 @@ atomic upsert that moves it on by one interval per slot, so starts from all proc
 1/rate apart; a spike arrest moves it past the pause for everybody.
 
 A process takes a few slots per round trip (at most BLOCK_SECONDS' worth) and hands them to its
-threads in order; slots it did not use in time are dropped, never used late in a burst.
+threads in order; a slot not used within half an interval is dropped, never used late in a burst.
 """
 
 import logging
@@ -26,6 +26,8 @@ _logger = logging.getLogger(__name__)
 BLOCK_SECONDS = 0.1
 # Slots taken at once when there is no ceiling (only a pause to honour).
 UNLIMITED_BLOCK = 50
+# Slots a thread lets go because it woke too late for them, before it starts anyway.
+MAX_MISSED_SLOTS = 3
 
 _TAKE = """
 INSERT INTO g2p_mpesa_rate_budget (key, next_start)
@@ -108,18 +110,23 @@ class PgRateBudget:
         self._slots.extend(first + k * self.interval for k in range(self.block))
 
     def wait(self):
-        with self._lock:
-            now = time.monotonic()
-            # A slot more than one interval old was another process's moment by now: drop it.
-            late = self.interval or BLOCK_SECONDS
-            while self._slots and self._slots[0] < now - late:
-                self._slots.popleft()
-            if not self._slots:
-                self._take_block()
-            slot = self._slots.popleft()
-        delay = slot - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        # A start later than half an interval after its slot would crowd the next one's: the
+        # thread woke too late (a busy CPU), so that slot is let go and the next one taken. After
+        # a few misses it goes anyway, so that a loaded machine sends slowly, never not at all.
+        late = self.interval / 2 if self.interval else BLOCK_SECONDS
+        for attempt in range(MAX_MISSED_SLOTS + 1):
+            with self._lock:
+                now = time.monotonic()
+                while self._slots and self._slots[0] < now - late:
+                    self._slots.popleft()  # another process's moment by now
+                if not self._slots:
+                    self._take_block()
+                slot = self._slots.popleft()
+            delay = slot - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if time.monotonic() - slot <= late or attempt == MAX_MISSED_SLOTS:
+                return
 
     def pause(self, seconds):
         seconds = max(float(seconds or 0), 0.0)
