@@ -6,6 +6,7 @@ import time
 from odoo import _, fields, models
 
 from .. import const
+from .payment_manager import notify
 
 # Entitlements that will become payments once approved.
 OPEN_ENTITLEMENT_STATES = ("draft", "pending_validation", "approved")
@@ -133,15 +134,7 @@ class G2PCycle(models.Model):
         self.ensure_one()
         manager = _mpesa_manager(self.program_id)
         if not manager:
-            return {
-                "type": "ir.actions.client",
-                "tag": "display_notification",
-                "params": {
-                    "title": _("M-Pesa"),
-                    "message": _("This program does not pay through M-Pesa."),
-                    "type": "warning",
-                },
-            }
+            return notify(_("M-Pesa"), _("This program does not pay through M-Pesa."), "warning", then=None)
         return self.env["g2p.mpesa.preflight"]._open(self, manager, self._mpesa_open_entitlements())
 
     def _mpesa_guard(self, then, entitlements=None):

@@ -31,6 +31,17 @@ class PaymentManager(models.Model):
 SECRET_FIELDS = ("consumer_secret", "initiator_password", "callback_secret")
 
 
+def notify(title, message, kind, sticky=False, then="close"):
+    """The notification every button of this addon answers with; `then`: "close" the dialog,
+    "reload" the form, or None."""
+    params = {"title": title, "message": message, "type": kind, "sticky": sticky}
+    if then == "close":
+        params["next"] = {"type": "ir.actions.act_window_close"}
+    elif then == "reload":
+        params["next"] = {"type": "ir.actions.client", "tag": "soft_reload"}
+    return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
+
+
 def _money_text(value):
     """'9995500.00' -> 'KES 9,995,500.00' (Decimal all the way: never a float)."""
     if not value:
@@ -316,18 +327,8 @@ class G2PPaymentManagerMpesa(models.Model):
 
     # ------------------------------------------------------------------ buttons
     def _mpesa_done(self, message, kind="success"):
-        """What every button answers: the user sees what it did."""
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": _("M-Pesa"),
-                "message": message,
-                "type": kind,
-                "sticky": False,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        """What every button answers: the user sees what it did, on the form reloaded."""
+        return notify(_("M-Pesa"), message, kind, then="reload")
 
     def action_rotate_callback_secret(self):
         for rec in self:
@@ -392,19 +393,11 @@ class G2PPaymentManagerMpesa(models.Model):
                 _("M-Pesa did not accept the balance query: %(code)s %(message)s")
                 % {"code": outcome.code or "", "message": outcome.message}
             )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": _("M-Pesa"),
-                "message": _(
-                    "Connected: token issued, balance query accepted. The float appears on the form "
-                    "when M-Pesa posts the balance."
-                ),
-                "type": "success",
-                "sticky": False,
-            },
-        }
+        message = _(
+            "Connected: token issued, balance query accepted. The float appears on the form "
+            "when M-Pesa posts the balance."
+        )
+        return notify(_("M-Pesa"), message, "success", then=None)
 
     def action_resume_sending(self):
         for rec in self:

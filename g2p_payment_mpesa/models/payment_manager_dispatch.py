@@ -25,6 +25,7 @@ from ..daraja import (
     normalise_msisdn,
     to_whole_shillings,
 )
+from .payment_manager import notify as _notify
 
 _logger = logging.getLogger(__name__)
 
@@ -33,20 +34,6 @@ class PreflightError(ValueError):
     def __init__(self, code, reason):
         super().__init__(reason)
         self.code = code
-
-
-def _notify(title, message, kind, sticky=False):
-    return {
-        "type": "ir.actions.client",
-        "tag": "display_notification",
-        "params": {
-            "title": title,
-            "message": message,
-            "type": kind,
-            "sticky": sticky,
-            "next": {"type": "ir.actions.act_window_close"},
-        },
-    }
 
 
 class G2PPaymentManagerMpesaDispatch(models.Model):

@@ -14,6 +14,8 @@ from odoo import Command, _, fields, models
 from odoo.osv import expression
 from odoo.tools import split_every
 
+from .payment_manager import notify
+
 # Payments per create(): large enough to amortise the ORM's per-call cost, small enough that
 # one chunk's cache stays a few megabytes.
 PREPARE_CHUNK_SIZE = 1000
@@ -46,17 +48,7 @@ class G2PPaymentManagerMpesaPrepare(models.Model):
         else:
             self._prepare_payments_async(cycle, entitlements, count)
             kind, message, sticky = "success", _("Preparing Payments Asynchronously."), True
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": _("Payment"),
-                "message": message,
-                "sticky": sticky,
-                "type": kind,
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
+        return notify(_("Payment"), message, kind, sticky=sticky)
 
     def _mpesa_keep_order(self, records, kept_ids):
         kept = set(kept_ids)
