@@ -26,9 +26,11 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import xmlrpc.client
 from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from _harness import (
@@ -179,8 +181,14 @@ def run(
     rate=None,
     rate_tolerance=None,
     log_level="warn",
+    lost_results=None,
 ):
     """Run the drill; returns (ok, report text). `cluster` reuses a running one (the Odoo suite).
+
+    lost_results (e.g. 0.05): that share of payments is processed by M-Pesa but neither its result
+    nor any status query about it is ever answered (the simulator's lost_result fault); after
+    reconciliation the drill exports the organisation's statement from the simulator and imports
+    it, which alone must resolve them: 0 needing review at the end.
 
     nodes > 1: that many Odoo servers on the database behind a round-robin load balancer (send jobs
     and callbacks spread over them; the node whose runner is queue_job's master is the one killed).
@@ -214,7 +222,8 @@ def run(
                 for i, (phone, _amount) in enumerate(people[start:start + 1000], start)
             ])  # fmt: skip
         sim.set_config(callback_timeout_seconds=30)
-        sim.set_faults(FAULTS, seed=seed)
+        faults = dict(FAULTS, lost_result={"rate": lost_results}) if lost_results else FAULTS
+        sim.set_faults(faults, seed=seed)
 
         ports = [free_port() for _ in range(nodes)]
         proxy = None
@@ -263,6 +272,8 @@ def run(
                 "callback_base_url": odoo_url,
                 "reconcile_after_minutes": reconcile_after_minutes,
                 "reconcile_max_attempts": 5,
+                # The drill's statement is exported right after the last request: no settle window.
+                "statement_settle_minutes": 0,
                 **({"max_requests_per_second": rate} if rate is not None else {}),
             },
         }
@@ -281,6 +292,8 @@ def run(
         rpc = Rpc(odoo_url, db)
         sql = Sql(cluster, db)
         requests_seen = RequestTimes(sim)
+        statement_from = utc_now() - timedelta(minutes=5)
+        statement = None
         # The time limit counts from here: set-up time depends on the machine, not on the addon.
         dispatch_started = time.monotonic()
         for server in servers:
@@ -299,6 +312,13 @@ def run(
                 events.append(f"reconciliation rounds during the sends: {during.rounds}")
             say(f"dispatch done in {time.monotonic() - dispatch_started:.0f}s; reconciling")
             events += reconcile(rpc, cycle_id, dispatch_started, time_limit)
+            if lost_results:
+                statement = import_statement(rpc, sim, manager_id, statement_from)
+                events.append(
+                    "statement import: {lines} lines, {resolved_paid} resolved paid, {resolved_unpaid} "
+                    "not paid, {discrepancies} discrepancies, complete {complete}".format(**statement)
+                )
+                say(events[-1])
         except DrillError as exc:
             timed_out = str(exc)  # still print the figures: they say what was left and where
         sim.drain(30)
@@ -311,7 +331,7 @@ def run(
             logs=[server.log_path for server in servers], secret=secret, manager_id=manager_id,
             refused=refused, log_level=log_level,
         )  # fmt: skip
-        report, ok = figures(rpc, sim, cycle_id, root, events, checks)
+        report, ok = figures(rpc, sim, cycle_id, root, events, checks, statement=statement)
         if timed_out:
             ok = False
             report += f"\nFAIL: {timed_out}"
@@ -565,7 +585,33 @@ def reconcile(rpc, cycle_id, started, time_limit):
     raise DrillError(f"payments still in flight after {time_limit:.0f}s: {_states(rpc, cycle_id)}")
 
 
-def figures(rpc, sim, cycle_id, root, events, checks=None):
+def utc_now():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def import_statement(rpc, sim, manager_id, start):
+    """Export the organisation's statement from the simulator (as a finance officer downloads it
+    from the portal) and import it into the manager; returns the import's summary."""
+    eat = timedelta(hours=3)  # the portal's (and the simulator's) statement times are Nairobi's
+    end = utc_now() + timedelta(minutes=1)
+    query = urllib.parse.urlencode(
+        {"from": (start + eat).isoformat(timespec="seconds"), "to": (end + eat).isoformat(timespec="seconds"),
+         "format": "csv"}
+    )  # fmt: skip
+    request = urllib.request.Request(
+        f"{sim.base_url}/sim/admin/statement?{query}", headers={"Authorization": f"Bearer {sim.admin_token}"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        data = response.read()
+        filename = re.search(r'filename="?([^";]+)', response.headers.get("Content-Disposition", ""))
+    name = filename.group(1) if filename else "statement.csv"
+    return rpc(
+        "g2p.program.payment.manager.mpesa", "mpesa_import_statement", [manager_id],
+        base64.b64encode(data).decode(), name,
+    )  # fmt: skip
+
+
+def figures(rpc, sim, cycle_id, root, events, checks=None, statement=None):
     payments = rpc.read_all(
         "g2p.payment", [("cycle_id", "=", cycle_id)],
         ["mpesa_state", "status", "status_is_final", "amount_paid"],
@@ -633,6 +679,18 @@ def figures(rpc, sim, cycle_id, root, events, checks=None):
     ]
     totals_ok = sim_total == odoo_total + review_moved
     ok = not (double or unfinished or unmatched or mismatched) and totals_ok and rows[-1][1] and status == 200
+    if statement is not None:
+        # The statement must have resolved everything: nothing left for a person, nothing differing.
+        rows += [
+            ("statement lines imported", statement["lines"]),
+            ("  requests resolved as paid by the statement", statement["resolved_paid"]),
+            ("  requests resolved as not paid by the statement", statement["resolved_unpaid"]),
+            ("  discrepancies (must be 0)", statement["discrepancies"]),
+            ("  needs review after the import (must be 0)", mpesa_states["needs_review"]),
+        ]
+        left = statement["discrepancies"] or mpesa_states["needs_review"]
+        resolved = not left and statement["complete"]
+        ok = ok and resolved and review_moved == 0 and sim_total == odoo_total
     if checks is not None:
         extra, checks_ok = checks.rows()
         rows += extra
@@ -669,13 +727,17 @@ def main(argv=None):
         help="the manager's requests-per-second ceiling, checked against the simulator's record",
     )  # fmt: skip
     parser.add_argument("--log-level", default="warn", choices=["warn", "info", "debug"])
+    parser.add_argument(
+        "--lost-results", type=float, default=None,
+        help="share of payments whose result and status answers are lost; the statement import resolves them",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         ok, report = run(
             payments=args.payments, addons_path=args.addons_path, sim_python=args.sim_python, seed=args.seed,
             crashes=args.crashes, sim_restarts=args.sim_restarts, workers=args.workers, keep=args.keep,
-            nodes=args.nodes, rate=args.rate, log_level=args.log_level,
+            nodes=args.nodes, rate=args.rate, log_level=args.log_level, lost_results=args.lost_results,
         )  # fmt: skip
     except DrillError as exc:
         print(f"drill: FAILED: {exc}", file=sys.stderr)

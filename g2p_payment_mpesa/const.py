@@ -28,6 +28,7 @@ TX_UNKNOWN = "unknown"  # timeout, 5xx after sending, duplicate id, queue timeou
 TX_PAID = "paid"
 TX_FAILED = "failed"
 TX_NEEDS_REVIEW = "needs_review"
+TX_REVERSED = "reversed"  # paid, then reversed through the Reversal API: the money came back
 TX_STATES = [
     (TX_RESERVED, "Reserved"),
     (TX_ACCEPTED, "Accepted by M-Pesa"),
@@ -35,10 +36,11 @@ TX_STATES = [
     (TX_PAID, "Paid"),
     (TX_FAILED, "Failed"),
     (TX_NEEDS_REVIEW, "Needs review"),
+    (TX_REVERSED, "Reversed"),
 ]
 # States in which M-Pesa may still move money for the request: never start another one then.
 TX_OPEN_STATES = (TX_RESERVED, TX_ACCEPTED, TX_UNKNOWN, TX_NEEDS_REVIEW)
-TX_FINAL_STATES = (TX_PAID, TX_FAILED)
+TX_FINAL_STATES = (TX_PAID, TX_FAILED, TX_REVERSED)
 
 # What an admin sees on a payment (g2p.payment.mpesa_state).
 PAY_QUEUED = "queued"
@@ -48,6 +50,7 @@ PAY_UNKNOWN = "unknown"
 PAY_PAID = "paid"
 PAY_FAILED = "failed"
 PAY_NEEDS_REVIEW = "needs_review"
+PAY_REVERSED = "reversed"
 PAYMENT_MPESA_STATES = [
     (PAY_QUEUED, "Queued"),
     (PAY_SUBMITTING, "Submitting"),
@@ -56,6 +59,7 @@ PAYMENT_MPESA_STATES = [
     (PAY_PAID, "Paid"),
     (PAY_FAILED, "Failed"),
     (PAY_NEEDS_REVIEW, "Needs review"),
+    (PAY_REVERSED, "Reversed"),
 ]
 TX_TO_PAYMENT_STATE = {
     TX_RESERVED: PAY_SUBMITTING,
@@ -64,6 +68,7 @@ TX_TO_PAYMENT_STATE = {
     TX_PAID: PAY_PAID,
     TX_FAILED: PAY_FAILED,
     TX_NEEDS_REVIEW: PAY_NEEDS_REVIEW,
+    TX_REVERSED: PAY_REVERSED,
 }
 
 # Result codes of our own for payments refused before any money moved (pre-flight).
@@ -80,5 +85,23 @@ STATUS_COMPLETED = ("completed",)
 
 # Result code of a wrong SecurityCredential: stop sending before M-Pesa locks the initiator (8006).
 CREDENTIAL_RESULT_CODES = ("2001", "8006")
+
+# One reversal request (g2p.mpesa.reversal) goes through these states.
+REV_REQUESTED = "requested"  # committed; the job sends it (again after a lost acknowledgement)
+REV_ACCEPTED = "accepted"  # M-Pesa acknowledged it; result pending
+REV_REVERSED = "reversed"
+REV_FAILED = "failed"  # M-Pesa refused it: the payment stays paid
+REV_NEEDS_REVIEW = "needs_review"  # e.g. "already reversed" with no success of ours on record
+REVERSAL_STATES = [
+    (REV_REQUESTED, "Requested"),
+    (REV_ACCEPTED, "Accepted by M-Pesa"),
+    (REV_REVERSED, "Reversed"),
+    (REV_FAILED, "Failed"),
+    (REV_NEEDS_REVIEW, "Needs review"),
+]
+# A payment has at most one reversal in these states (a partial unique index).
+REV_OPEN_STATES = (REV_REQUESTED, REV_ACCEPTED, REV_NEEDS_REVIEW)
+# The payment's mpesa_result_code once reversed (our own code, as the pre-flight ones).
+REVERSED_RESULT_CODE = "G2P_REVERSED"
 
 CURRENCY = "KES"

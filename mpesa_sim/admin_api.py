@@ -7,11 +7,11 @@ import secrets
 import sqlite3
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from mpesa_sim import credentials, directory, faults, ledger
+from mpesa_sim import credentials, directory, faults, ledger, statement
 from mpesa_sim.state import Simulator, max_in_window
 
 _bearer = HTTPBearer(
@@ -181,7 +181,37 @@ def accounts(request: Request, kind: str | None = None):
 
 @router.get("/ledger/check", summary="Conservation check: sum of balances == sum of recorded top-ups")
 def ledger_check(request: Request):
-    return ledger.check_invariant(_sim(request).db.conn())
+    with _sim(request).db.snapshot() as conn:
+        return ledger.check_invariant(conn)
+
+
+@router.get(
+    "/statement",
+    summary="The Utility account statement (org portal export): CSV or XLSX, completed rows, newest first",
+    response_class=Response,
+    responses={
+        200: {"content": {media: {} for media in statement.FORMATS.values()}},
+        400: {"description": "bad period or format"},
+    },
+)
+def statement_export(
+    request: Request,
+    from_: Annotated[
+        str | None,
+        Query(alias="from", description="ISO 8601 date or datetime; naive = Kenyan time; default today"),
+    ] = None,
+    to: Annotated[str | None, Query(description="the same; a date means its last second")] = None,
+    format: Annotated[str, Query(description="csv or xlsx")] = "csv",
+):
+    sim = _sim(request)
+    try:
+        with sim.db.snapshot() as conn:
+            data, filename, media = statement.export(conn, sim.org, from_, to, format.lower())
+    except statement.StatementError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return Response(
+        data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 # -- transactions, SMS, callbacks ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The Daraja routes: OAuth token, B2C (v3, v1, validated), transaction status, account balance.
+"""The Daraja routes: OAuth token, B2C (v3, v1, validated), reversal, transaction status, account balance.
 
 Bodies are read by hand rather than through pydantic models so that every problem is answered
 in Daraja's own error shape ({"requestId", "errorCode", "errorMessage"}) and codes.
@@ -132,6 +132,34 @@ BALANCE_SCHEMA = {
     ],
     "properties": {**_QUERY_PROPS, "CommandID": {"type": "string", "enum": ["AccountBalance"]}},
 }
+REVERSAL_SCHEMA = {
+    "type": "object",
+    "required": [
+        "Initiator",
+        "SecurityCredential",
+        "CommandID",
+        "TransactionID",
+        "Amount",
+        "ReceiverParty",
+        "RecieverIdentifierType",
+        "ResultURL",
+        "QueueTimeOutURL",
+        "Remarks",
+    ],
+    "properties": {
+        "Initiator": _S,
+        "SecurityCredential": _S,
+        "CommandID": {"type": "string", "enum": ["TransactionReversal"]},
+        "TransactionID": {"type": "string", "pattern": "^[A-Z0-9]{10}$", "example": "UL2AB3CD4E"},
+        "Amount": _AMOUNT,
+        "ReceiverParty": _SHORTCODE,
+        "RecieverIdentifierType": {"type": "string", "enum": list(payments.REVERSAL_IDENTIFIER_TYPES)},
+        "ResultURL": _URL,
+        "QueueTimeOutURL": _URL,
+        "Remarks": {"type": "string", "minLength": 2, "maxLength": 100},
+        "Occasion": _S,
+    },
+}
 _ERROR = {"description": "Daraja error {requestId, errorCode, errorMessage}"}
 
 
@@ -221,17 +249,25 @@ async def _b2c(request: Request, api: str):
     if api == "b2c_v1":
         # v1 has no caller id, so a retry there is a second payment (why clients use v3).
         req["OriginatorConversationID"] = receipts.new_originator_conversation_id()
-    ocid = req["OriginatorConversationID"]
-    conversation_id = receipts.new_conversation_id()
     fields = {
         "kind": "b2c",
         "api": api,
-        "originator_conversation_id": ocid,
-        "conversation_id": conversation_id,
         "from_account": ledger.UTILITY,
         "to_account": directory.wallet_ref(req["PartyB"]),
         "party_b": req["PartyB"],
         "amount_cents": req["Amount"] * 100,
+    }
+    return await _accept(sim, req, fields, payments.process_b2c)
+
+
+async def _accept(sim: Simulator, req: dict, fields: dict, process):
+    """Store an accepted money request, queue its processing, acknowledge it."""
+    ocid = req["OriginatorConversationID"]
+    conversation_id = receipts.new_conversation_id()
+    fields = {
+        **fields,
+        "originator_conversation_id": ocid,
+        "conversation_id": conversation_id,
         "status": "pending",
         "request_json": req,
     }
@@ -242,8 +278,8 @@ async def _b2c(request: Request, api: str):
         )
     except sqlite3.IntegrityError:
         return daraja_error(500, "500.002.1001", "Duplicate OriginatorConversationID.")
-    sim.enqueue(payments.process_b2c, txn_id)
-    if sim.faults.fire("sync_500_processed", req["PartyB"]):
+    sim.enqueue(process, txn_id)
+    if sim.faults.fire("sync_500_processed", fields["party_b"]):
         return daraja_error(500, "500.001.1001", "Internal Server Error")
     return _ack(ocid, conversation_id)
 
@@ -276,6 +312,41 @@ async def b2c_v1(request: Request):
 )
 async def b2c_validate(request: Request):
     return await _b2c(request, "b2c_validate")
+
+
+@router.post(
+    "/mpesa/reversal/v1/request",
+    summary="Transaction reversal of a B2C payment (result sent to ResultURL)",
+    responses=_RESPONSES,
+    openapi_extra=_doc(REVERSAL_SCHEMA),
+)
+async def reversal(request: Request):
+    sim = _sim(request)
+    body, error = await _preamble(request, None)
+    if error:
+        return error
+    try:
+        req = payments.validate_reversal(body)
+    except DarajaError as exc:
+        return daraja_error(exc.status, exc.code, exc.message)
+    # M-Pesa makes the id; one a client sent anyway is echoed (and, like B2C's, must be new).
+    if not req["OriginatorConversationID"]:
+        req["OriginatorConversationID"] = receipts.new_originator_conversation_id()
+    # Whose wallet it would debit, for the record and the faults' number patterns; the
+    # processor decides on the original as it is then.
+    original = sim.db.one(
+        "SELECT to_account, party_b FROM transactions WHERE receipt = ? AND kind = 'b2c'",
+        (req["TransactionID"],),
+    )
+    fields = {
+        "kind": "reversal",
+        "api": "reversal",
+        "from_account": original["to_account"] if original else "",
+        "to_account": ledger.UTILITY,
+        "party_b": original["party_b"] if original else None,
+        "amount_cents": req["Amount"] * 100,
+    }
+    return await _accept(sim, req, fields, payments.process_reversal)
 
 
 async def _query(request: Request, validate, process):

@@ -63,12 +63,14 @@ CREATE TABLE IF NOT EXISTS topups (
     account_id INTEGER NOT NULL REFERENCES accounts(id),
     amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
     reason TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    receipt TEXT                       -- the statement's Receipt No. (top-ups of org accounts)
 );
 CREATE TABLE IF NOT EXISTS transactions (
     id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,                -- b2c, till_payment, deposit, transfer, withdraw, float_transfer
-    api TEXT,                          -- b2c_v3, b2c_v1, b2c_validate
+    kind TEXT NOT NULL,                -- b2c, reversal, till_payment, deposit, transfer, withdraw,
+                                       -- float_transfer
+    api TEXT,                          -- b2c_v3, b2c_v1, b2c_validate, reversal
     receipt TEXT UNIQUE,
     originator_conversation_id TEXT UNIQUE,
     conversation_id TEXT,
@@ -81,11 +83,26 @@ CREATE TABLE IF NOT EXISTS transactions (
     status TEXT NOT NULL,              -- pending | completed | failed
     request_json TEXT,
     created_at TEXT NOT NULL,
-    finalised_at TEXT
+    finalised_at TEXT,
+    linked_receipt TEXT,               -- a reversal: the receipt of the transaction it reverses
+    reversed_by TEXT,                  -- a reversed transaction: the reversal's receipt
+    silent INTEGER NOT NULL DEFAULT 0  -- fault lost_result: no result, no status answer, ever
 );
 CREATE INDEX IF NOT EXISTS transactions_party_b ON transactions(party_b);
 CREATE INDEX IF NOT EXISTS transactions_status ON transactions(status);
 CREATE INDEX IF NOT EXISTS transactions_to ON transactions(to_account, status, finalised_at);
+-- The organisation's accounts' journal (their statement): one entry per change of balance, in
+-- the write transaction that made it, so the order of ids is the order of the balances.
+CREATE TABLE IF NOT EXISTS account_entries (
+    id INTEGER PRIMARY KEY,
+    account_ref TEXT NOT NULL,         -- org:utility, org:working
+    transaction_id INTEGER REFERENCES transactions(id),
+    topup_id INTEGER REFERENCES topups(id),
+    amount_cents INTEGER NOT NULL,     -- signed: paid in > 0, withdrawn < 0
+    balance_after_cents INTEGER NOT NULL,
+    created_at TEXT NOT NULL           -- the completion time (Kenya time, as transactions)
+);
+CREATE INDEX IF NOT EXISTS account_entries_at ON account_entries(account_ref, created_at);
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY,
     expires_at REAL NOT NULL
@@ -137,9 +154,24 @@ class Database:
     def _migrate(self) -> None:
         """Columns added after a database file was first made (simulator files are kept)."""
         conn = self.conn()
-        columns = {row["name"] for row in conn.execute("PRAGMA table_info(wallets)")}
-        if "language" not in columns:
-            conn.execute("ALTER TABLE wallets ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
+        for table, column, ddl in (
+            ("wallets", "language", "TEXT NOT NULL DEFAULT 'en'"),
+            ("topups", "receipt", "TEXT"),
+            ("transactions", "linked_receipt", "TEXT"),
+            ("transactions", "reversed_by", "TEXT"),
+            ("transactions", "silent", "INTEGER NOT NULL DEFAULT 0"),
+        ):
+            columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
+        conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS topups_receipt ON topups(receipt)")
+        # A file made before the journal: rebuild it once from the history it holds.
+        from mpesa_sim import ledger
+
+        if ledger.journal_missing(conn):
+            with self.write() as wconn:
+                if ledger.journal_missing(wconn):
+                    ledger.rebuild_journal(wconn)
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -165,6 +197,16 @@ class Database:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query in it sees the same committed state."""
+        conn = self.conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
             conn.execute("COMMIT")
 
     def one(self, sql: str, params: Any = ()) -> sqlite3.Row | None:

@@ -37,6 +37,10 @@ KINDS: dict[str, dict[str, Any]] = {
     },
     "transient_result": {"doc": "result `code` (17 or 26) and no money moved", "code": 17},
     "callback_delivery_failure": {"doc": "the callback is recorded but deliberately not delivered"},
+    "lost_result": {
+        "doc": "accepted and processed (money moves), but no result callback is ever sent and every"
+        " later status query about it is acknowledged, its result never sent"
+    },
 }
 
 

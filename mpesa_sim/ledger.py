@@ -2,6 +2,11 @@
 
 Money enters the system only through a recorded top-up (``topups``), so at every moment
 ``sum(accounts.balance_cents) == sum(topups.amount_cents)``: ``check_invariant`` verifies it.
+
+The organisation's own accounts (Utility, Working) also keep a journal (``account_entries``):
+every change of their balance, with the balance after it, written in the same transaction as
+the change. Writers are serialised, so the journal's order is the order of the balances, and
+the statement export reads it as it is.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from mpesa_sim import receipts
 
 UTILITY = "org:utility"
 WORKING = "org:working"
+ORG_ACCOUNTS = (UTILITY, WORKING)
 
 
 class InsufficientFunds(Exception):
@@ -47,10 +53,60 @@ def topup(conn: sqlite3.Connection, ref: str, cents: int, reason: str) -> None:
     if acc is None:
         raise KeyError(ref)
     conn.execute("UPDATE accounts SET balance_cents = balance_cents + ? WHERE id = ?", (cents, acc))
-    conn.execute(
+    moment = receipts.iso()
+    topup_id = conn.execute(
         "INSERT INTO topups(account_id, amount_cents, reason, created_at) VALUES (?, ?, ?, ?)",
-        (acc, cents, reason, receipts.iso()),
+        (acc, cents, reason, moment),
+    ).lastrowid
+    if ref in ORG_ACCOUNTS:
+        _assign_topup_receipt(conn, topup_id)
+        _entry(conn, ref, cents, balance(conn, ref), moment, topup_id=topup_id)
+
+
+def _assign_topup_receipt(conn: sqlite3.Connection, topup_id: int) -> None:
+    while True:
+        try:
+            conn.execute("UPDATE topups SET receipt = ? WHERE id = ?", (receipts.new_receipt(), topup_id))
+            return
+        except sqlite3.IntegrityError:
+            continue
+
+
+def _entry(
+    conn: sqlite3.Connection,
+    ref: str,
+    signed_cents: int,
+    after_cents: int,
+    at: str,
+    transaction_id: int | None = None,
+    topup_id: int | None = None,
+) -> None:
+    conn.execute(
+        "INSERT INTO account_entries(account_ref, transaction_id, topup_id, amount_cents,"
+        " balance_after_cents, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (ref, transaction_id, topup_id, signed_cents, after_cents, at),
     )
+
+
+def journal(
+    conn: sqlite3.Connection,
+    transaction_id: int,
+    from_ref: str,
+    to_ref: str,
+    cents: int,
+    from_after: int,
+    to_after: int,
+    at: str,
+) -> None:
+    """The journal entries of a completed move (those of the organisation's accounts).
+
+    Called in the transaction that made the move, with the balances ``move`` returned and the
+    transaction's completion time.
+    """
+    if from_ref in ORG_ACCOUNTS:
+        _entry(conn, from_ref, -cents, from_after, at, transaction_id=transaction_id)
+    if to_ref in ORG_ACCOUNTS:
+        _entry(conn, to_ref, cents, to_after, at, transaction_id=transaction_id)
 
 
 def move(conn: sqlite3.Connection, from_ref: str, to_ref: str, cents: int) -> tuple[int, int]:
@@ -114,6 +170,7 @@ def transfer(
         finalised_at=moment,
         **fields,
     )
+    journal(conn, txn, from_ref, to_ref, cents, from_after, to_after, moment)
     return assign_receipt(conn, txn), from_after, to_after
 
 
@@ -126,13 +183,72 @@ def received_since(conn: sqlite3.Connection, ref: str, since_iso: str) -> int:
     return row["total"]
 
 
+def journal_missing(conn: sqlite3.Connection) -> bool:
+    """A database file older than the journal: org accounts have history but no entries."""
+    if conn.execute("SELECT 1 FROM account_entries LIMIT 1").fetchone():
+        return False
+    marks = ", ".join("?" for _ in ORG_ACCOUNTS)
+    return bool(
+        conn.execute(
+            f"SELECT 1 FROM topups t JOIN accounts a ON a.id = t.account_id WHERE a.ref IN ({marks}) LIMIT 1",
+            ORG_ACCOUNTS,
+        ).fetchone()
+    )
+
+
+def rebuild_journal(conn: sqlite3.Connection) -> None:
+    """Replay the org accounts' recorded history into the journal (a database upgrade).
+
+    Top-ups and completed transactions in the order of their times: the running balances end
+    at the accounts' balances (conservation), and each entry's balance follows from the one
+    before. Top-ups made before receipts existed get one now.
+    """
+    for ref in ORG_ACCOUNTS:
+        acc = account_id(conn, ref)
+        if acc is None:
+            continue
+        events = []
+        for row in conn.execute(
+            "SELECT id, amount_cents, created_at, receipt FROM topups WHERE account_id = ?", (acc,)
+        ).fetchall():
+            if row["receipt"] is None:
+                _assign_topup_receipt(conn, row["id"])
+            events.append((row["created_at"], 0, row["id"], row["amount_cents"]))
+        for row in conn.execute(
+            "SELECT id, from_account, amount_cents, COALESCE(finalised_at, created_at) AS at"
+            " FROM transactions WHERE status = 'completed' AND (from_account = ? OR to_account = ?)",
+            (ref, ref),
+        ).fetchall():
+            signed = -row["amount_cents"] if row["from_account"] == ref else row["amount_cents"]
+            events.append((row["at"], 1, row["id"], signed))
+        running = 0
+        for at, source, row_id, signed in sorted(events):
+            running += signed
+            if source == 0:
+                _entry(conn, ref, signed, running, at, topup_id=row_id)
+            else:
+                _entry(conn, ref, signed, running, at, transaction_id=row_id)
+
+
 def check_invariant(conn: sqlite3.Connection) -> dict:
     total = conn.execute("SELECT COALESCE(SUM(balance_cents), 0) AS s FROM accounts").fetchone()["s"]
     minted = conn.execute("SELECT COALESCE(SUM(amount_cents), 0) AS s FROM topups").fetchone()["s"]
     negative = conn.execute("SELECT COUNT(*) AS n FROM accounts WHERE balance_cents < 0").fetchone()["n"]
+    # The journal agrees with the balances: its entries add up to each, the last says it.
+    journal_ok = True
+    for ref in ORG_ACCOUNTS:
+        row = conn.execute(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(amount_cents), 0) AS s, (SELECT balance_after_cents"
+            " FROM account_entries WHERE account_ref = ? ORDER BY id DESC LIMIT 1) AS last"
+            " FROM account_entries WHERE account_ref = ?",
+            (ref, ref),
+        ).fetchone()
+        if row["n"] and not (row["s"] == row["last"] == balance(conn, ref)):
+            journal_ok = False
     return {
         "total_balance_cents": total,
         "total_topups_cents": minted,
         "negative_accounts": negative,
-        "ok": total == minted and negative == 0,
+        "journal_ok": journal_ok,
+        "ok": total == minted and negative == 0 and journal_ok,
     }

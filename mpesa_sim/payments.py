@@ -1,4 +1,4 @@
-"""Daraja business rules: request validation, B2C processing, status and balance results.
+"""Daraja business rules: request validation, B2C and reversal processing, status and balance results.
 
 Validation happens in the request (synchronous 400s); everything else happens in the
 background processor, which decides the ResultCode from the real condition (float, limits,
@@ -44,7 +44,16 @@ RESULT_DESCRIPTIONS = {
     "SFC_IC0003": "The operator does not exist.",
     "R002": "Validation failed: the ID type does not match the recipient's registration.",
     "R003": "Validation failed: the ID number does not match the recipient's registration.",
+    "R000001": "The transaction has already been reversed",
+    "R000002": "The OriginalTransactionID is invalid",
 }
+# The Reversal API's own wording of shared codes (Safaricom's Reversal page).
+REVERSAL_DESCRIPTIONS = {
+    **RESULT_DESCRIPTIONS,
+    "1": "The balance is insufficient",
+    "2006": "Declined due to account rule",
+}
+REVERSAL_IDENTIFIER_TYPES = ("11", "4")  # "11" in today's docs, "4" in Safaricom's older samples
 
 
 class DarajaError(Exception):
@@ -137,6 +146,34 @@ def validate_b2c(body: Any, api: str) -> dict:
         if req["IDType"] not in directory.ID_TYPES:
             raise bad("IDType")
         req["IDNumber"] = _text(body, "IDNumber", 1, 30)
+    return req
+
+
+def validate_reversal(body: Any) -> dict:
+    """TransactionReversal: the original's receipt and amount, our shortcode as ReceiverParty.
+
+    The request has no OriginatorConversationID (M-Pesa makes one); one sent anyway is echoed.
+    """
+    if not isinstance(body, dict):
+        raise bad("Request")
+    req: dict[str, Any] = {
+        "Initiator": _text(body, "Initiator", 1, 100),
+        "SecurityCredential": _text(body, "SecurityCredential", 1, 2048),
+        "CommandID": _text(body, "CommandID"),
+    }
+    if req["CommandID"] != "TransactionReversal":
+        raise bad("CommandID")
+    req["TransactionID"] = _text(body, "TransactionID", 1, 20)
+    req["Amount"] = _amount(body)
+    req["ReceiverParty"] = _digits(body, "ReceiverParty", 5, 12)
+    req["RecieverIdentifierType"] = _text(body, "RecieverIdentifierType", 1, 2)  # sic, as in the docs
+    if req["RecieverIdentifierType"] not in REVERSAL_IDENTIFIER_TYPES:
+        raise bad("RecieverIdentifierType")
+    req["ResultURL"] = _url(body, "ResultURL")
+    req["QueueTimeOutURL"] = _url(body, "QueueTimeOutURL")
+    req["Remarks"] = _text(body, "Remarks", 2, 100)
+    req["Occasion"] = _text(body, "Occasion", 0, 100, required=False)
+    req["OriginatorConversationID"] = _text(body, "OriginatorConversationID", 1, 128, required=False)
     return req
 
 
@@ -246,13 +283,15 @@ def process_b2c(sim: Simulator, txn_id: int) -> None:
     party_b = req["PartyB"]
     transient = sim.faults.fire("transient_result", party_b)
     timeout_rule = sim.faults.fire("queue_timeout", party_b)
-    moment = receipts.now()
+    lost = sim.faults.fire("lost_result", party_b)
     with sim.db.write() as conn:
         row = conn.execute(
             "SELECT * FROM transactions WHERE id = ? AND status = 'pending'", (txn_id,)
         ).fetchone()
         if row is None:
             return  # another processor got there first
+        # Taken under the write lock: completion times then follow the order of the balances.
+        moment = receipts.now()
         if transient:
             code = str(transient["code"])
         elif timeout_rule and not timeout_rule["processed"]:
@@ -268,6 +307,16 @@ def process_b2c(sim: Simulator, txn_id: int) -> None:
                 "UPDATE transactions SET status = 'completed', result_code = '0', result_desc = ?,"
                 " finalised_at = ? WHERE id = ?",
                 (SUCCESS_DESC, receipts.iso(moment), txn_id),
+            )
+            ledger.journal(
+                conn,
+                txn_id,
+                ledger.UTILITY,
+                directory.wallet_ref(party_b),
+                row["amount_cents"],
+                utility_after,
+                wallet_after,
+                receipts.iso(moment),
             )
             sms.send(
                 conn,
@@ -293,6 +342,10 @@ def process_b2c(sim: Simulator, txn_id: int) -> None:
                 moment,
                 req["QueueTimeOutURL"],
             )
+        if lost:
+            mark_silent(conn, txn_id)
+    if lost:
+        return  # processed; its result and every status answer about it are lost
     if timeout_rule:
         if timeout_rule["shape"] == "echo":
             notice = dict(req, SecurityCredential="REDACTED", Amount=str(req["Amount"]))
@@ -305,6 +358,119 @@ def process_b2c(sim: Simulator, txn_id: int) -> None:
         )
         return
     sim.dispatcher.submit("result", row["originator_conversation_id"], req["ResultURL"], body, party_b)
+
+
+def mark_silent(conn: sqlite3.Connection, txn_id: int) -> None:
+    """Fault lost_result: stored, so a restart keeps every later status query unanswered."""
+    conn.execute("UPDATE transactions SET silent = 1 WHERE id = ?", (txn_id,))
+
+
+# -- reversal -----------------------------------------------------------------------------------
+def find_reversible(conn: sqlite3.Connection, receipt: str) -> sqlite3.Row | None:
+    """The organisation's completed B2C payment with this receipt, or None."""
+    return conn.execute(
+        "SELECT * FROM transactions WHERE receipt = ? AND kind = 'b2c' AND status = 'completed'"
+        " AND from_account = ?",
+        (receipt, ledger.UTILITY),
+    ).fetchone()
+
+
+def decide_reversal(
+    sim: Simulator, conn: sqlite3.Connection, txn: sqlite3.Row, req: dict
+) -> tuple[str | None, sqlite3.Row | None]:
+    """(failing ResultCode or None to reverse, the original payment when there is one)."""
+    code = check_initiator(sim, conn, req["Initiator"], req["SecurityCredential"])
+    if code:
+        return code, None
+    if req["ReceiverParty"] != sim.org["shortcode"]:
+        return "21", None
+    original = find_reversible(conn, req["TransactionID"])
+    if original is None:
+        return "R000002", None
+    if original["reversed_by"]:
+        return "R000001", original
+    if txn["amount_cents"] != original["amount_cents"]:
+        return "2006", original
+    # The debit party of a B2C reversal is the customer: the money must still be in the wallet.
+    if ledger.balance(conn, original["to_account"]) < txn["amount_cents"]:
+        return "1", original
+    return None, original
+
+
+def process_reversal(sim: Simulator, txn_id: int) -> None:
+    """Settle one accepted reversal: wallet -> Utility, the original marked, the result sent."""
+    row = sim.db.one("SELECT * FROM transactions WHERE id = ? AND status = 'pending'", (txn_id,))
+    if row is None:
+        return
+    req = json.loads(row["request_json"])
+    party_b = row["party_b"]
+    lost = sim.faults.fire("lost_result", party_b)
+    with sim.db.write() as conn:
+        row = conn.execute(
+            "SELECT * FROM transactions WHERE id = ? AND status = 'pending'", (txn_id,)
+        ).fetchone()
+        if row is None:
+            return
+        moment = receipts.now()
+        at = receipts.iso(moment)
+        code, original = decide_reversal(sim, conn, row, req)
+        if code is None:
+            wallet = original["to_account"]
+            cents = row["amount_cents"]
+            wallet_after, utility_after = ledger.move(conn, wallet, ledger.UTILITY, cents)
+            receipt = ledger.assign_receipt(conn, txn_id)
+            conn.execute(
+                "UPDATE transactions SET status = 'completed', result_code = '0', result_desc = ?,"
+                " finalised_at = ?, from_account = ?, party_b = ?, linked_receipt = ? WHERE id = ?",
+                (SUCCESS_DESC, at, wallet, original["party_b"], original["receipt"], txn_id),
+            )
+            conn.execute("UPDATE transactions SET reversed_by = ? WHERE id = ?", (receipt, original["id"]))
+            ledger.journal(conn, txn_id, wallet, ledger.UTILITY, cents, wallet_after, utility_after, at)
+            name = conn.execute("SELECT name FROM accounts WHERE ref = ?", (wallet,)).fetchone()["name"]
+            sms.send(
+                conn,
+                original["party_b"],
+                sms.reversal_debited(
+                    receipt, original["receipt"], cents, sim.org["org_name"], moment, wallet_after
+                ),
+            )
+            body = reversal_success_result(sim, row, req, receipt, original, name, moment, utility_after)
+        else:
+            conn.execute(
+                "UPDATE transactions SET status = 'failed', result_code = ?, result_desc = ?,"
+                " finalised_at = ? WHERE id = ?",
+                (code, REVERSAL_DESCRIPTIONS[code], at, txn_id),
+            )
+            body = failure_result(
+                code,
+                row["originator_conversation_id"],
+                row["conversation_id"],
+                moment,
+                req["QueueTimeOutURL"],
+                REVERSAL_DESCRIPTIONS,
+            )
+        if lost:
+            mark_silent(conn, txn_id)
+    if lost:
+        return
+    sim.dispatcher.submit("result", row["originator_conversation_id"], req["ResultURL"], body, party_b)
+
+
+def reversal_success_result(sim, row, req, receipt, original, wallet_name, moment, utility_after) -> dict:
+    result = _envelope("0", SUCCESS_DESC, row["originator_conversation_id"], row["conversation_id"], receipt)
+    result["ResultParameters"] = {
+        "ResultParameter": [
+            {"Key": "DebitAccountBalance", "Value": balance_entry("Utility Account", utility_after)},
+            {"Key": "Amount", "Value": receipts.amount_value(row["amount_cents"])},
+            {"Key": "TransCompletedTime", "Value": receipts.compact_datetime(moment)},
+            {"Key": "OriginalTransactionID", "Value": original["receipt"]},
+            {"Key": "Charge", "Value": 0},
+            {"Key": "CreditPartyPublicName", "Value": f"{sim.org['shortcode']} - {sim.org['org_name']}"},
+            {"Key": "DebitPartyPublicName", "Value": f"{original['party_b']} - {wallet_name}"},
+        ]
+    }
+    result["ReferenceData"] = _reference("QueueTimeoutURL", req["QueueTimeOutURL"])
+    return {"Result": result}
 
 
 def _envelope(code: str, desc: str, ocid: str, conversation_id: str, transaction_id: str) -> dict:
@@ -341,9 +507,16 @@ def b2c_success_result(row, req, receipt, moment, wallet_name, utility_after, wo
     return {"Result": result}
 
 
-def failure_result(code: str, ocid: str, conversation_id: str, moment, queue_timeout_url: str | None) -> dict:
+def failure_result(
+    code: str,
+    ocid: str,
+    conversation_id: str,
+    moment,
+    queue_timeout_url: str | None,
+    descriptions: dict = RESULT_DESCRIPTIONS,
+) -> dict:
     result = _envelope(
-        code, RESULT_DESCRIPTIONS[code], ocid, conversation_id, receipts.placeholder_transaction_id(moment)
+        code, descriptions[code], ocid, conversation_id, receipts.placeholder_transaction_id(moment)
     )
     if queue_timeout_url is not None:
         result["ReferenceData"] = _reference("QueueTimeoutURL", queue_timeout_url)
@@ -355,11 +528,24 @@ def process_status_query(sim: Simulator, req: dict, ocid: str, conversation_id: 
     moment = receipts.now()
     with sim.db.write() as conn:
         code = check_initiator(sim, conn, req["Initiator"], req["SecurityCredential"])
+    if about_silent(sim, req):
+        return  # fault lost_result: acknowledged, never answered
     if code:
         body = failure_result(code, ocid, conversation_id, moment, None)
     else:
         body = status_result(sim, req, ocid, conversation_id, moment)
     sim.dispatcher.submit("result", ocid, req["ResultURL"], body)
+
+
+def about_silent(sim: Simulator, req: dict) -> bool:
+    """Whether the query names (by OriginatorConversationID or receipt) a lost_result transaction."""
+    return (
+        sim.db.one(
+            "SELECT 1 FROM transactions WHERE silent = 1 AND (originator_conversation_id = ? OR receipt = ?)",
+            (req.get("OriginalConversationID"), req.get("TransactionID")),
+        )
+        is not None
+    )
 
 
 def find_transaction(sim: Simulator, req: dict) -> tuple[sqlite3.Row | None, str]:
@@ -394,12 +580,16 @@ def status_result(sim: Simulator, req: dict, ocid: str, conversation_id: str, mo
         code, desc = row["result_code"], row["result_desc"]
     else:
         code, desc = "0", SUCCESS_DESC
-    credit = sim.db.one("SELECT name FROM accounts WHERE ref = ?", (row["to_account"],))
-    party_b = row["party_b"] or row["to_account"].split(":", 1)[-1]
+    reversal = row["kind"] == "reversal"  # the customer is debited, the organisation credited
+    customer_ref = row["from_account"] if reversal else row["to_account"]
+    customer = sim.db.one("SELECT name FROM accounts WHERE ref = ?", (customer_ref,))
+    party_b = row["party_b"] or customer_ref.split(":", 1)[-1]
+    customer_name = f"{party_b} - {customer['name']}" if customer else party_b
+    org_name = f"{sim.org['shortcode']} - {sim.org['org_name'].upper()}"
     initiated = receipts.parse_iso(row["created_at"])
     params: list[dict] = [
-        {"Key": "DebitPartyName", "Value": f"{sim.org['shortcode']} - {sim.org['org_name'].upper()}"},
-        {"Key": "CreditPartyName", "Value": f"{party_b} - {credit['name']}" if credit else party_b},
+        {"Key": "DebitPartyName", "Value": customer_name if reversal else org_name},
+        {"Key": "CreditPartyName", "Value": org_name if reversal else customer_name},
         {"Key": "OriginatorConversationID", "Value": row["originator_conversation_id"]},
         {"Key": "InitiatedTime", "Value": receipts.compact_datetime(initiated)},
     ]
@@ -412,7 +602,9 @@ def status_result(sim: Simulator, req: dict, ocid: str, conversation_id: str, mo
         {"Key": "TransactionReason"},
         {
             "Key": "ReasonType",
-            "Value": B2C_COMMANDS.get(original.get("CommandID"), "Business Payment to Customer via API"),
+            "Value": "Reversal"
+            if reversal
+            else B2C_COMMANDS.get(original.get("CommandID"), "Business Payment to Customer via API"),
         },
         {"Key": "TransactionStatus", "Value": status},
         {"Key": "Amount", "Value": receipts.amount_value(row["amount_cents"])},
@@ -453,17 +645,19 @@ def process_balance_query(sim: Simulator, req: dict, ocid: str, conversation_id:
     sim.dispatcher.submit("result", ocid, req["ResultURL"], body)
 
 
-def account_balance_string(working_cents: int, utility_cents: int) -> str:
-    def entry(name: str, cents: int) -> str:
-        amount = "%d.%02d" % (cents // 100, cents % 100)
-        return f"{name}|KES|{amount}|{amount}|0.00|0.00"
+def balance_entry(name: str, cents: int) -> str:
+    """One account in M-Pesa's balance string: Name|Currency|Current|Available|Reserved|Uncleared."""
+    amount = "%d.%02d" % (cents // 100, cents % 100)
+    return f"{name}|KES|{amount}|{amount}|0.00|0.00"
 
+
+def account_balance_string(working_cents: int, utility_cents: int) -> str:
     return "&".join(
         [
-            entry("Working Account", working_cents),
-            entry("Float Account", 0),
-            entry("Utility Account", utility_cents),
-            entry("Charges Paid Account", 0),
-            entry("Organization Settlement Account", 0),
+            balance_entry("Working Account", working_cents),
+            balance_entry("Float Account", 0),
+            balance_entry("Utility Account", utility_cents),
+            balance_entry("Charges Paid Account", 0),
+            balance_entry("Organization Settlement Account", 0),
         ]
     )

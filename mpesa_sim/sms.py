@@ -77,3 +77,14 @@ def withdrawn(receipt: str, cents: int, agent_name: str, moment: dt.datetime, ne
         f"{receipt} Confirmed. On {when(moment)} Withdraw Ksh{shillings(cents)} from {agent_name}"
         f" New M-PESA balance is Ksh{shillings(new_balance)}. Transaction cost, Ksh0.00."
     )
+
+
+def reversal_debited(
+    receipt: str, original: str, cents: int, org_name: str, moment: dt.datetime, new_balance: int
+) -> str:
+    """The payee's SMS when a payment to them is reversed (the simulator's wording)."""
+    return (
+        f"{receipt} Confirmed. Transaction {original} of Ksh{shillings(cents)} from {org_name.upper()}"
+        f" has been reversed on {when(moment)}. Ksh{shillings(cents)} has been debited from your"
+        f" M-PESA account. New M-PESA balance is Ksh{shillings(new_balance)}."
+    )

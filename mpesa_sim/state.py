@@ -63,10 +63,12 @@ class Simulator:
         self._processor = threading.Thread(target=self._process_loop, name="processor", daemon=True)
         self._processor.start()
         # Requests accepted before a stop are still owed a result: pick them up again.
+        processors = {"b2c": payments.process_b2c, "reversal": payments.process_reversal}
         for row in self.db.all(
-            "SELECT id FROM transactions WHERE status = 'pending' AND kind = 'b2c' ORDER BY id"
+            "SELECT id, kind FROM transactions WHERE status = 'pending' AND kind IN ('b2c', 'reversal')"
+            " ORDER BY id"
         ):
-            self.enqueue(payments.process_b2c, row["id"])
+            self.enqueue(processors[row["kind"]], row["id"])
 
     # -- background processing --------------------------------------------------------------
     def enqueue(self, func: Callable, *args) -> None:

@@ -11,7 +11,9 @@ from ..models.payment_manager_results import CallbackRefused
 _logger = logging.getLogger(__name__)
 
 PG_INT_MAX = 2**31 - 1  # a larger id in the URL is no manager, not a database error
-CALLBACK_KINDS = ("result", "timeout", "status", "balance")
+CALLBACK_KINDS = ("result", "timeout", "status", "balance", "reversal", "reversal_timeout")
+# Kinds whose URL ends with the id of what they answer (a status query's, a reversal's reference).
+KINDS_WITH_ID = ("status", "reversal", "reversal_timeout")
 BASE = "/g2p_payment_mpesa/<int:manager_id>/<string:secret>"
 
 
@@ -27,7 +29,7 @@ def _answer(status, accepted):
 
 class MpesaCallbackController(http.Controller):
     @http.route(
-        [f"{BASE}/<string:kind>", f"{BASE}/status/<string:ocid>"],
+        [f"{BASE}/<string:kind>", f"{BASE}/<string:kind>/<string:ocid>"],
         type="http",
         auth="public",
         methods=["POST"],
@@ -36,7 +38,7 @@ class MpesaCallbackController(http.Controller):
     )
     def mpesa_callback(self, manager_id, secret, kind="status", ocid=None, **_kwargs):
         source = request.httprequest.remote_addr
-        if kind not in CALLBACK_KINDS:
+        if kind not in CALLBACK_KINDS or (ocid is not None and kind not in KINDS_WITH_ID):
             return _answer(404, False)
         # The secret and allowlist in one query: exists() and reading the manager through the
         # ORM (every column of a mail.thread record) cost two round trips on every callback.

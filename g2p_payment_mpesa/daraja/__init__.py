@@ -1,7 +1,7 @@
 """M-Pesa Daraja wire code: no Odoo import, usable from the addon and from plain Python."""
 
 from .amounts import to_whole_shillings
-from .client import B2CRequest, DarajaClient
+from .client import B2CRequest, DarajaClient, ReversalRequest
 from .config import DarajaConfig
 from .credential import load_certificate
 from .errors import (
@@ -19,13 +19,34 @@ from .payloads import (
     B2CResult,
     BalanceResult,
     QueueTimeoutNotice,
+    ReversalResult,
+    ReversalTimeoutNotice,
     StatusResult,
     parse_balance_result,
     parse_queue_timeout,
     parse_result,
+    parse_reversal_result,
+    parse_reversal_timeout,
     parse_status_result,
+    reversal_payload,
 )
-from .result_codes import ResultClass, classify_result_code, describe_result_code
+from .result_codes import (
+    ResultClass,
+    ReversalClass,
+    classify_result_code,
+    classify_reversal_code,
+    describe_result_code,
+    describe_reversal_code,
+)
+from .statement import (
+    Statement,
+    StatementError,
+    StatementLine,
+    parse_csv,
+    parse_file,
+    parse_rows,
+    parse_xlsx,
+)
 from .throttle import NO_THROTTLE, NoThrottle, Throttle
 from .token_cache import TOKEN_CACHE, TokenCache
 
@@ -48,18 +69,34 @@ __all__ = [
     "OutcomeKind",
     "QueueTimeoutNotice",
     "ResultClass",
+    "ReversalClass",
+    "ReversalRequest",
+    "ReversalResult",
+    "ReversalTimeoutNotice",
+    "Statement",
+    "StatementError",
+    "StatementLine",
     "StatusResult",
     "SubmitOutcome",
     "Throttle",
     "TokenCache",
     "classify_result_code",
+    "classify_reversal_code",
     "describe_result_code",
+    "describe_reversal_code",
     "load_certificate",
     "msisdn_matches",
     "normalise_msisdn",
     "parse_balance_result",
+    "parse_csv",
+    "parse_file",
     "parse_queue_timeout",
     "parse_result",
+    "parse_reversal_result",
+    "parse_reversal_timeout",
+    "parse_rows",
     "parse_status_result",
+    "parse_xlsx",
+    "reversal_payload",
     "to_whole_shillings",
 ]

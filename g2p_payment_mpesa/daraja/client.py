@@ -1,4 +1,4 @@
-"""The Daraja HTTP client: token, B2C submit, status and balance queries.
+"""The Daraja HTTP client: token, B2C submit, status and balance queries, reversal.
 
 Every call returns a :class:`SubmitOutcome` that says what the caller may do next. The key
 distinction is between TRANSIENT (provably not processed: send again with the same
@@ -24,6 +24,7 @@ from .config import DarajaConfig
 from .credential import security_credential as _encrypt_credential
 from .errors import DarajaAuthError, DarajaTokenUnavailable, InvalidAmount, InvalidMsisdn
 from .outcomes import OutcomeKind, SubmitOutcome
+from .payloads import reversal_payload
 from .throttle import NO_THROTTLE, Throttle
 from .token_cache import TOKEN_CACHE, TokenCache
 
@@ -34,6 +35,7 @@ B2C_PATH = "/mpesa/b2c/v3/paymentrequest"
 B2C_VALIDATED_PATH = "/mpesa/b2cvalidate/v2/paymentrequest"
 STATUS_PATH = "/mpesa/transactionstatus/v1/query"
 BALANCE_PATH = "/mpesa/accountbalance/v1/query"
+REVERSAL_PATH = "/mpesa/reversal/v1/request"
 
 COMMAND_IDS = frozenset({"BusinessPayment", "SalaryPayment", "PromotionPayment"})
 # 01 national ID, 02 military, 03 alien, 04 diplomatic, 05 passport.
@@ -52,6 +54,8 @@ THROTTLED_CODES = frozenset({SPIKE_ARREST_CODE, QUOTA_CODE, "http_429"})
 MAX_TOKEN_LIFETIME = 24 * 3600.0
 
 _MSISDN = re.compile(r"254[17][0-9]{8}")
+# An M-Pesa receipt (TransactionID): 10 uppercase letters and digits in Daraja; a little slack.
+_RECEIPT = re.compile(r"[A-Z0-9]{6,20}")
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,33 @@ class B2CRequest:
     @property
     def validated(self) -> bool:
         return self.id_type is not None
+
+
+@dataclass(frozen=True)
+class ReversalRequest:
+    """Reverse one completed transaction (a B2C payment) by its receipt, for its whole amount."""
+
+    receipt: str
+    amount: int
+    remarks: str
+    result_url: str
+    timeout_url: str
+    occasion: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.receipt, str) or not _RECEIPT.fullmatch(self.receipt):
+            raise ValueError(f"receipt {self.receipt!r} is not an M-Pesa receipt (TransactionID)")
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+            raise InvalidAmount("amount must be an int of whole shillings (the original's)", "type")
+        if self.amount <= 0:
+            raise InvalidAmount(f"Amount {self.amount} must be positive", "not_positive")
+        if not isinstance(self.remarks, str) or not 2 <= len(self.remarks) <= 100:
+            raise ValueError("remarks must be 2 to 100 characters")
+        if len(self.occasion or "") > 100:
+            raise ValueError("occasion must be at most 100 characters")
+        for name in ("result_url", "timeout_url"):
+            if not str(getattr(self, name) or "").startswith(("http://", "https://")):
+                raise ValueError(f"{name} must be an http(s) URL")
 
 
 def _pre_send(exc: requests.ConnectionError) -> bool:
@@ -325,6 +356,26 @@ class DarajaClient:
             "ResultURL": result_url,
         }
         return self._call(BALANCE_PATH, payload, None)
+
+    def reverse(self, req: ReversalRequest) -> SubmitOutcome:
+        """Ask M-Pesa to reverse a transaction. ACCEPTED means queued, never reversed: the result
+        comes to ``req.result_url``. The acknowledgement's OriginatorConversationID is M-Pesa's
+        (the request carries none). Sending the same reversal again is refused by M-Pesa with
+        R000001 "already reversed" once the first went through, so it cannot move money twice.
+        """
+        payload = reversal_payload(
+            initiator=self.config.initiator_name,
+            security_credential=self.security_credential(),
+            receipt=req.receipt,
+            amount=req.amount,
+            receiver_party=self.config.shortcode,
+            receiver_identifier_type=self.config.reversal_identifier_type,
+            result_url=req.result_url,
+            timeout_url=req.timeout_url,
+            remarks=req.remarks,
+            occasion=req.occasion,
+        )
+        return self._call(REVERSAL_PATH, payload, None)
 
     # --- plumbing ------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Connection settings of one Daraja app (one environment, one shortcode, one initiator)."""
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -17,6 +18,8 @@ class DarajaConfig:
     read_timeout: float = 30.0
     min_amount: int = 10
     max_amount: int = 250_000
+    # RecieverIdentifierType of a reversal: "11" in Safaricom's current docs, "4" in older ones.
+    reversal_identifier_type: str = "11"
 
     def __post_init__(self):
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
@@ -35,6 +38,9 @@ class DarajaConfig:
             raise ValueError("timeouts must be positive")
         if not (0 < self.min_amount <= self.max_amount):
             raise ValueError("amount limits must satisfy 0 < min_amount <= max_amount")
+        identifier_type = self.reversal_identifier_type
+        if not isinstance(identifier_type, str) or not re.fullmatch(r"[0-9]{1,2}", identifier_type):
+            raise ValueError("reversal_identifier_type must be an identifier type number such as '11' or '4'")
 
     @property
     def timeout(self) -> tuple[float, float]:

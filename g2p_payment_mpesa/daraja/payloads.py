@@ -106,6 +106,50 @@ class BalanceResult:
 
 
 @dataclass(frozen=True)
+class ReversalResult:
+    """The result of a Transaction Reversal request (posted to its ResultURL)."""
+
+    # M-Pesa's ids of the reversal request (M-Pesa makes both: the request carries none).
+    originator_conversation_id: str
+    conversation_id: str | None
+    result_type: str | None
+    result_code: str
+    result_desc: str
+    # On success the reversal's own receipt; on a failure a placeholder ("SKE0000000").
+    transaction_id: str | None
+    original_transaction_id: str | None = None
+    amount_cents: int | None = None
+    charge_cents: int | None = None
+    completed_at: datetime | None = None
+    debit_party_name: str | None = None
+    credit_party_name: str | None = None
+    debit_account_balance: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_success(self) -> bool:
+        return self.result_code == "0"
+
+    @property
+    def receipt(self) -> str | None:
+        """The reversal's receipt: TransactionID of a success that is not a placeholder."""
+        if not self.is_success or not self.transaction_id:
+            return None
+        if _PLACEHOLDER_TRANSACTION_ID.fullmatch(self.transaction_id):
+            return None
+        return self.transaction_id
+
+
+@dataclass(frozen=True)
+class ReversalTimeoutNotice:
+    """M-Pesa gave up waiting for a reversal in its queue: the outcome is unknown."""
+
+    originator_conversation_id: str | None = None
+    conversation_id: str | None = None
+    original_transaction_id: str | None = None
+
+
+@dataclass(frozen=True)
 class QueueTimeoutNotice:
     """M-Pesa gave up waiting in its queue: the outcome is unknown, never "failed"."""
 
@@ -225,6 +269,19 @@ def _kenyan_time(params: dict, key: str, *, strict: bool) -> datetime | None:
     if strict:
         raise MalformedPayload(f"Result parameter {key} is not a date: {value!r}")
     return None
+
+
+def _cents(params: dict, key: str, *, strict: bool) -> int | None:
+    """An amount in whole minor units (cents); a fraction of a cent is not M-Pesa's."""
+    amount = _decimal(params, key, strict=strict)
+    if amount is None:
+        return None
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        if strict:
+            raise MalformedPayload(f"Result parameter {key} has a fraction of a cent: {params.get(key)!r}")
+        return None
+    return int(cents)
 
 
 def _param_text(params: dict, key: str) -> str | None:
@@ -389,3 +446,96 @@ def parse_queue_timeout(body) -> QueueTimeoutNotice:
     if not ocid:
         raise MalformedPayload("Queue timeout body has neither a 'Result' nor an OriginatorConversationID")
     return QueueTimeoutNotice(originator_conversation_id=ocid, conversation_id=_text(data, "ConversationID"))
+
+
+# --- Transaction Reversal ----------------------------------------------------------------------
+
+REVERSAL_COMMAND_ID = "TransactionReversal"
+
+
+def reversal_payload(
+    *,
+    initiator: str,
+    security_credential: str,
+    receipt: str,
+    amount: int,
+    receiver_party: str,
+    receiver_identifier_type: str,
+    result_url: str,
+    timeout_url: str,
+    remarks: str,
+    occasion: str = "",
+) -> dict:
+    """The body of POST /mpesa/reversal/v1/request (field names and spelling as Daraja's docs).
+
+    No OriginatorConversationID: M-Pesa makes it and returns it in the acknowledgement.
+    """
+    payload = {
+        "Initiator": initiator,
+        "SecurityCredential": security_credential,
+        "CommandID": REVERSAL_COMMAND_ID,
+        "TransactionID": receipt,
+        "Amount": amount,
+        "ReceiverParty": receiver_party,
+        "RecieverIdentifierType": receiver_identifier_type,  # sic: Daraja's spelling
+        "ResultURL": result_url,
+        "QueueTimeOutURL": timeout_url,
+        "Remarks": remarks,
+    }
+    if occasion:
+        payload["Occasion"] = occasion
+    return payload
+
+
+def parse_reversal_result(body) -> ReversalResult:
+    """Parse a Transaction Reversal result.
+
+    ResultCode is a number on success (0) and a string on failures ("R000002"); failures carry
+    no ResultParameters. TransactionID is the reversal's own receipt, OriginalTransactionID the
+    receipt reversed.
+    """
+    result = _result(body)
+    code = _code(result)
+    params = _parameters(result)
+    return ReversalResult(
+        originator_conversation_id=_text(result, "OriginatorConversationID", required=True),
+        conversation_id=_text(result, "ConversationID"),
+        result_type=_text(result, "ResultType"),
+        result_code=code,
+        result_desc=_text(result, "ResultDesc") or "",
+        transaction_id=_text(result, "TransactionID"),
+        original_transaction_id=_param_text(params, "OriginalTransactionID"),
+        amount_cents=_cents(params, "Amount", strict=True),
+        charge_cents=_cents(params, "Charge", strict=False),
+        completed_at=_kenyan_time(params, "TransCompletedTime", strict=True),
+        debit_party_name=_param_text(params, "DebitPartyPublicName"),
+        credit_party_name=_param_text(params, "CreditPartyPublicName"),
+        debit_account_balance=_param_text(params, "DebitAccountBalance"),
+        parameters=params,
+    )
+
+
+def parse_reversal_timeout(body) -> ReversalTimeoutNotice:
+    """Parse a reversal's QueueTimeOutURL notice: a Result envelope, or the request echoed (which
+    carries no OriginatorConversationID, only the receipt to reverse)."""
+    data = _load(body)
+    if "Result" in data:
+        result = _result(data)
+        params = _parameters(result)
+        return ReversalTimeoutNotice(
+            originator_conversation_id=_text(result, "OriginatorConversationID"),
+            conversation_id=_text(result, "ConversationID"),
+            original_transaction_id=_param_text(params, "OriginalTransactionID"),
+        )
+    ocid = _text(data, "OriginatorConversationID")
+    receipt = _text(data, "TransactionID") if data.get("CommandID") == REVERSAL_COMMAND_ID else None
+    if not ocid and not receipt:
+        raise MalformedPayload(
+            "Reversal queue timeout body has neither a 'Result', an OriginatorConversationID nor the "
+            "reversal request"
+        )
+    return ReversalTimeoutNotice(
+        originator_conversation_id=ocid,
+        conversation_id=_text(data, "ConversationID"),
+        original_transaction_id=receipt,
+    )

@@ -63,3 +63,58 @@ def classify_result_code(code) -> ResultClass:
 def describe_result_code(code) -> str:
     code = normalise_result_code(code)
     return _DESCRIPTIONS.get(code, f"M-Pesa result code {code}")
+
+
+# --- Transaction Reversal ----------------------------------------------------------------------
+
+
+class ReversalClass(str, Enum):
+    """What a Reversal result code means for the reversal request (and the payment behind it)."""
+
+    # The money is back in the organisation's Utility account.
+    REVERSED = "reversed"
+    # R000001: M-Pesa has reversed this receipt before. Proof of nothing on its own: a caller that
+    # holds no success result of its own must have a person check, never mark the payment reversed.
+    ALREADY_REVERSED = "already_reversed"
+    # M-Pesa failed this request for a passing reason: it may be sent again (a second reversal of
+    # a receipt that was reversed meanwhile is refused with R000001, so it cannot move money twice).
+    TRANSIENT = "transient"
+    # Refused for good (invalid original, balance too low, credential, account rule): the payment
+    # stays paid; a person is told.
+    FAILED = "failed"
+
+
+REVERSAL_ALREADY_REVERSED = "R000001"
+REVERSAL_INVALID_ORIGINAL = "R000002"
+
+_REVERSAL_DESCRIPTIONS = {
+    "0": "Reversed: the money is back in the organisation's Utility account",
+    "1": "The balance is insufficient: the recipient's wallet holds less than the amount to reverse",
+    "11": "The debit party is in an invalid state",
+    "17": "M-Pesa internal failure (temporary)",
+    "21": "The initiator is not allowed to reverse (it needs the Org Reversals Initiator role)",
+    "26": "M-Pesa system busy (temporary)",
+    "2001": "Initiator information invalid: wrong initiator name, password or certificate",
+    "2006": "Declined due to account rule (e.g. the amount differs from the original's)",
+    "2028": "Not permitted according to the shortcode's product assignment",
+    "8006": "The initiator's security credential is locked",
+    REVERSAL_ALREADY_REVERSED: "The transaction has already been reversed",
+    REVERSAL_INVALID_ORIGINAL: "The original transaction ID is invalid (unknown, not this organisation's, "
+    "or not reversible)",
+}
+
+
+def classify_reversal_code(code) -> ReversalClass:
+    code = normalise_result_code(code)
+    if code == "0":
+        return ReversalClass.REVERSED
+    if code == REVERSAL_ALREADY_REVERSED:
+        return ReversalClass.ALREADY_REVERSED
+    if code in _TRANSIENT_CODES:
+        return ReversalClass.TRANSIENT
+    return ReversalClass.FAILED
+
+
+def describe_reversal_code(code) -> str:
+    code = normalise_result_code(code)
+    return _REVERSAL_DESCRIPTIONS.get(code, f"M-Pesa reversal result code {code}")

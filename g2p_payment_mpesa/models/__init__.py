@@ -1,9 +1,12 @@
 from . import (
     g2p_cycle,
+    g2p_cycle_reconciliation,
     g2p_payment,
     g2p_payment_batch,
     mpesa_float_report,
     mpesa_rate_budget,
+    mpesa_reversal,
+    mpesa_statement,
     mpesa_transaction,
     payment_manager,
     payment_manager_demo,
@@ -11,4 +14,6 @@ from . import (
     payment_manager_prepare,
     payment_manager_reconcile,
     payment_manager_results,
+    payment_manager_reversal,
+    payment_manager_statement,
 )

@@ -53,11 +53,18 @@ class MpesaTransaction(models.Model):
 
     def init(self):
         # Invariant 1 at the database level: whatever the code does, a payment cannot have two
-        # requests that M-Pesa may still pay.
+        # requests that M-Pesa may still pay (a reversed one paid, and the money came back).
+        # Made again where an older version of the addon left the index without 'reversed'.
+        self.env.cr.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'g2p_mpesa_transaction_one_open_per_payment'"
+        )
+        row = self.env.cr.fetchone()
+        if row and "reversed" not in row[0]:
+            self.env.cr.execute("DROP INDEX g2p_mpesa_transaction_one_open_per_payment")
         self.env.cr.execute(
             """
             CREATE UNIQUE INDEX IF NOT EXISTS g2p_mpesa_transaction_one_open_per_payment
-            ON g2p_mpesa_transaction (payment_id) WHERE state != 'failed'
+            ON g2p_mpesa_transaction (payment_id) WHERE state NOT IN ('failed', 'reversed')
             """
         )
 

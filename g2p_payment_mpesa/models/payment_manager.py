@@ -33,12 +33,14 @@ SECRET_FIELDS = ("consumer_secret", "initiator_password", "callback_secret")
 
 def notify(title, message, kind, sticky=False, then="close"):
     """The notification every button of this addon answers with; `then`: "close" the dialog,
-    "reload" the form, or None."""
+    "reload" the form, an action to open next, or None."""
     params = {"title": title, "message": message, "type": kind, "sticky": sticky}
     if then == "close":
         params["next"] = {"type": "ir.actions.act_window_close"}
     elif then == "reload":
         params["next"] = {"type": "ir.actions.client", "tag": "soft_reload"}
+    elif isinstance(then, dict):
+        params["next"] = then
     return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
 
 

@@ -104,7 +104,8 @@ class G2PPaymentManagerMpesaResults(models.Model):
                 f"ConversationID {result.conversation_id} is not the one M-Pesa acknowledged"
             )
         if tx.state in const.TX_FINAL_STATES:
-            same = (tx.state == const.TX_PAID and result.is_success and result.receipt == tx.receipt) or (
+            paid = tx.state in (const.TX_PAID, const.TX_REVERSED)  # a reversed request was paid first
+            same = (paid and result.is_success and result.receipt == tx.receipt) or (
                 tx.state == const.TX_FAILED and not result.is_success and result.result_code == tx.result_code
             )
             if same:

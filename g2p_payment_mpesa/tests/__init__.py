@@ -9,5 +9,8 @@ from . import (
     test_preflight,
     test_prepare,
     test_rate_budget,
+    test_reconciliation_report,
+    test_reversal,
     test_safety,
+    test_statement,
 )

@@ -1,5 +1,5 @@
-// The operator console: float, live payment run, faults, credentials, wallets, ledger and
-// callbacks, all read from the admin API with the token the user pasted.
+// The operator console: float and statement, live payment run, faults, credentials, wallets,
+// ledger and callbacks, all read from the admin API with the token the user pasted.
 "use strict";
 
 (() => {
@@ -70,6 +70,45 @@
       refreshLedger();
     } catch (e) {
       say("topup-message", e.message, "error");
+    }
+  });
+
+  // -- statement --------------------------------------------------------------------------
+  // The file comes from the admin API (Bearer token), so it is fetched and handed to the
+  // browser as a download under the name the simulator gives it (the portal's).
+  const today = new Date(Date.now() + 3 * 3600 * 1000).toISOString().slice(0, 10); // Kenya's date
+  $("statement-from").value = today;
+  $("statement-to").value = today;
+
+  $("statement-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const format = (event.submitter && event.submitter.dataset.format) || "csv";
+    const params = new URLSearchParams({ from: $("statement-from").value, to: $("statement-to").value, format });
+    try {
+      const response = await fetch("/sim/admin/statement?" + params, { headers: { Authorization: "Bearer " + Sim.token() }, cache: "no-store" });
+      if (response.status === 401) throw new Sim.AuthError("admin token required");
+      if (!response.ok) {
+        const detail = await response.text();
+        let message = detail;
+        try {
+          message = JSON.parse(detail).detail || detail;
+        } catch (e) {
+          /* plain text answer */
+        }
+        throw new Error(`Statement: HTTP ${response.status} ${message}`);
+      }
+      const match = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+      const name = match ? match[1] : `statement.${format}`;
+      const url = URL.createObjectURL(await response.blob());
+      const link = el("a", { href: url, download: name, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      say("statement-message", `Downloaded ${name}`, "ok");
+    } catch (e) {
+      if (e instanceof Sim.AuthError) Sim.lost();
+      say("statement-message", e.message, "error");
     }
   });
 

@@ -1,0 +1,154 @@
+"""M-Pesa's own record of the organisation's account: imported statements, their lines, and every
+difference between them and what this Odoo sent (invariant 7)."""
+
+from decimal import Decimal
+
+from odoo import api, fields, models
+
+from .. import const
+
+LINE_KINDS = [
+    ("payment", "Payment out"),
+    ("charge", "Charge"),
+    ("reversal", "Reversal"),
+    ("float", "Money in"),
+    ("other", "Other"),
+]
+LINE_MATCHES = [
+    ("matched", "Matches a paid request"),
+    ("resolved", "Resolved a request"),
+    ("discrepancy", "Discrepancy"),
+    ("fee", "Fee of a request"),
+    ("reversal", "Reversal of a request"),
+    ("none", "Not a payment"),
+]
+DISCREPANCY_KINDS = [
+    ("no_request", "Money moved with no request in Odoo"),
+    ("no_line", "Paid in Odoo, not on the statement"),
+    ("amount", "Amount differs"),
+    ("number", "Number differs"),
+    ("ambiguous", "More than one request could be this line"),
+    ("failed_but_paid", "Paid by M-Pesa, failed in Odoo"),
+    ("reversal", "Reversal with no reversal request in Odoo"),
+]
+
+
+def money_text(cents, currency=const.CURRENCY):
+    """150000 -> 'KES 1,500.00' (integer cents in, Decimal on the way: never a float)."""
+    if cents is None or cents is False:
+        return ""
+    return f"{currency} {Decimal(cents) / 100:,.2f}"
+
+
+class MpesaStatement(models.Model):
+    """One imported statement file. A file is imported once per manager (by its SHA-256); a line is
+    stored once per manager (by its receipt), so overlapping statements change nothing twice."""
+
+    _name = "g2p.mpesa.statement"
+    _description = "M-Pesa statement"
+    _order = "id desc"
+
+    name = fields.Char("File", required=True, readonly=True)
+    manager_id = fields.Many2one(
+        "g2p.program.payment.manager.mpesa", required=True, readonly=True, index=True, ondelete="cascade"
+    )
+    sha256 = fields.Char(required=True, readonly=True, index=True)
+    holder = fields.Char("Account holder", readonly=True)
+    shortcode = fields.Char(readonly=True)
+    account = fields.Char(readonly=True)
+    period_from = fields.Datetime(readonly=True)
+    period_to = fields.Datetime(readonly=True)
+    opening_balance_cents = fields.Integer(readonly=True)
+    closing_balance_cents = fields.Integer(readonly=True)
+    opening_balance = fields.Char(compute="_compute_money")
+    closing_balance = fields.Char(compute="_compute_money")
+    complete = fields.Boolean(
+        readonly=True,
+        help="Opening balance plus money in minus money out equals the closing balance: the file holds "
+        "every movement of the period, so a request it does not show was not paid.",
+    )
+    line_ids = fields.One2many("g2p.mpesa.statement.line", "statement_id", readonly=True)
+    discrepancy_ids = fields.One2many("g2p.mpesa.discrepancy", "statement_id", readonly=True)
+    line_count = fields.Integer(readonly=True)
+    known_count = fields.Integer("Lines already imported", readonly=True)
+    skipped_count = fields.Integer("Rows not completed", readonly=True)
+    resolved_paid_count = fields.Integer("Resolved as paid", readonly=True)
+    resolved_unpaid_count = fields.Integer("Resolved as not paid", readonly=True)
+    reversed_count = fields.Integer("Reversals confirmed", readonly=True)
+    discrepancy_count = fields.Integer(readonly=True)
+
+    _sql_constraints = [
+        ("file_once", "unique(manager_id, sha256)", "This statement has already been imported."),
+    ]
+
+    @api.depends("opening_balance_cents", "closing_balance_cents")
+    def _compute_money(self):
+        for statement in self:
+            statement.opening_balance = money_text(statement.opening_balance_cents)
+            statement.closing_balance = money_text(statement.closing_balance_cents)
+
+
+class MpesaStatementLine(models.Model):
+    _name = "g2p.mpesa.statement.line"
+    _description = "M-Pesa statement line"
+    _order = "completed_at desc, id desc"
+    _rec_name = "receipt"
+
+    statement_id = fields.Many2one("g2p.mpesa.statement", required=True, index=True, ondelete="cascade")
+    manager_id = fields.Many2one(
+        "g2p.program.payment.manager.mpesa", required=True, index=True, ondelete="cascade"
+    )
+    row = fields.Integer("Row in file")
+    receipt = fields.Char(required=True, index=True)
+    completed_at = fields.Datetime()
+    initiated_at = fields.Datetime()
+    details = fields.Char()
+    kind = fields.Selection(LINE_KINDS, required=True)
+    paid_in_cents = fields.Integer()
+    withdrawn_cents = fields.Integer()
+    balance_cents = fields.Integer()
+    paid_in = fields.Char(compute="_compute_money")
+    withdrawn = fields.Char(compute="_compute_money")
+    reason_type = fields.Char()
+    other_party = fields.Char("Other party")
+    msisdn = fields.Char("Number")
+    party_name = fields.Char("Name")
+    linked_receipt = fields.Char("Linked transaction", index=True)
+    transaction_id = fields.Many2one("g2p.mpesa.transaction", "Request", index=True, ondelete="set null")
+    cycle_id = fields.Many2one("g2p.cycle", index=True, ondelete="set null")
+    match = fields.Selection(LINE_MATCHES, required=True, default="none")
+
+    _sql_constraints = [
+        ("receipt_once", "unique(manager_id, receipt)", "A receipt is on one statement line per manager."),
+    ]
+
+    @api.depends("paid_in_cents", "withdrawn_cents")
+    def _compute_money(self):
+        for line in self:
+            line.paid_in = money_text(line.paid_in_cents) if line.paid_in_cents else ""
+            line.withdrawn = money_text(line.withdrawn_cents) if line.withdrawn_cents else ""
+
+
+class MpesaDiscrepancy(models.Model):
+    _name = "g2p.mpesa.discrepancy"
+    _description = "Difference between M-Pesa's statement and Odoo"
+    _order = "id"
+
+    statement_id = fields.Many2one("g2p.mpesa.statement", required=True, index=True, ondelete="cascade")
+    manager_id = fields.Many2one(
+        "g2p.program.payment.manager.mpesa", required=True, index=True, ondelete="cascade"
+    )
+    kind = fields.Selection(DISCREPANCY_KINDS, required=True)
+    line_id = fields.Many2one("g2p.mpesa.statement.line", ondelete="cascade")
+    transaction_id = fields.Many2one("g2p.mpesa.transaction", "Request", ondelete="set null")
+    payment_id = fields.Many2one("g2p.payment", ondelete="set null")
+    cycle_id = fields.Many2one("g2p.cycle", index=True, ondelete="set null")
+    receipt = fields.Char()
+    amount_cents = fields.Integer()
+    amount = fields.Char(compute="_compute_amount")
+    description = fields.Char(required=True)
+
+    @api.depends("amount_cents")
+    def _compute_amount(self):
+        for record in self:
+            record.amount = money_text(record.amount_cents) if record.amount_cents else ""

@@ -1,0 +1,515 @@
+"""Statement import: M-Pesa's own record of the Utility account resolves what no callback or status
+query did, and shows every difference between the two sides (invariant 7).
+
+Real statements carry the receipt but neither OriginatorConversationID nor ConversationID
+(research in the README, *Reconciling with M-Pesa*), so a line is matched to a request by its
+receipt where Odoo knows it, otherwise by amount, number and time. Nothing here sends money:
+a request is concluded "not paid" (and so handed back to OpenG2P's retry flow) only when a
+complete statement covers the moment it was sent plus the settle window.
+"""
+
+import base64
+import binascii
+import hashlib
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from odoo import _, fields, models
+from odoo.exceptions import UserError
+
+from .. import const
+from ..daraja.statement import StatementError, msisdn_matches, parse_file
+from .mpesa_statement import money_text
+
+_logger = logging.getLogger(__name__)
+
+# A line is this request's only if M-Pesa completed it after the request was made (less this much
+# clock difference between M-Pesa and Odoo) and within MATCH_WINDOW of the last submission.
+CLOCK_SKEW = timedelta(minutes=5)
+MATCH_WINDOW = timedelta(hours=24)
+# Requests that may still be paid, and so may be resolved by a statement.
+RESOLVABLE_STATES = (const.TX_RESERVED, const.TX_ACCEPTED, const.TX_UNKNOWN, const.TX_NEEDS_REVIEW)
+NOT_ON_STATEMENT = "G2P_NOT_ON_STATEMENT"
+CHUNK = 1000
+
+
+def _chunks(values):
+    values = list(values)
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+class G2PPaymentManagerMpesaStatement(models.Model):
+    _inherit = "g2p.program.payment.manager.mpesa"
+
+    statement_settle_minutes = fields.Integer(
+        "Statement settle window (minutes)",
+        default=60,
+        help="A request M-Pesa never answered is concluded not paid only if a complete statement "
+        "covers at least this long after it was sent (M-Pesa may still be processing it).",
+    )
+    statement_ids = fields.One2many("g2p.mpesa.statement", "manager_id", readonly=True)
+    statement_count = fields.Integer(compute="_compute_statement_count")
+
+    def _compute_statement_count(self):
+        counts = dict(
+            self.env["g2p.mpesa.statement"]._read_group(
+                [("manager_id", "in", self.ids)], ["manager_id"], ["__count"]
+            )
+        )
+        for manager in self:
+            manager.statement_count = counts.get(manager, 0)
+
+    def action_mpesa_import_statement(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Import M-Pesa statement"),
+            "res_model": "g2p.mpesa.statement.import",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_manager_id": self.id},
+        }
+
+    def action_mpesa_statements(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("M-Pesa statements"),
+            "res_model": "g2p.mpesa.statement",
+            "view_mode": "tree,form",
+            "domain": [("manager_id", "=", self.id)],
+        }
+
+    # ------------------------------------------------------------------ import
+    def mpesa_import_statement(self, file_b64, filename):
+        """Import one statement file (CSV or XLSX, base64): returns a summary dict. Importing the
+        same file again changes nothing and says so."""
+        self.ensure_one()
+        try:
+            data = base64.b64decode(file_b64 or b"", validate=True)
+        except (binascii.Error, ValueError):
+            raise UserError(_("The statement file is not valid base64.")) from None
+        if not data:
+            raise UserError(_("The statement file is empty."))
+        sha256 = hashlib.sha256(data).hexdigest()
+        Statement = self.env["g2p.mpesa.statement"].sudo()
+        earlier = Statement.search([("manager_id", "=", self.id), ("sha256", "=", sha256)], limit=1)
+        if earlier:
+            return self._mpesa_statement_summary(earlier, already=True)
+        try:
+            parsed = parse_file(data, filename or "")
+        except StatementError as exc:
+            raise UserError(_("This is not a statement the addon can read: %s") % exc) from None
+        self._mpesa_check_statement_owner(parsed)
+        complete = self._mpesa_statement_complete(parsed)
+        statement = Statement.create(
+            {
+                "name": filename or _("statement"),
+                "manager_id": self.id,
+                "sha256": sha256,
+                "holder": parsed.holder,
+                "shortcode": parsed.shortcode,
+                "account": parsed.account,
+                "period_from": parsed.period_from,
+                "period_to": parsed.period_to,
+                "opening_balance_cents": parsed.opening_balance,
+                "closing_balance_cents": parsed.closing_balance,
+                "complete": complete,
+                "skipped_count": parsed.skipped,
+            }
+        )
+        # Results being applied right now wait for us (and we for them): nothing is resolved twice.
+        self.env.cr.execute(
+            "SELECT id FROM g2p_mpesa_transaction WHERE manager_id = %s AND state IN %s"
+            " ORDER BY id FOR UPDATE",
+            [self.id, RESOLVABLE_STATES],
+        )
+        counts = self._mpesa_apply_statement(statement, parsed)
+        statement.write(counts)
+        _logger.info("M-Pesa statement %s imported for manager %s: %s", statement.name, self.id, counts)
+        return self._mpesa_statement_summary(statement)
+
+    def _mpesa_check_statement_owner(self, parsed):
+        if parsed.shortcode and self.shortcode and parsed.shortcode.strip() != self.shortcode.strip():
+            raise UserError(
+                _("This statement is for shortcode %(theirs)s; this manager pays from %(ours)s.")
+                % {"theirs": parsed.shortcode, "ours": self.shortcode}
+            )
+        if parsed.account and "utility" not in parsed.account.lower():
+            raise UserError(
+                _("B2C payments leave the Utility account; this statement is of the %s account.")
+                % parsed.account
+            )
+
+    def _mpesa_statement_complete(self, parsed):
+        """The file holds every movement of its period: opening + in - out = closing."""
+        if parsed.opening_balance is None or parsed.closing_balance is None or not parsed.period_to:
+            return False
+        moved = sum(line.paid_in - line.withdrawn for line in parsed.lines)
+        return parsed.opening_balance + moved == parsed.closing_balance
+
+    def _mpesa_statement_summary(self, statement, already=False):
+        return {
+            "statement_id": statement.id,
+            "already_imported": already,
+            "lines": statement.line_count,
+            "known": statement.known_count,
+            "resolved_paid": statement.resolved_paid_count,
+            "resolved_unpaid": statement.resolved_unpaid_count,
+            "reversed": statement.reversed_count,
+            "discrepancies": statement.discrepancy_count,
+            "complete": statement.complete,
+        }
+
+    # ------------------------------------------------------------------ matching
+    def _mpesa_apply_statement(self, statement, parsed):
+        Tx = self.env["g2p.mpesa.transaction"].sudo()
+        Line = self.env["g2p.mpesa.statement.line"].sudo()
+        receipts = [line.receipt for line in parsed.lines]
+        known = set()
+        for chunk in _chunks(receipts):
+            known |= set(
+                Line.search([("manager_id", "=", self.id), ("receipt", "in", chunk)]).mapped("receipt")
+            )
+        new_lines = [line for line in parsed.lines if line.receipt not in known]
+        wanted = {line.receipt for line in new_lines} | {
+            line.linked_receipt for line in new_lines if line.linked_receipt
+        }
+        by_receipt = {}
+        for chunk in _chunks(wanted):
+            for tx in Tx.search([("manager_id", "=", self.id), ("receipt", "in", chunk)]):
+                by_receipt[tx.receipt] = tx
+        candidates = self._mpesa_statement_candidates(parsed)
+        counts = defaultdict(int)
+        discrepancies = []
+        line_vals = []
+        claimed = Tx
+        for line in new_lines:
+            vals = {
+                "statement_id": statement.id,
+                "manager_id": self.id,
+                "row": line.row,
+                "receipt": line.receipt,
+                "completed_at": line.completed_at,
+                "initiated_at": line.initiated_at,
+                "details": line.details,
+                "kind": line.kind,
+                "paid_in_cents": line.paid_in,
+                "withdrawn_cents": line.withdrawn,
+                "balance_cents": line.balance,
+                "reason_type": line.reason_type,
+                "other_party": line.other_party,
+                "msisdn": line.msisdn,
+                "party_name": line.party_name,
+                "linked_receipt": line.linked_receipt,
+            }
+            if line.kind == "payment" or (line.kind == "other" and line.withdrawn):
+                tx, match, found = self._mpesa_match_payment(line, by_receipt, candidates, claimed, statement)
+                claimed |= tx
+                discrepancies += found
+                vals["match"] = match
+                if match == "resolved":
+                    counts["resolved_paid_count"] += 1
+            elif line.kind == "charge":
+                tx = by_receipt.get(line.linked_receipt, Tx)
+                vals["match"] = "fee" if tx else "none"
+            elif line.kind == "reversal":
+                tx, found = self._mpesa_statement_reversal(line, by_receipt.get(line.linked_receipt, Tx))
+                discrepancies += found
+                vals["match"] = "discrepancy" if found else "reversal"
+                counts["reversed_count"] += 0 if found else 1
+            else:
+                tx = Tx
+            vals["transaction_id"] = tx.id
+            vals["cycle_id"] = tx.payment_id.cycle_id.id
+            line_vals.append(vals)
+        lines = Line.create(line_vals)
+        line_of_row = {line.row: line for line in lines}
+        for found in discrepancies:
+            found["line_id"] = line_of_row[found.pop("row")].id if found.get("row") else False
+        if statement.complete:
+            counts["resolved_unpaid_count"] += self._mpesa_statement_not_paid(statement, parsed, claimed)
+            discrepancies += self._mpesa_statement_missing_lines(statement, parsed)
+        self.env["g2p.mpesa.discrepancy"].sudo().create(
+            [dict(found, statement_id=statement.id, manager_id=self.id) for found in discrepancies]
+        )
+        counts.update(
+            line_count=len(new_lines),
+            known_count=len(parsed.lines) - len(new_lines),
+            discrepancy_count=len(discrepancies),
+        )
+        return dict(counts)
+
+    def _mpesa_statement_candidates(self, parsed):
+        """Requests a line without a known receipt may belong to, by amount in cents: those still
+        open, and failed ones of the period (M-Pesa may have paid what Odoo thought failed)."""
+        Tx = self.env["g2p.mpesa.transaction"].sudo()
+        domain = [("manager_id", "=", self.id), ("receipt", "=", False)]
+        open_txs = Tx.search(domain + [("state", "in", RESOLVABLE_STATES)], order="id")
+        failed = Tx
+        if parsed.period_from and parsed.period_to:
+            failed = Tx.search(
+                domain
+                + [
+                    ("state", "=", const.TX_FAILED),
+                    ("last_submit_at", ">=", parsed.period_from - MATCH_WINDOW),
+                    ("last_submit_at", "<=", parsed.period_to + CLOCK_SKEW),
+                ],
+                order="id",
+            )
+        by_amount = defaultdict(list)
+        for tx in open_txs | failed:
+            by_amount[tx.amount * 100].append(tx)
+        return by_amount
+
+    def _mpesa_match_payment(self, line, by_receipt, candidates, claimed, statement):
+        """(request, match, discrepancies) for money that left the account."""
+        Tx = self.env["g2p.mpesa.transaction"]
+        tx = by_receipt.get(line.receipt)
+        if tx:
+            found = []
+            if tx.amount * 100 != line.withdrawn:
+                found.append(
+                    self._mpesa_discrepancy(
+                        "amount",
+                        line,
+                        tx,
+                        _("Odoo sent %(ours)s, the statement says %(theirs)s.")
+                        % {"ours": money_text(tx.amount * 100), "theirs": money_text(line.withdrawn)},
+                    )
+                )
+            if line.msisdn and not msisdn_matches(line.msisdn, tx.msisdn):
+                found.append(
+                    self._mpesa_discrepancy(
+                        "number",
+                        line,
+                        tx,
+                        _("Odoo sent to %(ours)s, the statement says %(theirs)s.")
+                        % {"ours": tx.msisdn, "theirs": line.msisdn},
+                    )
+                )
+            return tx, ("discrepancy" if found else "matched"), found
+        when = line.completed_at or line.initiated_at
+        fits = [
+            candidate
+            for candidate in candidates.get(line.withdrawn, [])
+            if candidate not in claimed
+            and msisdn_matches(line.msisdn, candidate.msisdn)
+            and self._mpesa_statement_in_time(candidate, when)
+        ]
+        open_fits = [candidate for candidate in fits if candidate.state != const.TX_FAILED]
+        fits = open_fits or fits
+        if not fits:
+            return (
+                Tx,
+                "discrepancy",
+                [
+                    self._mpesa_discrepancy(
+                        "no_request",
+                        line,
+                        Tx,
+                        _("%(amount)s to %(party)s (receipt %(receipt)s): no request in Odoo matches it.")
+                        % {
+                            "amount": money_text(line.withdrawn),
+                            "party": line.other_party or line.details,
+                            "receipt": line.receipt,
+                        },
+                    )
+                ],
+            )
+        if len(fits) > 1:
+            return (
+                Tx,
+                "discrepancy",
+                [
+                    self._mpesa_discrepancy(
+                        "ambiguous",
+                        line,
+                        Tx,
+                        _(
+                            "%(count)s requests of %(amount)s to this number could be receipt "
+                            "%(receipt)s: %(ids)s."
+                        )
+                        % {
+                            "count": len(fits),
+                            "amount": money_text(line.withdrawn),
+                            "receipt": line.receipt,
+                            "ids": ", ".join(fit.originator_conversation_id for fit in fits[:5]),
+                        },
+                    )
+                ],
+            )
+        tx = fits[0]
+        return self._mpesa_statement_pay(tx, line, statement)
+
+    def _mpesa_statement_in_time(self, tx, when):
+        if not when:
+            return False
+        sent = tx.last_submit_at or tx.create_date
+        return tx.create_date - CLOCK_SKEW <= when <= sent + MATCH_WINDOW
+
+    def _mpesa_statement_pay(self, tx, line, statement):
+        """The statement shows the money reached the number: the request is paid, with the receipt."""
+        Tx = self.env["g2p.mpesa.transaction"]
+        found = []
+        if tx.state == const.TX_FAILED:
+            others = Tx.sudo().search(
+                [("payment_id", "=", tx.payment_id.id), ("id", "!=", tx.id), ("state", "!=", const.TX_FAILED)]
+            )
+            if others:
+                return (
+                    tx,
+                    "discrepancy",
+                    [
+                        self._mpesa_discrepancy(
+                            "failed_but_paid",
+                            line,
+                            tx,
+                            _(
+                                "M-Pesa paid request %(ocid)s (receipt %(receipt)s) that Odoo recorded as "
+                                "failed, and the payment has another request %(other)s: paid twice?"
+                            )
+                            % {
+                                "ocid": tx.originator_conversation_id,
+                                "receipt": line.receipt,
+                                "other": others[0].originator_conversation_id,
+                            },
+                        )
+                    ],
+                )
+            found.append(
+                self._mpesa_discrepancy(
+                    "failed_but_paid",
+                    line,
+                    tx,
+                    _("M-Pesa paid request %(ocid)s that Odoo recorded as failed: now marked paid.")
+                    % {"ocid": tx.originator_conversation_id},
+                )
+            )
+        tx._mpesa_pay(
+            line.receipt,
+            tx.amount,
+            line.completed_at,
+            line.party_name,
+            result_code="0",
+            result_desc=_("Paid according to the M-Pesa statement %s") % statement.name,
+        )
+        return tx, "resolved", found
+
+    def _mpesa_statement_not_paid(self, statement, parsed, claimed):
+        """Requests the complete statement would show if M-Pesa had paid them: not paid, back to
+        OpenG2P's retry flow (which makes a new request; this one can no longer move money)."""
+        settle = timedelta(minutes=max(self.statement_settle_minutes, 0))
+        if not parsed.period_from or not parsed.period_to:
+            return 0
+        unpaid = (
+            self.env["g2p.mpesa.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("manager_id", "=", self.id),
+                    ("state", "in", RESOLVABLE_STATES),
+                    ("create_date", ">=", parsed.period_from + CLOCK_SKEW),
+                    ("last_submit_at", "<=", parsed.period_to - settle),
+                    ("id", "not in", claimed.ids),
+                ]
+            )
+        )
+        for tx in unpaid:
+            tx._mpesa_fail(
+                NOT_ON_STATEMENT,
+                _(
+                    "Not on the M-Pesa statement %(file)s, which holds every movement from %(start)s to "
+                    "%(end)s (UTC): M-Pesa did not pay it."
+                )
+                % {"file": statement.name, "start": parsed.period_from, "end": parsed.period_to},
+            )
+        return len(unpaid)
+
+    def _mpesa_statement_missing_lines(self, statement, parsed):
+        """Requests Odoo holds as paid in the period whose receipt is on no statement line."""
+        Line = self.env["g2p.mpesa.statement.line"].sudo()
+        paid = (
+            self.env["g2p.mpesa.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("manager_id", "=", self.id),
+                    ("state", "=", const.TX_PAID),
+                    ("completed_at", ">=", parsed.period_from + CLOCK_SKEW),
+                    ("completed_at", "<=", parsed.period_to - CLOCK_SKEW),
+                ]
+            )
+        )
+        on_lines = set()
+        for chunk in _chunks(paid.mapped("receipt")):
+            on_lines |= set(
+                Line.search([("manager_id", "=", self.id), ("receipt", "in", chunk)]).mapped("receipt")
+            )
+        return [
+            self._mpesa_discrepancy(
+                "no_line",
+                None,
+                tx,
+                _("Request %(ocid)s is paid in Odoo (receipt %(receipt)s) but is not on the statement.")
+                % {"ocid": tx.originator_conversation_id, "receipt": tx.receipt},
+            )
+            for tx in paid
+            if tx.receipt not in on_lines
+        ]
+
+    def _mpesa_statement_reversal(self, line, tx):
+        """Money back in for an earlier receipt: confirms a reversal Odoo asked for."""
+        Tx = self.env["g2p.mpesa.transaction"]
+        if not tx:
+            return Tx, [
+                self._mpesa_discrepancy(
+                    "reversal",
+                    line,
+                    Tx,
+                    _("Reversal %(receipt)s of %(linked)s: Odoo sent no payment with that receipt.")
+                    % {"receipt": line.receipt, "linked": line.linked_receipt or "?"},
+                )
+            ]
+        if tx._mpesa_statement_confirms_reversal(line):
+            return tx, []
+        return tx, [
+            self._mpesa_discrepancy(
+                "reversal",
+                line,
+                tx,
+                _(
+                    "Payment %(receipt)s was reversed on M-Pesa (%(reversal)s) with no reversal "
+                    "request in Odoo."
+                )
+                % {"receipt": tx.receipt, "reversal": line.receipt},
+            )
+        ]
+
+    def _mpesa_discrepancy(self, kind, line, tx, description):
+        return {
+            "kind": kind,
+            "row": line.row if line else False,
+            "transaction_id": tx.id,
+            "payment_id": tx.payment_id.id,
+            "cycle_id": tx.payment_id.cycle_id.id,
+            "receipt": line.receipt if line else tx.receipt,
+            "amount_cents": line.withdrawn or line.paid_in if line else tx.amount * 100,
+            "description": description,
+        }
+
+
+class MpesaTransactionStatement(models.Model):
+    _inherit = "g2p.mpesa.transaction"
+
+    def _mpesa_statement_confirms_reversal(self, line):
+        """True when a reversal Odoo asked for is what this statement line shows (the reversal
+        model applies it); False for money returned that Odoo never asked for."""
+        self.ensure_one()
+        Reversal = self.env.get("g2p.mpesa.reversal")
+        if Reversal is None:
+            return False
+        reversal = Reversal.sudo().search([("transaction_id", "=", self.id)], order="id desc", limit=1)
+        return bool(reversal) and reversal._mpesa_confirm_from_statement(line)

@@ -1,0 +1,310 @@
+"""Statement import: M-Pesa's own record resolves what no callback or status query did, never pays
+twice, and lists every difference; the same file twice changes nothing."""
+
+import base64
+import urllib.request
+from datetime import timedelta
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import MPESA, MpesaLiveCase, MpesaTransactionCase
+
+HEADER = (
+    "Receipt No.,Completion Time,Initiation Time,Details,Transaction Status,Paid In,Withdrawn,Balance,"
+    "Balance Confirmed,Reason Type,Other Party Info,Linked Transaction ID,A/C No."
+)
+EAT = timedelta(hours=3)
+
+
+def eat(moment):
+    return (moment + EAT).strftime("%d-%m-%Y %H:%M:%S")
+
+
+def statement_csv(rows, start, end, opening, shortcode="600000", closing=None):
+    """A portal-style statement: rows are (receipt, when (UTC), details, paid_in, withdrawn, other,
+    linked) with amounts in whole shillings; the balances add up unless `closing` says otherwise."""
+    balance = opening
+    body = []
+    for receipt, when, details, paid_in, withdrawn, other, linked in rows:
+        balance += paid_in - withdrawn
+        body.append(
+            ",".join(
+                [
+                    receipt,
+                    eat(when),
+                    eat(when),
+                    details,
+                    "Completed",
+                    f"{paid_in:.2f}" if paid_in else "",
+                    f"-{withdrawn:.2f}" if withdrawn else "",
+                    f"{balance:.2f}",
+                    "true",
+                    "Business Payment to Customer via API" if withdrawn else "Reversal",
+                    other,
+                    linked,
+                    "",
+                ]
+            )
+        )
+    closing = balance if closing is None else closing
+    lines = [
+        "Account Holder:,G2P Test Ministry",
+        f"Short Code:,{shortcode}",
+        "Account:,Utility Account",
+        f"Time Period:,From,{eat(start)},To,{eat(end)}",
+        f"Operator:,finance,Date of Report:,{eat(end)}",
+        f"Opening Balance:,{opening:.2f},Closing Balance:,{closing:.2f},Available Balance:,{closing:.2f},"
+        "Total Paid In:,0.00,Total Withdrawn:,0.00",
+        HEADER,
+        *reversed(body),
+    ]
+    return base64.b64encode(("\n".join(lines) + "\n").encode()).decode()
+
+
+@tagged("post_install", "-at_install")
+class TestStatementMatching(MpesaTransactionCase):
+    """Statements written here, requests made through the ORM: each matching rule on its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.manager.statement_settle_minutes = 0
+        cls.people = [cls._registrant(f"Person{i}", phone=f"07110000{i:02d}") for i in range(1, 6)]
+        for person in cls.people:
+            cls._entitlement(person)
+        cls.cycle.prepare_payment()
+        cls.start = fields.Datetime.now() - timedelta(minutes=30)
+
+    def _tx(self, person, state=MPESA.TX_NEEDS_REVIEW, receipt=None, amount=None):
+        payment = self.payment_of(person)
+        msisdn = "2547110000" + person.name[-1].zfill(2)
+        tx = self.env["g2p.mpesa.transaction"].create(
+            {
+                "originator_conversation_id": f"test-{payment.id}-{fields.Datetime.now().timestamp()}",
+                "payment_id": payment.id,
+                "manager_id": self.manager.id,
+                "msisdn": msisdn,
+                "amount": amount or self.AMOUNT,
+                "state": state,
+                "receipt": receipt,
+                "last_submit_at": fields.Datetime.now() - timedelta(minutes=10),
+                "completed_at": fields.Datetime.now() - timedelta(minutes=9) if receipt else False,
+            }
+        )
+        return tx
+
+    def _import(self, rows, **kw):
+        end = fields.Datetime.now() + timedelta(minutes=1)
+        data = statement_csv(rows, self.start, end, kw.pop("opening", 1_000_000), **kw)
+        return self.manager.mpesa_import_statement(data, "ORG_600000_Utility Account_Completed_test.csv")
+
+    def test_a_line_resolves_a_request_mpesa_never_answered_with_its_receipt(self):
+        tx = self._tx(self.people[0])
+        when = fields.Datetime.now() - timedelta(minutes=8)
+        summary = self._import(
+            [
+                (
+                    "UL1AAAAAA1",
+                    when,
+                    "Business Payment to 254711000001 - PERSON1 TEST",
+                    0,
+                    500,
+                    "254711000001 - PERSON1 TEST",
+                    "",
+                )
+            ]
+        )
+        self.assertEqual((summary["resolved_paid"], summary["discrepancies"]), (1, 0), summary)
+        self.assertEqual((tx.state, tx.receipt), (MPESA.TX_PAID, "UL1AAAAAA1"))
+        self.assertEqual((tx.payment_id.status, tx.payment_id.mpesa_receipt), ("paid", "UL1AAAAAA1"))
+
+    def test_a_masked_number_still_matches(self):
+        tx = self._tx(self.people[1])
+        when = fields.Datetime.now() - timedelta(minutes=8)
+        self._import(
+            [("UL1AAAAAA2", when, "Business Payment to 2547****0002 - P", 0, 500, "2547*****002 - P", "")]
+        )
+        self.assertEqual(tx.state, MPESA.TX_PAID)
+
+    def test_a_complete_statement_without_the_request_sends_it_back_to_openg2p_retry(self):
+        tx = self._tx(self.people[2])
+        summary = self._import([])
+        self.assertEqual(summary["resolved_unpaid"], 1, summary)
+        self.assertEqual((tx.state, tx.result_code), (MPESA.TX_FAILED, "G2P_NOT_ON_STATEMENT"))
+        self.assertEqual(tx.payment_id.status, "failed")
+
+    def test_an_incomplete_statement_concludes_nothing_from_silence(self):
+        tx = self._tx(self.people[2])
+        summary = self._import([], closing=999)
+        self.assertFalse(summary["complete"])
+        self.assertEqual(summary["resolved_unpaid"], 0)
+        self.assertEqual(tx.state, MPESA.TX_NEEDS_REVIEW)
+
+    def test_a_request_sent_inside_the_settle_window_is_not_concluded_unpaid(self):
+        self.manager.statement_settle_minutes = 60
+        tx = self._tx(self.people[2])
+        self._import([])
+        self.assertEqual(tx.state, MPESA.TX_NEEDS_REVIEW)
+
+    def test_importing_the_same_file_twice_changes_nothing(self):
+        tx = self._tx(self.people[0])
+        when = fields.Datetime.now() - timedelta(minutes=8)
+        rows = [("UL1AAAAAA3", when, "Business Payment to 254711000001 - P", 0, 500, "254711000001 - P", "")]
+        end = fields.Datetime.now() + timedelta(minutes=1)
+        data = statement_csv(rows, self.start, end, 1_000_000)
+        first = self.manager.mpesa_import_statement(data, "a.csv")
+        second = self.manager.mpesa_import_statement(data, "a.csv")
+        self.assertEqual(first["resolved_paid"], 1)
+        self.assertTrue(second["already_imported"])
+        self.assertEqual(second["statement_id"], first["statement_id"])
+        self.assertEqual(
+            self.env["g2p.mpesa.statement"].search_count([("manager_id", "=", self.manager.id)]), 1
+        )
+        # An overlapping export (another file) holding the same line changes nothing either.
+        third = self._import(rows)
+        self.assertEqual((third["lines"], third["known"], third["resolved_paid"]), (0, 1, 0))
+        self.assertEqual(tx.state, MPESA.TX_PAID)
+
+    def test_differences_are_flagged_and_nothing_is_paid_twice(self):
+        paid = self._tx(self.people[3], state=MPESA.TX_PAID, receipt="UL1PAIDAA1")
+        lost = self._tx(self.people[4], state=MPESA.TX_PAID, receipt="UL1PAIDAA2")
+        when = fields.Datetime.now() - timedelta(minutes=8)
+        summary = self._import(
+            [
+                # Odoo's paid request, but M-Pesa moved another amount to another number.
+                ("UL1PAIDAA1", when, "Business Payment to 254722999999 - X", 0, 700, "254722999999 - X", ""),
+                # Money that left with no request in Odoo.
+                ("UL1STRAY01", when, "Business Payment to 254733000000 - Y", 0, 1234, "254733000000 - Y", ""),
+            ]
+        )
+        kinds = sorted(
+            self.env["g2p.mpesa.discrepancy"]
+            .browse()
+            .search([("statement_id", "=", summary["statement_id"])])
+            .mapped("kind")
+        )
+        self.assertEqual(kinds, ["amount", "no_line", "no_request", "number"])
+        self.assertEqual((paid.state, paid.receipt), (MPESA.TX_PAID, "UL1PAIDAA1"))
+        self.assertEqual(lost.state, MPESA.TX_PAID, "a missing line is shown, not acted on")
+        missing = self.env["g2p.mpesa.discrepancy"].search(
+            [("statement_id", "=", summary["statement_id"]), ("kind", "=", "no_line")]
+        )
+        self.assertEqual(missing.transaction_id, lost)
+        self.assertEqual(missing.cycle_id, self.cycle)
+
+    def test_two_requests_that_could_be_one_line_are_left_for_a_person(self):
+        one = self._tx(self.people[0])
+        other_payment = self.payment_of(self.people[0]).copy({"amount_issued": self.AMOUNT})
+        two = self._tx(self.people[0])
+        two.payment_id = other_payment
+        when = fields.Datetime.now() - timedelta(minutes=8)
+        summary = self._import(
+            [("UL1AMBIG01", when, "Business Payment to 254711000001 - P", 0, 500, "254711000001 - P", "")]
+        )
+        self.assertEqual(summary["resolved_paid"], 0)
+        self.assertEqual((one.state, two.state), (MPESA.TX_NEEDS_REVIEW, MPESA.TX_NEEDS_REVIEW))
+        found = self.env["g2p.mpesa.discrepancy"].search([("statement_id", "=", summary["statement_id"])])
+        self.assertIn("ambiguous", found.mapped("kind"))
+
+    def test_a_request_odoo_thought_failed_but_mpesa_paid_is_corrected(self):
+        tx = self._tx(self.people[1], state=MPESA.TX_FAILED)
+        when = fields.Datetime.now() - timedelta(minutes=8)
+        summary = self._import(
+            [("UL1FAILPD1", when, "Business Payment to 254711000002 - P", 0, 500, "254711000002 - P", "")]
+        )
+        self.assertEqual(tx.state, MPESA.TX_PAID)
+        self.assertEqual(tx.payment_id.status, "paid")
+        found = self.env["g2p.mpesa.discrepancy"].search([("statement_id", "=", summary["statement_id"])])
+        self.assertEqual(found.mapped("kind"), ["failed_but_paid"])
+
+    def test_bad_files_are_refused_with_a_reason_and_change_nothing(self):
+        tx = self._tx(self.people[2])
+        cases = {
+            "not base64": "%%%",
+            "no header": base64.b64encode(b"hello,world\n1,2\n").decode(),
+            "empty": "",
+        }
+        for label, data in cases.items():
+            with self.subTest(label), self.assertRaises(UserError):
+                self.manager.mpesa_import_statement(data, "x.csv")
+        other = statement_csv([], self.start, fields.Datetime.now(), 0, shortcode="999999")
+        with self.assertRaisesRegex(UserError, "999999"):
+            self.manager.mpesa_import_statement(other, "other.csv")
+        self.assertEqual(tx.state, MPESA.TX_NEEDS_REVIEW)
+        self.assertFalse(self.env["g2p.mpesa.statement"].search([("manager_id", "=", self.manager.id)]))
+
+    def test_the_wizard_imports_and_opens_the_statement(self):
+        self._tx(self.people[2])
+        data = statement_csv([], self.start, fields.Datetime.now() + timedelta(minutes=1), 0)
+        wizard = self.env["g2p.mpesa.statement.import"].create(
+            {"manager_id": self.manager.id, "file": data, "filename": "s.csv"}
+        )
+        action = wizard.action_import()
+        self.assertEqual(action["params"]["next"]["res_model"], "g2p.mpesa.statement")
+        self.assertIn("1 as not paid", action["params"]["message"])
+
+
+@tagged("post_install", "-at_install")
+class TestStatementFromSimulator(MpesaLiveCase):
+    """Results lost at M-Pesa (no callback, no status answer): the simulator's statement export,
+    imported, resolves them as paid with M-Pesa's receipts; the float adds up."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim.seed(
+            wallets=[
+                {"msisdn": f"2547120000{i:02d}", "name": f"Lost Person{i}", "id_number": f"2000000{i}"}
+                for i in range(1, 5)
+            ]
+        )
+        cls.people = [cls._registrant(f"Lost{i}", phone=f"07120000{i:02d}") for i in range(1, 5)]
+        cls.manager.statement_settle_minutes = 0
+
+    def export(self, start, fmt="csv"):
+        end = fields.Datetime.now() + timedelta(minutes=1)
+        query = f"from={(start + EAT).isoformat()}&to={(end + EAT).isoformat()}&format={fmt}"
+        req = urllib.request.Request(
+            f"{self.sim.base_url}/sim/admin/statement?{query}",
+            headers={"Authorization": f"Bearer {self.sim.admin_token}"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.read()
+
+    def test_lost_results_are_resolved_by_the_statement_alone(self):
+        start = fields.Datetime.now() - timedelta(minutes=1)
+        self.sim.set_faults(lost_result={"rate": 1.0, "msisdn": "25471200000[12]"})
+        for person in self.people:
+            self._entitlement(person)
+        self.prepare_and_send()
+        self.drain()
+        lost = self.people[:2]
+        self.wait_until(
+            lambda: all(self.payment_of(p).status == "paid" for p in self.people[2:]),
+            message="the answered ones paid",
+        )
+        for _round in range(3):  # reconcile_max_attempts is 2: the third round flags them
+            self.manager._mpesa_reconcile()
+            self.drain()
+        states = [self.payment_of(p).mpesa_transaction_ids[:1].state for p in lost]
+        self.assertEqual(states, [MPESA.TX_NEEDS_REVIEW] * 2, "no status query answered them")
+
+        for fmt in ("csv", "xlsx"):
+            with self.subTest(fmt):
+                data = self.export(start, fmt)
+                summary = self.manager.mpesa_import_statement(base64.b64encode(data).decode(), f"s.{fmt}")
+                if fmt == "csv":
+                    self.assertEqual(summary["resolved_paid"], 2, summary)
+                    self.assertEqual(summary["discrepancies"], 0, summary)
+                    self.assertTrue(summary["complete"])
+                else:
+                    self.assertEqual((summary["lines"], summary["resolved_paid"]), (0, 0), summary)
+        ledger = {row["originator_conversation_id"]: row for row in self.sim.transactions()}
+        for person in self.people:
+            payment = self.payment_of(person)
+            self.assertEqual((payment.status, payment.mpesa_state), ("paid", MPESA.PAY_PAID), person.name)
+            tx = payment.mpesa_transaction_ids
+            self.assertEqual(len(tx), 1, "one request per payment: nothing paid twice")
+            self.assertEqual(ledger[tx.originator_conversation_id]["receipt"], tx.receipt)
