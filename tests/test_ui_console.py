@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
+import zipfile
 
 import pytest
 
@@ -223,3 +225,36 @@ def test_ledger_times_carry_their_zone_and_the_tables_fit_1400_px(sim, new_walle
         overflow = table.evaluate("t => t.parentElement.scrollWidth - t.parentElement.clientWidth")
         assert overflow <= 1, f"the {label} table is cut off at 1400 px by {overflow} px"
     shoot(page, "console-1400px")
+
+
+def test_statement_download(sim, new_wallet, callback_sink, page):
+    msisdn = new_wallet()
+    status, _ack, result = pay(sim, callback_sink, msisdn, amount=130)
+    assert status == 200
+    receipt = result["Result"]["TransactionID"]
+    open_console(page, sim)
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=3))).date().isoformat()  # Kenya's date
+    expect(page.get_by_label("From", exact=True)).to_have_value(today)
+    expect(page.get_by_label("To", exact=True)).to_have_value(today)
+    name = re.compile(rf"^ORG_{sim.shortcode}_Utility Account_Completed_\d{{14}}\.(csv|xlsx)$")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    assert name.match(download.value.suggested_filename) and download.value.suggested_filename.endswith(
+        ".csv"
+    )
+    with open(download.value.path(), encoding="utf-8") as handle:
+        text = handle.read()
+    assert text.startswith(f"Account Holder:,{sim.org_name}") and receipt in text
+    expect(page.locator("#statement-message")).to_contain_text("Downloaded ORG_")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download Excel").click()
+    assert name.match(download.value.suggested_filename) and download.value.suggested_filename.endswith(
+        ".xlsx"
+    )
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert receipt in archive.read("xl/worksheets/sheet1.xml").decode()
+    # A period backwards is said so, and nothing is asked for.
+    page.get_by_label("From", exact=True).fill("2026-02-02")
+    page.get_by_label("To", exact=True).fill("2026-02-01")
+    page.get_by_role("button", name="Download CSV").click()
+    expect(page.locator("#statement-message")).to_contain_text("is after its end")

@@ -189,6 +189,7 @@ class G2PCycleReconciliation(models.Model):
             """,
             [self.id],
         )
+        rows = self.env.cr.fetchall()
         labels = dict(self.env["g2p.payment"]._fields["mpesa_state"]._description_selection(self.env))
         names = {
             "sent": _("Sent to M-Pesa"),
@@ -201,7 +202,7 @@ class G2PCycleReconciliation(models.Model):
         keys += [state for state, _label in const.PAYMENT_MPESA_STATES if state not in STATE_ROWS]
         keys.append("in_progress")
         figures = {key: [0, 0] for key in keys}
-        for state, sent, count, cents in self.env.cr.fetchall():
+        for state, sent, count, cents in rows:
             key = STATE_ROWS.get(state, state)
             for row in (key, "sent") if sent else (key,):
                 figures.setdefault(row, [0, 0])

@@ -206,8 +206,11 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 "linked_receipt": line.linked_receipt,
             }
             if line.kind == "payment" or (line.kind == "other" and line.withdrawn):
-                tx, match, found = self._mpesa_match_payment(line, by_receipt, candidates, claimed, statement)
-                claimed |= tx
+                tx, match, found, protect = self._mpesa_match_payment(
+                    line, by_receipt, candidates, claimed, statement
+                )
+                # A request a line may be (even one that stays unresolved) is never concluded unpaid.
+                claimed |= tx | protect
                 discrepancies += found
                 vals["match"] = match
                 if match == "resolved":
@@ -226,12 +229,13 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             vals["cycle_id"] = tx.payment_id.cycle_id.id
             line_vals.append(vals)
         lines = Line.create(line_vals)
-        line_of_row = {line.row: line for line in lines}
-        for found in discrepancies:
-            found["line_id"] = line_of_row[found.pop("row")].id if found.get("row") else False
         if statement.complete:
             counts["resolved_unpaid_count"] += self._mpesa_statement_not_paid(statement, parsed, claimed)
             discrepancies += self._mpesa_statement_missing_lines(statement, parsed)
+        line_of_row = {line.row: line for line in lines}
+        for found in discrepancies:
+            row = found.pop("row", False)
+            found["line_id"] = line_of_row[row].id if row else False
         self.env["g2p.mpesa.discrepancy"].sudo().create(
             [dict(found, statement_id=statement.id, manager_id=self.id) for found in discrepancies]
         )
@@ -265,7 +269,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         return by_amount
 
     def _mpesa_match_payment(self, line, by_receipt, candidates, claimed, statement):
-        """(request, match, discrepancies) for money that left the account."""
+        """(request, match, discrepancies, requests it may be) for money that left the account."""
         Tx = self.env["g2p.mpesa.transaction"]
         tx = by_receipt.get(line.receipt)
         if tx:
@@ -290,7 +294,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                         % {"ours": tx.msisdn, "theirs": line.msisdn},
                     )
                 )
-            return tx, ("discrepancy" if found else "matched"), found
+            return tx, ("discrepancy" if found else "matched"), found, Tx
         when = line.completed_at or line.initiated_at
         fits = [
             candidate
@@ -318,6 +322,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                         },
                     )
                 ],
+                Tx,
             )
         if len(fits) > 1:
             return (
@@ -340,15 +345,16 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                         },
                     )
                 ],
+                Tx.union(*fits),
             )
-        tx = fits[0]
-        return self._mpesa_statement_pay(tx, line, statement)
+        return (*self._mpesa_statement_pay(fits[0], line, statement), Tx)
 
     def _mpesa_statement_in_time(self, tx, when):
         if not when:
             return False
+        made = min(tx.create_date, tx.last_submit_at or tx.create_date)
         sent = tx.last_submit_at or tx.create_date
-        return tx.create_date - CLOCK_SKEW <= when <= sent + MATCH_WINDOW
+        return made - CLOCK_SKEW <= when <= sent + MATCH_WINDOW
 
     def _mpesa_statement_pay(self, tx, line, statement):
         """The statement shows the money reached the number: the request is paid, with the receipt."""

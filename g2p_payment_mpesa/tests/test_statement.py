@@ -89,20 +89,20 @@ class TestStatementMatching(MpesaTransactionCase):
                 "amount": amount or self.AMOUNT,
                 "state": state,
                 "receipt": receipt,
-                "last_submit_at": fields.Datetime.now() - timedelta(minutes=10),
-                "completed_at": fields.Datetime.now() - timedelta(minutes=9) if receipt else False,
+                "last_submit_at": fields.Datetime.now() - timedelta(seconds=10),
+                "completed_at": fields.Datetime.now() - timedelta(seconds=5) if receipt else False,
             }
         )
         return tx
 
     def _import(self, rows, **kw):
-        end = fields.Datetime.now() + timedelta(minutes=1)
+        end = fields.Datetime.now() + timedelta(minutes=10)
         data = statement_csv(rows, self.start, end, kw.pop("opening", 1_000_000), **kw)
         return self.manager.mpesa_import_statement(data, "ORG_600000_Utility Account_Completed_test.csv")
 
     def test_a_line_resolves_a_request_mpesa_never_answered_with_its_receipt(self):
         tx = self._tx(self.people[0])
-        when = fields.Datetime.now() - timedelta(minutes=8)
+        when = fields.Datetime.now()
         summary = self._import(
             [
                 (
@@ -122,7 +122,7 @@ class TestStatementMatching(MpesaTransactionCase):
 
     def test_a_masked_number_still_matches(self):
         tx = self._tx(self.people[1])
-        when = fields.Datetime.now() - timedelta(minutes=8)
+        when = fields.Datetime.now()
         self._import(
             [("UL1AAAAAA2", when, "Business Payment to 2547****0002 - P", 0, 500, "2547*****002 - P", "")]
         )
@@ -150,7 +150,7 @@ class TestStatementMatching(MpesaTransactionCase):
 
     def test_importing_the_same_file_twice_changes_nothing(self):
         tx = self._tx(self.people[0])
-        when = fields.Datetime.now() - timedelta(minutes=8)
+        when = fields.Datetime.now()
         rows = [("UL1AAAAAA3", when, "Business Payment to 254711000001 - P", 0, 500, "254711000001 - P", "")]
         end = fields.Datetime.now() + timedelta(minutes=1)
         data = statement_csv(rows, self.start, end, 1_000_000)
@@ -170,7 +170,7 @@ class TestStatementMatching(MpesaTransactionCase):
     def test_differences_are_flagged_and_nothing_is_paid_twice(self):
         paid = self._tx(self.people[3], state=MPESA.TX_PAID, receipt="UL1PAIDAA1")
         lost = self._tx(self.people[4], state=MPESA.TX_PAID, receipt="UL1PAIDAA2")
-        when = fields.Datetime.now() - timedelta(minutes=8)
+        when = fields.Datetime.now()
         summary = self._import(
             [
                 # Odoo's paid request, but M-Pesa moved another amount to another number.
@@ -199,7 +199,7 @@ class TestStatementMatching(MpesaTransactionCase):
         other_payment = self.payment_of(self.people[0]).copy({"amount_issued": self.AMOUNT})
         two = self._tx(self.people[0])
         two.payment_id = other_payment
-        when = fields.Datetime.now() - timedelta(minutes=8)
+        when = fields.Datetime.now()
         summary = self._import(
             [("UL1AMBIG01", when, "Business Payment to 254711000001 - P", 0, 500, "254711000001 - P", "")]
         )
@@ -210,7 +210,7 @@ class TestStatementMatching(MpesaTransactionCase):
 
     def test_a_request_odoo_thought_failed_but_mpesa_paid_is_corrected(self):
         tx = self._tx(self.people[1], state=MPESA.TX_FAILED)
-        when = fields.Datetime.now() - timedelta(minutes=8)
+        when = fields.Datetime.now()
         summary = self._import(
             [("UL1FAILPD1", when, "Business Payment to 254711000002 - P", 0, 500, "254711000002 - P", "")]
         )

@@ -83,7 +83,13 @@
   $("statement-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const format = (event.submitter && event.submitter.dataset.format) || "csv";
-    const params = new URLSearchParams({ from: $("statement-from").value, to: $("statement-to").value, format });
+    const from = $("statement-from").value;
+    const to = $("statement-to").value;
+    if (from > to) {
+      say("statement-message", "The period's start (From) is after its end (To).", "error");
+      return;
+    }
+    const params = new URLSearchParams({ from, to, format });
     try {
       const response = await fetch("/sim/admin/statement?" + params, { headers: { Authorization: "Bearer " + Sim.token() }, cache: "no-store" });
       if (response.status === 401) throw new Sim.AuthError("admin token required");
