@@ -9,7 +9,7 @@ ADDON = REPO / "g2p_payment_mpesa"
 # Provided by Odoo itself (odoo, psycopg2) or by a declared library (urllib3 comes with requests).
 PROVIDED = {"odoo", "psycopg2", "urllib3"}
 # Odoo 17's requirements.txt has these; anything else must be installed by hand.
-IN_ODOO_REQUIREMENTS = {"requests", "cryptography"}
+IN_ODOO_REQUIREMENTS = {"requests", "cryptography", "xlsxwriter"}
 
 
 def third_party_imports():

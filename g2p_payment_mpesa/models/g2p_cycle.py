@@ -21,6 +21,7 @@ def _mpesa_manager(program):
 PROGRESS_BUCKETS = {
     const.PAY_PAID: "paid",
     const.PAY_FAILED: "failed",
+    const.PAY_REVERSED: "failed",  # the money came back: failed with nothing paid, as OpenG2P counts it
     const.PAY_NEEDS_REVIEW: "review",
     const.PAY_QUEUED: "in_flight",
     const.PAY_SUBMITTING: "in_flight",

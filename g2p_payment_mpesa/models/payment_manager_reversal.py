@@ -115,6 +115,17 @@ class G2PPaymentManagerMpesaReversal(models.Model):
         reversal = self.env["g2p.mpesa.reversal"].browse(reversal_id).exists()
         if not reversal or reversal.state not in (const.REV_REQUESTED, const.REV_ACCEPTED):
             return
+        if reversal.transaction_id.state != const.TX_PAID:
+            # Reversed meanwhile by an earlier reversal of the same payment: nothing left to take back.
+            reversal.write(
+                {
+                    "state": const.REV_FAILED,
+                    "result_code": "G2P_NOT_PAID",
+                    "result_desc": _("The request it reverses is no longer paid (%s).")
+                    % reversal.transaction_id.state,
+                }
+            )
+            return
         if not self.sending_enabled or self.sending_blocked_reason:
             _logger.warning(
                 "M-Pesa manager %s: not sending reversal %s (stopped)", self.id, reversal.reference
@@ -265,6 +276,16 @@ class G2PPaymentManagerMpesaReversal(models.Model):
             # Reversed: the answer to a re-send. Failed or in review: a person has it already.
             same = reversal.result_code == code
             return "duplicate" if same or klass is ReversalClass.ALREADY_REVERSED else "ignored"
+        if klass is ReversalClass.ALREADY_REVERSED and reversal.transaction_id.state == const.TX_REVERSED:
+            # An earlier reversal of ours took the money back (its success came late).
+            reversal.write(
+                {
+                    "state": const.REV_FAILED,
+                    "result_code": code,
+                    "result_desc": _("Already reversed by an earlier reversal of this payment."),
+                }
+            )
+            return "applied"
         if klass is ReversalClass.ALREADY_REVERSED:
             reversal._mpesa_apply_review(
                 code,
@@ -308,6 +329,18 @@ class G2PPaymentManagerMpesaReversal(models.Model):
             UNKNOWN_RETRY_SECONDS,
         )
         return "applied"
+
+    def action_resume_sending(self):
+        res = super().action_resume_sending()
+        # Reversals a stop left unsent go too (one sent twice is answered R000001).
+        waiting = (
+            self.env["g2p.mpesa.reversal"]
+            .sudo()
+            .search([("manager_id", "in", self.ids), ("state", "=", const.REV_REQUESTED)])
+        )
+        for reversal in waiting:
+            reversal.manager_id._mpesa_enqueue_reversal(reversal)
+        return res
 
     # ------------------------------------------------------------------ reconciliation
     @api.model

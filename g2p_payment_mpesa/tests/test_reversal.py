@@ -10,6 +10,7 @@ import uuid
 
 import psycopg2
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
@@ -249,6 +250,37 @@ class TestReversalCallbacks(_ReversalMixin, MpesaTransactionCase):
             reversal.with_user(approver).read(["state"])
         with self.assertRaises(AccessError):
             reversal.with_user(validator).write({"reason": "changed"})
+
+    def test_reconciliation_sends_again_then_flags_what_stays_silent(self):
+        _payment, _tx, reversal = self._requested()
+        Job = self.env["queue.job"]
+        jobs = Job.search_count([("method_name", "=", "_mpesa_send_reversal")])
+        reversal.write(
+            {"state": MPESA.REV_ACCEPTED, "send_attempts": 1, "next_check_at": "2026-01-01 00:00:00"}
+        )
+        self.assertEqual(self.manager._mpesa_reconcile_reversals(), 1)
+        self.assertEqual(Job.search_count([("method_name", "=", "_mpesa_send_reversal")]), jobs + 1)
+        self.assertGreater(reversal.next_check_at, fields.Datetime.now())  # asked again later
+        reversal.write(
+            {"send_attempts": self.manager.reconcile_max_attempts + 1, "next_check_at": "2026-01-01"}
+        )
+        self.manager._mpesa_reconcile_reversals()
+        self.assertEqual((reversal.state, reversal.result_code), (MPESA.REV_NEEDS_REVIEW, "NO_RESULT"))
+        # A request whose job died (never sent, long ago) is queued again.
+        _payment2, _tx2, stale = self._requested(name="Stale")
+        self.env.cr.execute(
+            "UPDATE g2p_mpesa_reversal SET create_date = now() - interval '1 hour' WHERE id = %s", [stale.id]
+        )
+        stale.invalidate_recordset()
+        before = Job.search_count([("method_name", "=", "_mpesa_send_reversal")])
+        self.assertEqual(self.manager._mpesa_reconcile_reversals(), 1)
+        self.assertEqual(Job.search_count([("method_name", "=", "_mpesa_send_reversal")]), before + 1)
+
+    def test_a_request_no_longer_paid_is_not_sent(self):
+        _payment, tx, reversal = self._requested()
+        tx.state = MPESA.TX_REVERSED
+        self.manager._mpesa_send_reversal(reversal.id)
+        self.assertEqual((reversal.state, reversal.send_attempts), (MPESA.REV_FAILED, 0))
 
     def test_review_resolved_by_a_person(self):
         payment, _tx, reversal = self._requested()
