@@ -135,6 +135,34 @@ print("DRILL_READY", cycle.id, manager.id)
 )
 
 
+# The cycle's reconciliation report (what a finance validator prints), as text; the PDF too if kept.
+REPORT_SCRIPT = (
+    SHELL_PRELUDE
+    + r"""
+cycle = env["g2p.cycle"].browse(P["cycle"])
+r = cycle._mpesa_reconciliation()
+out = [f"M-Pesa reconciliation report of {r['cycle']} ({r['program']}), {r['requests']} requests"]
+out += [f"  {t['label']:<56} {t['count']:>6} {t['amount']:>18}" for t in r["totals"]]
+fees = r["fees"]
+out.append(f"  {'fees on statements':<56} {fees['count']:>6} {fees['amount']:>18}")
+flt = r["float"]
+out.append(f"  float before ({flt['source_label']}): {flt['before']['amount']} ({flt['before']['detail']})")
+out.append(f"  float after: {flt['after']['amount']} ({flt['after']['detail']})")
+out.append(f"  discrepancies: {len(r['discrepancies'])}")
+out += [f"    {d}" for d in r["discrepancies"][:10]]
+out += [f"  statement {s['name']}" for s in r["statements"]]
+if P["pdf"]:
+    pdf, _kind = env["ir.actions.report"]._render_qweb_pdf(
+        "g2p_payment_mpesa.action_report_mpesa_reconciliation", cycle.ids)
+    with open(P["pdf"], "wb") as handle:
+        handle.write(pdf)
+    out.append(f"  PDF: {P['pdf']}")
+print("REPORT_BEGIN")
+print("\n".join(out))
+print("REPORT_END")
+"""
+)
+
 # The harness's failures are the drill's: set-up problems, not invariant violations.
 DrillError = BenchError
 
@@ -332,6 +360,10 @@ def run(
             refused=refused, log_level=log_level,
         )  # fmt: skip
         report, ok = figures(rpc, sim, cycle_id, root, events, checks, statement=statement)
+        if statement is not None:
+            report += "\n\n" + cycle_report(
+                config, db, cycle_id, root / "reconciliation.pdf" if keep else None
+            )
         if timed_out:
             ok = False
             report += f"\nFAIL: {timed_out}"
@@ -583,6 +615,15 @@ def reconcile(rpc, cycle_id, started, time_limit):
                 raise
         time.sleep(2)
     raise DrillError(f"payments still in flight after {time_limit:.0f}s: {_states(rpc, cycle_id)}")
+
+
+def cycle_report(config, db, cycle_id, pdf, odoo_url):
+    params = {"odoo_url": odoo_url, "cycle": cycle_id, "pdf": str(pdf) if pdf else ""}
+    proc = odoo_run(
+        config, "-d", db, "--no-http", command="shell", stdin=REPORT_SCRIPT % {"params": json.dumps(params)}
+    )
+    found = re.search(r"REPORT_BEGIN\n(.*)\nREPORT_END", proc.stdout, re.S)
+    return found.group(1) if found else f"(no report: {proc.stderr[-1000:]})"
 
 
 def utc_now():
