@@ -362,7 +362,7 @@ def run(
         report, ok = figures(rpc, sim, cycle_id, root, events, checks, statement=statement)
         if statement is not None:
             report += "\n\n" + cycle_report(
-                config, db, cycle_id, root / "reconciliation.pdf" if keep else None
+                config, db, cycle_id, root / "reconciliation.pdf" if keep else None, odoo_url
             )
         if timed_out:
             ok = False
