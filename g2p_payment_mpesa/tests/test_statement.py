@@ -6,8 +6,8 @@ import urllib.request
 from datetime import timedelta
 
 from odoo import fields
-from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import new_test_user, tagged
 
 from .common import MPESA, MpesaLiveCase, MpesaTransactionCase
 
@@ -244,6 +244,30 @@ class TestStatementMatching(MpesaTransactionCase):
         action = wizard.action_import()
         self.assertEqual(action["params"]["next"]["res_model"], "g2p.mpesa.statement")
         self.assertIn("1 as not paid", action["params"]["message"])
+
+    def test_a_finance_validator_imports_and_a_plain_user_cannot(self):
+        tx = self._tx(self.people[0])
+        finance = new_test_user(
+            self.env, login="finance-stmt", groups="base.group_user,g2p_programs.g2p_finance_validator"
+        )
+        employee = new_test_user(self.env, login="employee-stmt", groups="base.group_user")
+        rows = [("UL1FINANC1", fields.Datetime.now(), "Business Payment to 254711000001 - P", 0, 500, "", "")]
+        data = statement_csv(rows, self.start, fields.Datetime.now() + timedelta(minutes=10), 1_000_000)
+        with self.assertRaises(AccessError):
+            self.env["g2p.mpesa.statement.import"].with_user(employee).create(
+                {"manager_id": self.manager.id, "file": data, "filename": "f.csv"}
+            )
+        wizard = (
+            self.env["g2p.mpesa.statement.import"]
+            .with_user(finance)
+            .create({"manager_id": self.manager.id, "file": data, "filename": "f.csv"})
+        )
+        wizard.action_import()
+        self.assertEqual((tx.state, tx.receipt), (MPESA.TX_PAID, "UL1FINANC1"))
+        statement = (
+            self.env["g2p.mpesa.statement"].with_user(finance).search([("manager_id", "=", self.manager.id)])
+        )
+        self.assertEqual(statement.line_ids.with_user(finance).mapped("match"), ["resolved"])
 
 
 @tagged("post_install", "-at_install")
