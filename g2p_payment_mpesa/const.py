@@ -77,6 +77,12 @@ PREFLIGHT_AMOUNT = "G2P_AMOUNT"
 PREFLIGHT_CURRENCY = "G2P_CURRENCY"
 PREFLIGHT_ID = "G2P_ID"
 PREFLIGHT_FLOAT = "G2P_FLOAT"
+# A request a complete M-Pesa statement does not show: concluded not paid by Odoo, not by M-Pesa
+# (a later success for it is still proof of payment).
+NOT_ON_STATEMENT = "G2P_NOT_ON_STATEMENT"
+# Key in the cursor's cache of the (registrant, number) pairs whose payment someone else received
+# and was reversed (manager._mpesa_reversed_numbers); dropped when a reversal completes.
+REVERSED_NUMBERS_CACHE = "g2p_payment_mpesa.reversed_numbers"
 
 # Status query answers meaning "M-Pesa has no such transaction": it never arrived.
 STATUS_NOT_FOUND_CODES = ("2032", "2033")

@@ -104,6 +104,7 @@ PORTAL_STATEMENT = Statement(
     opening_balance=100_000_000,
     closing_balance=149_798_500,
     skipped=0,
+    reported_at=datetime(2026, 12, 2, 9, 0, 0),
     lines=(
         StatementLine(
             row=8,

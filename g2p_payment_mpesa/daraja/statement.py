@@ -95,6 +95,9 @@ class Statement:
     closing_balance: int | None  # cents
     lines: tuple[StatementLine, ...]
     skipped: int = 0  # rows whose Transaction Status is not "Completed"
+    # "Date of Report": when the file was made (naive UTC). Nothing after it can be on the file,
+    # whatever the period says.
+    reported_at: datetime | None = None
 
 
 # ---------------------------------------------------------------------------------------- cells
@@ -212,7 +215,7 @@ _PREAMBLE_LABELS = {
     "opening balance": "opening",
     "closing balance": "closing",
     "operator": None,
-    "date of report": None,
+    "date of report": "reported_at",
     "available balance": None,
     "total paid in": None,
     "total withdrawn": None,
@@ -291,6 +294,11 @@ def _preamble(rows: list[list], offset: timedelta) -> dict:
             if field in ("opening", "closing"):
                 try:
                     values[field] = _cents(value)
+                except StatementError:
+                    values[field] = None
+            elif field == "reported_at":
+                try:
+                    values[field] = _moment(value, offset)
                 except StatementError:
                     values[field] = None
             else:
@@ -520,6 +528,7 @@ def parse_rows(rows, tz_offset_hours: float = EAT_OFFSET_HOURS) -> Statement:
         closing_balance=preamble.get("closing"),
         lines=tuple(lines),
         skipped=skipped,
+        reported_at=preamble.get("reported_at"),
     )
 
 

@@ -120,6 +120,7 @@ class MpesaReversal(models.Model):
         """The money came back: the request is reversed and the payment failed with nothing paid
         (OpenG2P pays an entitlement again once all its payments failed)."""
         self.ensure_one()
+        self.env.cr.cache.pop(const.REVERSED_NUMBERS_CACHE, None)
         now = fields.Datetime.now()
         vals = {
             "state": const.REV_REVERSED,

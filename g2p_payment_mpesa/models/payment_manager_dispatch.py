@@ -178,8 +178,39 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             msisdn = normalise_msisdn(self._mpesa_payee_number(partner))
         except InvalidMsisdn as exc:
             raise PreflightError(const.PREFLIGHT_MSISDN, str(exc)) from exc
+        if (partner.id, msisdn) in self._mpesa_reversed_numbers():
+            raise PreflightError(
+                const.PREFLIGHT_MSISDN,
+                _(
+                    "A payment to %s reached someone else and was reversed: correct the registrant's "
+                    "number before paying again."
+                )
+                % msisdn,
+            )
         id_type, id_number = self._mpesa_validation_id(partner)
         return msisdn, amount, id_type, id_number
+
+    def _mpesa_reversed_numbers(self):
+        """{(registrant id, number)} whose payment someone else received and was reversed: never
+        paid to that number again. One query per manager and transaction (the cursor's cache,
+        dropped when a reversal completes)."""
+        cache = self.env.cr.cache.setdefault(const.REVERSED_NUMBERS_CACHE, {})
+        if self.id not in cache:
+            self.env["g2p.mpesa.reversal"].flush_model()
+            self.env["g2p.payment"].flush_model(["mpesa_receiver_mismatch"])
+            self.env.cr.execute(
+                """
+                SELECT ent.partner_id, tx.msisdn
+                  FROM g2p_mpesa_reversal rev
+                  JOIN g2p_mpesa_transaction tx ON tx.id = rev.transaction_id
+                  JOIN g2p_payment pay ON pay.id = tx.payment_id
+                  JOIN g2p_entitlement ent ON ent.id = pay.entitlement_id
+                 WHERE rev.state = %s AND tx.manager_id = %s AND pay.mpesa_receiver_mismatch
+                """,
+                [const.REV_REVERSED, self.id],
+            )
+            cache[self.id] = set(self.env.cr.fetchall())
+        return cache[self.id]
 
     # ------------------------------------------------------------------ sending
     def _send_payments(self, batches):

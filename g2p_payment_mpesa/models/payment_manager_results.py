@@ -96,6 +96,40 @@ class G2PPaymentManagerMpesaResults(models.Model):
                 f"number {msisdn} does not match the number sent for {tx.originator_conversation_id}"
             )
 
+    def _mpesa_late_success(self, tx, result):
+        """A success for a request a statement had concluded unpaid: paid, unless OpenG2P has
+        already made another payment for the entitlement (then a person decides: paid twice?)."""
+        again = (
+            self.env["g2p.payment"]
+            .sudo()
+            .search(
+                [
+                    ("entitlement_id", "=", tx.payment_id.entitlement_id.id),
+                    ("id", "!=", tx.payment_id.id),
+                    ("status", "!=", "failed"),
+                ],
+                limit=1,
+            )
+        )
+        if again:
+            tx.write({"receipt": result.receipt, "receiver_name": result.receiver_name})
+            tx._mpesa_flag_for_review(
+                _(
+                    "M-Pesa paid %(ocid)s (receipt %(receipt)s) after a statement had shown it unpaid, and "
+                    "the entitlement has another payment %(other)s: paid twice? Hold or reverse one."
+                )
+                % {"ocid": tx.originator_conversation_id, "receipt": result.receipt, "other": again.name}
+            )
+            return "late success, flagged"
+        tx._mpesa_pay(
+            receipt=result.receipt,
+            amount=result.amount,
+            completed_at=result.completed_at,
+            receiver_name=result.receiver_name,
+            result_desc=result.result_desc,
+        )
+        return "late success, paid"
+
     def _mpesa_on_result(self, body):
         result = parse_result(body)
         tx = self._mpesa_lock_tx(result.originator_conversation_id)
@@ -103,6 +137,10 @@ class G2PPaymentManagerMpesaResults(models.Model):
             raise CallbackRefused(
                 f"ConversationID {result.conversation_id} is not the one M-Pesa acknowledged"
             )
+        if tx.state == const.TX_FAILED and tx.result_code == const.NOT_ON_STATEMENT and result.is_success:
+            # Odoo, not M-Pesa, concluded it unpaid from a statement: M-Pesa's success is proof.
+            self._mpesa_check_match(tx, result.amount, result.receiver_msisdn)
+            return self._mpesa_late_success(tx, result)
         if tx.state in const.TX_FINAL_STATES:
             paid = tx.state in (const.TX_PAID, const.TX_REVERSED)  # a reversed request was paid first
             same = (paid and result.is_success and result.receipt == tx.receipt) or (

@@ -15,11 +15,15 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
+import psycopg2
+
 from odoo import _, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from .. import const
+from ..daraja.names import names_match
 from ..daraja.statement import StatementError, msisdn_matches, parse_file
+from .mpesa_reversal import may_reverse
 from .mpesa_statement import money_text
 
 _logger = logging.getLogger(__name__)
@@ -30,7 +34,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 MATCH_WINDOW = timedelta(hours=24)
 # Requests that may still be paid, and so may be resolved by a statement.
 RESOLVABLE_STATES = (const.TX_RESERVED, const.TX_ACCEPTED, const.TX_UNKNOWN, const.TX_NEEDS_REVIEW)
-NOT_ON_STATEMENT = "G2P_NOT_ON_STATEMENT"
+NOT_ON_STATEMENT = const.NOT_ON_STATEMENT
+# pg_advisory_xact_lock(STATEMENT_LOCK, manager id): statement imports of a manager, one at a time.
+STATEMENT_LOCK = 0x4D504553  # "MPES"
 CHUNK = 1000
 
 
@@ -87,6 +93,8 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         """Import one statement file (CSV or XLSX, base64): returns a summary dict. Importing the
         same file again changes nothing and says so."""
         self.ensure_one()
+        if not may_reverse(self.env):  # finance validators and administrators, as for reversals
+            raise AccessError(_("Only finance validators and administrators may import M-Pesa statements."))
         try:
             data = base64.b64decode(file_b64 or b"", validate=True)
         except (binascii.Error, ValueError):
@@ -94,6 +102,8 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         if not data:
             raise UserError(_("The statement file is empty."))
         sha256 = hashlib.sha256(data).hexdigest()
+        # One import per manager at a time: a second one waits, then finds the first's lines.
+        self.env.cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STATEMENT_LOCK, self.id])
         Statement = self.env["g2p.mpesa.statement"].sudo()
         earlier = Statement.search([("manager_id", "=", self.id), ("sha256", "=", sha256)], limit=1)
         if earlier:
@@ -104,6 +114,9 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             raise UserError(_("This is not a statement the addon can read: %s") % exc) from None
         self._mpesa_check_statement_owner(parsed)
         complete = self._mpesa_statement_complete(parsed)
+        # What the file can know of: nothing after it was made, nor after now, whatever the
+        # period says ("To 23:59:59" on a file exported at 10:00).
+        covered_to = min(t for t in (parsed.period_to, parsed.reported_at, fields.Datetime.now()) if t)
         statement = Statement.create(
             {
                 "name": filename or _("statement"),
@@ -120,13 +133,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 "skipped_count": parsed.skipped,
             }
         )
-        # Results being applied right now wait for us (and we for them): nothing is resolved twice.
-        self.env.cr.execute(
-            "SELECT id FROM g2p_mpesa_transaction WHERE manager_id = %s AND state IN %s"
-            " ORDER BY id FOR UPDATE",
-            [self.id, RESOLVABLE_STATES],
-        )
-        counts = self._mpesa_apply_statement(statement, parsed)
+        counts = self._mpesa_apply_statement(statement, parsed, covered_to)
         statement.write(counts)
         _logger.info("M-Pesa statement %s imported for manager %s: %s", statement.name, self.id, counts)
         return self._mpesa_statement_summary(statement)
@@ -147,6 +154,8 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         """The file holds every movement of its period: opening + in - out = closing."""
         if parsed.opening_balance is None or parsed.closing_balance is None or not parsed.period_to:
             return False
+        if parsed.skipped:
+            return False  # rows not completed (yet): their requests may still be paid
         moved = sum(line.paid_in - line.withdrawn for line in parsed.lines)
         return parsed.opening_balance + moved == parsed.closing_balance
 
@@ -164,7 +173,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         }
 
     # ------------------------------------------------------------------ matching
-    def _mpesa_apply_statement(self, statement, parsed):
+    def _mpesa_apply_statement(self, statement, parsed, covered_to):
         Tx = self.env["g2p.mpesa.transaction"].sudo()
         Line = self.env["g2p.mpesa.statement.line"].sudo()
         receipts = [line.receipt for line in parsed.lines]
@@ -228,10 +237,18 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             vals["transaction_id"] = tx.id
             vals["cycle_id"] = tx.payment_id.cycle_id.id
             line_vals.append(vals)
-        lines = Line.create(line_vals)
+        try:
+            with self.env.cr.savepoint():
+                lines = Line.create(line_vals)
+        except psycopg2.errors.UniqueViolation:
+            raise UserError(
+                _("Another statement of this manager was being imported at the same time: import again.")
+            ) from None
         if statement.complete:
-            counts["resolved_unpaid_count"] += self._mpesa_statement_not_paid(statement, parsed, claimed)
-            discrepancies += self._mpesa_statement_missing_lines(statement, parsed)
+            counts["resolved_unpaid_count"] += self._mpesa_statement_not_paid(
+                statement, parsed, claimed, covered_to
+            )
+            discrepancies += self._mpesa_statement_missing_lines(statement, parsed, covered_to)
         line_of_row = {line.row: line for line in lines}
         for found in discrepancies:
             row = found.pop("row", False)
@@ -257,7 +274,9 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             failed = Tx.search(
                 domain
                 + [
+                    # Only what Odoo concluded itself: M-Pesa's own "failed" moved no money.
                     ("state", "=", const.TX_FAILED),
+                    ("result_code", "=", NOT_ON_STATEMENT),
                     ("last_submit_at", ">=", parsed.period_from - MATCH_WINDOW),
                     ("last_submit_at", "<=", parsed.period_to + CLOCK_SKEW),
                 ],
@@ -299,12 +318,8 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         fits = [
             candidate
             for candidate in candidates.get(line.withdrawn, [])
-            if candidate not in claimed
-            and msisdn_matches(line.msisdn, candidate.msisdn)
-            and self._mpesa_statement_in_time(candidate, when)
+            if candidate not in claimed and self._mpesa_statement_fits(candidate, line, when)
         ]
-        open_fits = [candidate for candidate in fits if candidate.state != const.TX_FAILED]
-        fits = open_fits or fits
         if not fits:
             return (
                 Tx,
@@ -347,7 +362,16 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 ],
                 Tx.union(*fits),
             )
-        return (*self._mpesa_statement_pay(fits[0], line, statement), Tx)
+        return self._mpesa_statement_pay(fits[0], line, statement)
+
+    def _mpesa_statement_fits(self, tx, line, when):
+        """Could this line be this request: same number (a masked one also needs the registrant's
+        name: a few visible digits alone could be somebody else), in time."""
+        if not msisdn_matches(line.msisdn, tx.msisdn) or not self._mpesa_statement_in_time(tx, when):
+            return False
+        if "*" in (line.msisdn or ""):
+            return names_match(tx.payment_id.partner_id.name, line.party_name) is True
+        return True
 
     def _mpesa_statement_in_time(self, tx, when):
         if not when:
@@ -357,33 +381,53 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         return made - CLOCK_SKEW <= when <= sent + MATCH_WINDOW
 
     def _mpesa_statement_pay(self, tx, line, statement):
-        """The statement shows the money reached the number: the request is paid, with the receipt."""
-        Tx = self.env["g2p.mpesa.transaction"]
+        """The statement shows the money reached the number: the request is paid, with the receipt.
+        Returns (request, match, discrepancies, requests to protect from "not paid")."""
+        Tx = self.env["g2p.mpesa.transaction"].sudo()
+        state = self._mpesa_statement_lock(tx)
+        if state not in RESOLVABLE_STATES + (const.TX_FAILED,):
+            # M-Pesa's result arrived while the file was read: it decides, the line only checks it.
+            if state == const.TX_PAID and tx.receipt == line.receipt:
+                return tx, "matched", [], Tx
+            description = _(
+                "Request %(ocid)s was answered by M-Pesa during the import (%(state)s, receipt %(receipt)s), "
+                "not as this line (%(line)s)."
+            ) % {
+                "ocid": tx.originator_conversation_id,
+                "state": state,
+                "receipt": tx.receipt,
+                "line": line.receipt,
+            }
+            return tx, "discrepancy", [self._mpesa_discrepancy("ambiguous", line, tx, description)], Tx
         found = []
-        if tx.state == const.TX_FAILED:
-            others = Tx.sudo().search(
-                [("payment_id", "=", tx.payment_id.id), ("id", "!=", tx.id), ("state", "!=", const.TX_FAILED)]
+        if state == const.TX_FAILED:
+            # Odoo concluded it unpaid (NOT_ON_STATEMENT); OpenG2P may have paid the entitlement again.
+            payments = (
+                self.env["g2p.payment"]
+                .sudo()
+                .search(
+                    [
+                        ("entitlement_id", "=", tx.payment_id.entitlement_id.id),
+                        ("id", "!=", tx.payment_id.id),
+                        ("status", "!=", "failed"),
+                    ]
+                )
             )
-            if others:
+            others = Tx.search([("payment_id", "in", payments.ids), ("state", "!=", const.TX_FAILED)])
+            if payments:
+                description = _(
+                    "M-Pesa paid request %(ocid)s (receipt %(receipt)s) that Odoo recorded as failed, and "
+                    "the entitlement has another payment %(other)s: paid twice? Hold or reverse one."
+                ) % {
+                    "ocid": tx.originator_conversation_id,
+                    "receipt": line.receipt,
+                    "other": payments[0].name,
+                }
                 return (
                     tx,
                     "discrepancy",
-                    [
-                        self._mpesa_discrepancy(
-                            "failed_but_paid",
-                            line,
-                            tx,
-                            _(
-                                "M-Pesa paid request %(ocid)s (receipt %(receipt)s) that Odoo recorded as "
-                                "failed, and the payment has another request %(other)s: paid twice?"
-                            )
-                            % {
-                                "ocid": tx.originator_conversation_id,
-                                "receipt": line.receipt,
-                                "other": others[0].originator_conversation_id,
-                            },
-                        )
-                    ],
+                    [self._mpesa_discrepancy("failed_but_paid", line, tx, description)],
+                    others,
                 )
             found.append(
                 self._mpesa_discrepancy(
@@ -402,13 +446,19 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             result_code="0",
             result_desc=_("Paid according to the M-Pesa statement %s") % statement.name,
         )
-        return tx, "resolved", found
+        return tx, "resolved", found, Tx
 
-    def _mpesa_statement_not_paid(self, statement, parsed, claimed):
+    def _mpesa_statement_lock(self, tx):
+        """Lock the request against a result being applied now, and read its state afresh."""
+        self.env.cr.execute("SELECT state FROM g2p_mpesa_transaction WHERE id = %s FOR UPDATE", [tx.id])
+        tx.invalidate_recordset()
+        return self.env.cr.fetchone()[0]
+
+    def _mpesa_statement_not_paid(self, statement, parsed, claimed, covered_to):
         """Requests the complete statement would show if M-Pesa had paid them: not paid, back to
         OpenG2P's retry flow (which makes a new request; this one can no longer move money)."""
         settle = timedelta(minutes=max(self.statement_settle_minutes, 0))
-        if not parsed.period_from or not parsed.period_to:
+        if not parsed.period_from or not covered_to:
             return 0
         unpaid = (
             self.env["g2p.mpesa.transaction"]
@@ -418,24 +468,65 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                     ("manager_id", "=", self.id),
                     ("state", "in", RESOLVABLE_STATES),
                     ("create_date", ">=", parsed.period_from + CLOCK_SKEW),
-                    ("last_submit_at", "<=", parsed.period_to - settle),
+                    ("last_submit_at", "<=", covered_to - settle),
                     ("id", "not in", claimed.ids),
                 ]
             )
         )
+        unpaid -= self._mpesa_statement_unresolved_fits(unpaid)
+        failed = 0
         for tx in unpaid:
+            if self._mpesa_statement_lock(tx) not in RESOLVABLE_STATES:
+                continue  # answered meanwhile
             tx._mpesa_fail(
                 NOT_ON_STATEMENT,
                 _(
                     "Not on the M-Pesa statement %(file)s, which holds every movement from %(start)s to "
                     "%(end)s (UTC): M-Pesa did not pay it."
                 )
-                % {"file": statement.name, "start": parsed.period_from, "end": parsed.period_to},
+                % {"file": statement.name, "start": parsed.period_from, "end": covered_to},
             )
-        return len(unpaid)
+            failed += 1
+        return failed
 
-    def _mpesa_statement_missing_lines(self, statement, parsed):
+    def _mpesa_statement_unresolved_fits(self, txs):
+        """Requests that a line left unresolved (of this or an earlier statement: ambiguous, or
+        money with no request) could be: money may have moved for them, never conclude otherwise."""
+        Tx = self.env["g2p.mpesa.transaction"]
+        if not txs:
+            return Tx
+        earliest = min(txs.mapped("create_date")) - CLOCK_SKEW
+        lines = (
+            self.env["g2p.mpesa.statement.line"]
+            .sudo()
+            .search(
+                [
+                    ("manager_id", "=", self.id),
+                    ("transaction_id", "=", False),
+                    ("match", "=", "discrepancy"),
+                    ("withdrawn_cents", ">", 0),
+                    ("completed_at", ">=", earliest),
+                ]
+            )
+        )
+        by_amount = defaultdict(list)
+        for line in lines:
+            by_amount[line.withdrawn_cents].append(line)
+        return Tx.union(
+            *(
+                tx
+                for tx in txs
+                if any(
+                    self._mpesa_statement_fits(tx, line, line.completed_at)
+                    for line in by_amount[tx.amount * 100]
+                )
+            )
+        )
+
+    def _mpesa_statement_missing_lines(self, statement, parsed, covered_to):
         """Requests Odoo holds as paid in the period whose receipt is on no statement line."""
+        if not parsed.period_from:
+            return []
         Line = self.env["g2p.mpesa.statement.line"].sudo()
         paid = (
             self.env["g2p.mpesa.transaction"]
@@ -445,7 +536,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                     ("manager_id", "=", self.id),
                     ("state", "=", const.TX_PAID),
                     ("completed_at", ">=", parsed.period_from + CLOCK_SKEW),
-                    ("completed_at", "<=", parsed.period_to - CLOCK_SKEW),
+                    ("completed_at", "<=", covered_to - CLOCK_SKEW),
                 ]
             )
         )

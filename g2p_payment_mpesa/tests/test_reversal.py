@@ -17,6 +17,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.g2p_payment_mpesa.models.payment_manager_results import CallbackRefused
 
+from ..models.payment_manager_dispatch import PreflightError
 from . import payloads
 from .common import MPESA, MpesaLiveCase, MpesaTransactionCase
 
@@ -293,6 +294,17 @@ class TestReversalCallbacks(_ReversalMixin, MpesaTransactionCase):
         self._callback(reversal_body(code="R000001"), second)
         second.action_mark_not_reversed()
         self.assertEqual((second.state, other.status), (MPESA.REV_FAILED, "paid"))
+
+    def test_a_number_that_reached_someone_else_is_not_paid_again_after_the_reversal(self):
+        payment, _tx, reversal = self._requested()
+        partner = payment.partner_id
+        self.assertFalse(self.manager._mpesa_reversed_numbers())
+        payment.mpesa_receiver_mismatch = True
+        self._callback(reversal_body(), reversal)
+        with self.assertRaisesRegex(PreflightError, "correct the registrant's number"):
+            self.manager._mpesa_check_payee(partner, 500, self.kes)
+        partner.phone_number_ids.phone_no = "0712345679"
+        self.assertEqual(self.manager._mpesa_check_payee(partner, 500, self.kes)[0], "254712345679")
 
     def test_the_wizard_names_receivers_who_are_not_the_registrant(self):
         payment, _tx = self._paid_payment()

@@ -9,6 +9,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
+from . import payloads
 from .common import MPESA, MpesaLiveCase, MpesaTransactionCase
 
 HEADER = (
@@ -22,7 +23,7 @@ def eat(moment):
     return (moment + EAT).strftime("%d-%m-%Y %H:%M:%S")
 
 
-def statement_csv(rows, start, end, opening, shortcode="600000", closing=None):
+def statement_csv(rows, start, end, opening, shortcode="600000", closing=None, reported=None):
     """A portal-style statement: rows are (receipt, when (UTC), details, paid_in, withdrawn, other,
     linked) with amounts in whole shillings; the balances add up unless `closing` says otherwise."""
     balance = opening
@@ -54,7 +55,7 @@ def statement_csv(rows, start, end, opening, shortcode="600000", closing=None):
         f"Short Code:,{shortcode}",
         "Account:,Utility Account",
         f"Time Period:,From,{eat(start)},To,{eat(end)}",
-        f"Operator:,finance,Date of Report:,{eat(end)}",
+        f"Operator:,finance,Date of Report:,{eat(reported or end)}",
         f"Opening Balance:,{opening:.2f},Closing Balance:,{closing:.2f},Available Balance:,{closing:.2f},"
         "Total Paid In:,0.00,Total Withdrawn:,0.00",
         HEADER,
@@ -89,8 +90,8 @@ class TestStatementMatching(MpesaTransactionCase):
                 "amount": amount or self.AMOUNT,
                 "state": state,
                 "receipt": receipt,
-                "last_submit_at": fields.Datetime.now() - timedelta(seconds=10),
-                "completed_at": fields.Datetime.now() - timedelta(seconds=5) if receipt else False,
+                "last_submit_at": fields.Datetime.now() - timedelta(minutes=11 if receipt else 0, seconds=10),
+                "completed_at": fields.Datetime.now() - timedelta(minutes=10) if receipt else False,
             }
         )
         return tx
@@ -120,13 +121,15 @@ class TestStatementMatching(MpesaTransactionCase):
         self.assertEqual((tx.state, tx.receipt), (MPESA.TX_PAID, "UL1AAAAAA1"))
         self.assertEqual((tx.payment_id.status, tx.payment_id.mpesa_receipt), ("paid", "UL1AAAAAA1"))
 
-    def test_a_masked_number_still_matches(self):
+    def test_a_masked_number_matches_with_the_registrants_name_only(self):
         tx = self._tx(self.people[1])
         when = fields.Datetime.now()
-        self._import(
-            [("UL1AAAAAA2", when, "Business Payment to 2547****0002 - P", 0, 500, "2547*****002 - P", "")]
-        )
-        self.assertEqual(tx.state, MPESA.TX_PAID)
+        stranger = ("UL1AAAAAA9", when, "Business Payment to 2547****0002 - OTHER NAME", 0, 500, "", "")
+        summary = self._import([stranger], closing=1)  # incomplete: silence proves nothing
+        self.assertEqual((summary["resolved_paid"], tx.state), (0, MPESA.TX_NEEDS_REVIEW))
+        line = ("UL1AAAAAA2", when, "Business Payment to 2547****0002 - PERSON2 TEST", 0, 500, "", "")
+        self._import([line])
+        self.assertEqual((tx.state, tx.receipt), (MPESA.TX_PAID, "UL1AAAAAA2"))
 
     def test_a_complete_statement_without_the_request_sends_it_back_to_openg2p_retry(self):
         tx = self._tx(self.people[2])
@@ -210,6 +213,7 @@ class TestStatementMatching(MpesaTransactionCase):
 
     def test_a_request_odoo_thought_failed_but_mpesa_paid_is_corrected(self):
         tx = self._tx(self.people[1], state=MPESA.TX_FAILED)
+        tx.result_code = MPESA.NOT_ON_STATEMENT  # Odoo's own conclusion; M-Pesa's "failed" is final
         when = fields.Datetime.now()
         summary = self._import(
             [("UL1FAILPD1", when, "Business Payment to 254711000002 - P", 0, 500, "254711000002 - P", "")]
@@ -218,6 +222,62 @@ class TestStatementMatching(MpesaTransactionCase):
         self.assertEqual(tx.payment_id.status, "paid")
         found = self.env["g2p.mpesa.discrepancy"].search([("statement_id", "=", summary["statement_id"])])
         self.assertEqual(found.mapped("kind"), ["failed_but_paid"])
+
+    def test_mpesas_own_failure_is_never_turned_into_a_payment(self):
+        tx = self._tx(self.people[1], state=MPESA.TX_FAILED)
+        tx.result_code = "2040"
+        line = ("UL1FAILMP1", fields.Datetime.now(), "Business Payment to 254711000002 - P", 0, 500, "", "")
+        summary = self._import([line])
+        self.assertEqual((tx.state, summary["discrepancies"]), (MPESA.TX_FAILED, 1))
+
+    def test_paid_by_mpesa_after_openg2p_paid_again_is_flagged_not_paid(self):
+        tx = self._tx(self.people[1], state=MPESA.TX_FAILED)
+        tx.result_code = MPESA.NOT_ON_STATEMENT
+        tx.payment_id.status = "failed"
+        again = tx.payment_id.copy({"name": "again", "status": False, "state": "issued"})
+        line = ("UL1TWICE01", fields.Datetime.now(), "Business Payment to 254711000002 - P", 0, 500, "", "")
+        summary = self._import([line])
+        self.assertEqual(tx.state, MPESA.TX_FAILED)
+        found = self.env["g2p.mpesa.discrepancy"].search([("statement_id", "=", summary["statement_id"])])
+        self.assertEqual(found.mapped("kind"), ["failed_but_paid"])
+        self.assertIn(again.name, found.description)
+
+    def test_a_statement_says_nothing_after_it_was_made(self):
+        tx = self._tx(self.people[2])
+        end = fields.Datetime.now() + timedelta(hours=12)  # "To 23:59:59" ...
+        made = fields.Datetime.now() - timedelta(minutes=20)  # ... on a file exported earlier
+        data = statement_csv([], self.start, end, 0, reported=made)
+        summary = self.manager.mpesa_import_statement(data, "early.csv")
+        self.assertEqual((summary["resolved_unpaid"], tx.state), (0, MPESA.TX_NEEDS_REVIEW))
+
+    def test_an_ambiguous_line_keeps_protecting_its_requests_in_later_imports(self):
+        one = self._tx(self.people[0])
+        other_payment = self.payment_of(self.people[0]).copy({"amount_issued": self.AMOUNT})
+        two = self._tx(self.people[0])
+        two.payment_id = other_payment
+        line = ("UL1AMBIG02", fields.Datetime.now(), "Business Payment to 254711000001 - P", 0, 500, "", "")
+        self._import([line])
+        later = self._import([line], opening=2_000_000)  # an overlapping export: a new file
+        self.assertEqual((later["known"], later["resolved_unpaid"]), (1, 0), later)
+        self.assertEqual((one.state, two.state), (MPESA.TX_NEEDS_REVIEW, MPESA.TX_NEEDS_REVIEW))
+
+    def test_a_late_success_after_a_statement_said_unpaid_is_still_proof(self):
+        tx = self._tx(self.people[3], state=MPESA.TX_FAILED)
+        tx.write({"result_code": MPESA.NOT_ON_STATEMENT})
+        tx.payment_id.status = "failed"
+        body = payloads.result_body(
+            tx.originator_conversation_id, amount=500, msisdn=tx.msisdn, receipt="UL1LATE001"
+        )
+        self.assertEqual(self.manager._mpesa_handle_callback("result", body, None), "late success, paid")
+        self.assertEqual((tx.state, tx.payment_id.status), (MPESA.TX_PAID, "paid"))
+
+    def test_only_finance_validators_and_admins_may_import(self):
+        approver = new_test_user(
+            self.env, login="approver-stmt", groups="base.group_user,g2p_programs.g2p_program_cycle_approver"
+        )
+        data = statement_csv([], self.start, fields.Datetime.now(), 0)
+        with self.assertRaises(AccessError):
+            self.manager.with_user(approver).mpesa_import_statement(data, "x.csv")
 
     def test_bad_files_are_refused_with_a_reason_and_change_nothing(self):
         tx = self._tx(self.people[2])
