@@ -250,7 +250,12 @@ class G2PCycleReconciliation(models.Model):
         and balance queries gave (the newest before the first request, the first after the last
         result)."""
         Line = self.env["g2p.mpesa.statement.line"].sudo()
-        domain = [("cycle_id", "=", self.id), ("kind", "=", "payment")]
+        # Only statements with a Balance column on every line say what the float was.
+        domain = [
+            ("cycle_id", "=", self.id),
+            ("kind", "=", "payment"),
+            ("statement_id.has_balances", "=", True),
+        ]
         first = Line.search(domain, order="completed_at asc, statement_id asc, row desc, id asc", limit=1)
         if first:
             last = Line.search(

@@ -67,6 +67,10 @@ class MpesaStatement(models.Model):
         help="Opening balance plus money in minus money out equals the closing balance: the file holds "
         "every movement of the period, so a request it does not show was not paid.",
     )
+    has_balances = fields.Boolean(
+        readonly=True,
+        help="Every line of the file has its Balance (the float after it): the report uses them.",
+    )
     line_ids = fields.One2many("g2p.mpesa.statement.line", "statement_id", readonly=True)
     discrepancy_ids = fields.One2many("g2p.mpesa.discrepancy", "statement_id", readonly=True)
     line_count = fields.Integer(readonly=True)

@@ -130,6 +130,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 "opening_balance_cents": parsed.opening_balance,
                 "closing_balance_cents": parsed.closing_balance,
                 "complete": complete,
+                "has_balances": bool(parsed.lines) and all(line.balance is not None for line in parsed.lines),
                 "skipped_count": parsed.skipped,
             }
         )

@@ -271,6 +271,17 @@ class TestStatementMatching(MpesaTransactionCase):
         self.assertEqual(self.manager._mpesa_handle_callback("result", body, None), "late success, paid")
         self.assertEqual((tx.state, tx.payment_id.status), (MPESA.TX_PAID, "paid"))
 
+    def test_a_file_without_balances_is_not_taken_for_the_float(self):
+        line = ("UL1BALAN01", fields.Datetime.now(), "Business Payment to 254799999998 - Y", 0, 300, "", "")
+        with_balances = self._import([line])
+        self.assertTrue(self.env["g2p.mpesa.statement"].browse(with_balances["statement_id"]).has_balances)
+        header = "Receipt No.,Completion Time,Details,Transaction Status,Paid In,Withdrawn"
+        when = eat(fields.Datetime.now())
+        text = f"{header}\nUL1NOBAL01,{when},Business Payment to 254799999999 - X,Completed,,-700.00\n"
+        summary = self.manager.mpesa_import_statement(base64.b64encode(text.encode()).decode(), "nobal.csv")
+        statement = self.env["g2p.mpesa.statement"].browse(summary["statement_id"])
+        self.assertEqual((statement.has_balances, statement.complete, summary["lines"]), (False, False, 1))
+
     def test_only_finance_validators_and_admins_may_import(self):
         approver = new_test_user(
             self.env, login="approver-stmt", groups="base.group_user,g2p_programs.g2p_program_cycle_approver"
