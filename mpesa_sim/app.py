@@ -24,7 +24,7 @@ def create_app(sim: Simulator) -> FastAPI:
 
     app = FastAPI(title="M-Pesa simulator", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.sim = sim
-    app.include_router(daraja_api.router)
+    app.include_router(daraja_api.build_router(sim.market))
     app.include_router(admin_api.public)
     app.include_router(admin_api.router)
     app.include_router(admin_api.phones)
@@ -43,7 +43,7 @@ def create_app(sim: Simulator) -> FastAPI:
             schemes["DarajaBearer"] = {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "from /oauth/v1/generate",
+                "description": "from " + sim.market.api_paths["token"],
             }
             schemes["DarajaBasic"] = {
                 "type": "http",

@@ -1,5 +1,9 @@
 """The Daraja routes: OAuth token, B2C (v3, v1, validated), reversal, transaction status, account balance.
 
+Which paths exist is the market's (``markets.Market.api_paths``): Kenya serves its own, Ethiopia
+``/v1/token/generate``, B2C v2, balance v2 and reversal v2; the other market's paths answer 404,
+as they would at that market's host.
+
 Bodies are read by hand rather than through pydantic models so that every problem is answered
 in Daraja's own error shape ({"requestId", "errorCode", "errorMessage"}) and codes.
 """
@@ -9,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import copy
 import json
 import sqlite3
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from mpesa_sim import directory, ledger, payments, receipts
+from mpesa_sim import directory, ledger, markets, payments, receipts
 from mpesa_sim.payments import DarajaError
 from mpesa_sim.state import Simulator
 
-router = APIRouter(tags=["Daraja"])
 
 
 def daraja_error(status: int, code: str, message: str) -> JSONResponse:
@@ -174,31 +178,49 @@ _RESPONSES = {400: _ERROR, 404: _ERROR, 500: _ERROR}
 
 
 # -- OAuth --------------------------------------------------------------------------------------
-@router.get(
-    "/oauth/v1/generate",
-    summary="Access token (Basic consumer_key:consumer_secret)",
-    responses={400: _ERROR},
-    openapi_extra={"security": [{"DarajaBasic": []}]},
-)
 async def generate_token(request: Request, grant_type: str | None = None):
     sim = _sim(request)
+    if sim.market.token_errors == "resultcode":
+        return _generate_token_resultcode(request, sim, grant_type)
     if grant_type != "client_credentials":
         return daraja_error(400, "400.008.02", "Invalid grant type passed")
+    key, secret, basic = _basic_credentials(request)
+    if not basic or (key, secret) != (sim.org["consumer_key"], sim.org["consumer_secret"]):
+        return daraja_error(400, "400.008.01", "Invalid Authentication passed")
+    token, ttl = sim.issue_token()
+    # expires_in is a string in real answers.
+    return {"access_token": token, "expires_in": str(ttl)}
+
+
+def _basic_credentials(request: Request) -> tuple[str, str, bool]:
+    """(key, secret, whether the header was a decodable Basic key:secret)."""
     auth = request.headers.get("authorization", "")
     scheme, _, value = auth.partition(" ")
     try:
         key, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         key, sep, secret = "", "", ""
-    if (
-        scheme.lower() != "basic"
-        or not sep
-        or (key, secret) != (sim.org["consumer_key"], sim.org["consumer_secret"])
-    ):
-        return daraja_error(400, "400.008.01", "Invalid Authentication passed")
+    return key, secret, scheme.lower() == "basic" and bool(sep)
+
+
+def _token_error(status: int, code: str, desc: str) -> JSONResponse:
+    return JSONResponse({"resultCode": code, "resultDesc": desc}, status_code=status)
+
+
+def _generate_token_resultcode(request: Request, sim: Simulator, grant_type: str | None):
+    """Ethiopia's token answer and errors (docs/markets/ethiopia.md 1: {resultCode, resultDesc};
+    the HTTP statuses 400/401 are from one SDK's mocks)."""
+    if grant_type != "client_credentials":
+        return _token_error(400, "999998", "Required parameter [grant_type] is invalid or empty")
+    key, secret, basic = _basic_credentials(request)
+    if not basic:
+        return _token_error(401, "999996", "Invalid Authentication passed")
+    if key != sim.org["consumer_key"]:
+        return _token_error(400, "999991", "Invalid client id passed")
+    if secret != sim.org["consumer_secret"]:
+        return _token_error(401, "999997", "Invalid Authorization Header")
     token, ttl = sim.issue_token()
-    # expires_in is a string in real answers.
-    return {"access_token": token, "expires_in": str(ttl)}
+    return {"access_token": token, "token_type": "Bearer", "expires_in": str(ttl)}
 
 
 # -- shared request handling --------------------------------------------------------------------
@@ -208,7 +230,7 @@ async def _preamble(request: Request, party_b_key: str | None) -> tuple[dict | N
     sim.api_requests.record(request.url.path)  # before any check: every start counts
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not sim.token_valid(token.strip()):
-        return None, daraja_error(404, "404.001.03", "Invalid Access Token")
+        return None, daraja_error(*sim.market.invalid_token)
     raw = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
@@ -243,7 +265,7 @@ async def _b2c(request: Request, api: str):
     if error:
         return error
     try:
-        req = payments.validate_b2c(body, api)
+        req = payments.validate_b2c(body, api, sim.market.shortcode_digits)
     except DarajaError as exc:
         return daraja_error(exc.status, exc.code, exc.message)
     if api == "b2c_v1":
@@ -284,42 +306,22 @@ async def _accept(sim: Simulator, req: dict, fields: dict, process):
     return _ack(ocid, conversation_id)
 
 
-@router.post(
-    "/mpesa/b2c/v3/paymentrequest",
-    summary="B2C payment (v3)",
-    responses=_RESPONSES,
-    openapi_extra=_doc(B2C_V3_SCHEMA),
-)
 async def b2c_v3(request: Request):
     return await _b2c(request, "b2c_v3")
 
 
-@router.post(
-    "/mpesa/b2c/v1/paymentrequest",
-    summary="B2C payment (legacy v1, sim-generated id)",
-    responses=_RESPONSES,
-    openapi_extra=_doc(B2C_V1_SCHEMA),
-)
+async def b2c_v2(request: Request):
+    return await _b2c(request, "b2c_v2")
+
+
 async def b2c_v1(request: Request):
     return await _b2c(request, "b2c_v1")
 
 
-@router.post(
-    "/mpesa/b2cvalidate/v2/paymentrequest",
-    summary="Validated B2C (IDType/IDNumber must match)",
-    responses=_RESPONSES,
-    openapi_extra=_doc(B2C_VALIDATE_SCHEMA),
-)
 async def b2c_validate(request: Request):
     return await _b2c(request, "b2c_validate")
 
 
-@router.post(
-    "/mpesa/reversal/v1/request",
-    summary="Transaction reversal of a B2C payment (result sent to ResultURL)",
-    responses=_RESPONSES,
-    openapi_extra=_doc(REVERSAL_SCHEMA),
-)
 async def reversal(request: Request):
     sim = _sim(request)
     body, error = await _preamble(request, None)
@@ -359,6 +361,9 @@ async def _query(request: Request, validate, process):
     except DarajaError as exc:
         return daraja_error(exc.status, exc.code, exc.message)
     ocid = receipts.new_originator_conversation_id()
+    caller_ocid = body.get("OriginatorConversationID")
+    if sim.market.code != "KE" and isinstance(caller_ocid, str) and 0 < len(caller_ocid) <= 128:
+        ocid = caller_ocid  # Ethiopia's balance v2 request carries the caller's id: echoed
     conversation_id = receipts.new_conversation_id()
     sim.enqueue(process, req, ocid, conversation_id)
     if sim.faults.fire("sync_500_processed"):
@@ -366,21 +371,81 @@ async def _query(request: Request, validate, process):
     return _ack(ocid, conversation_id)
 
 
-@router.post(
-    "/mpesa/transactionstatus/v1/query",
-    summary="Transaction status (result sent to ResultURL)",
-    responses=_RESPONSES,
-    openapi_extra=_doc(STATUS_SCHEMA),
-)
 async def transaction_status(request: Request):
     return await _query(request, payments.validate_status_query, payments.process_status_query)
 
 
-@router.post(
-    "/mpesa/accountbalance/v1/query",
-    summary="Account balance (result sent to ResultURL)",
-    responses=_RESPONSES,
-    openapi_extra=_doc(BALANCE_SCHEMA),
-)
 async def account_balance(request: Request):
     return await _query(request, payments.validate_balance_query, payments.process_balance_query)
+
+
+def _market_schema(schema: dict, market: markets.Market) -> dict:
+    """A request schema with the market's number plan and shortcode length."""
+    schema = copy.deepcopy(schema)
+    props = schema.get("properties", {})
+    low, high = market.shortcode_digits
+    for name in ("PartyA", "ReceiverParty"):
+        if name in props and props[name].get("pattern") == _SHORTCODE["pattern"]:
+            props[name] = {
+                "type": "string",
+                "pattern": f"^[0-9]{{{low},{high}}}$",
+                "example": market.org["shortcode"],
+            }
+    if "PartyB" in props:
+        props["PartyB"] = {
+            "type": "string",
+            "pattern": f"^{market.country_code}7[0-9]{{8}}$",
+            "example": market.example_msisdn,
+        }
+    return schema
+
+
+# role -> (endpoint, summary, request schema)
+_ROUTES = {
+    "b2c_v1": (b2c_v1, "B2C payment (legacy v1, sim-generated id)", B2C_V1_SCHEMA),
+    "b2c_validate": (b2c_validate, "Validated B2C (IDType/IDNumber must match)", B2C_VALIDATE_SCHEMA),
+    "reversal": (
+        reversal,
+        "Transaction reversal of a B2C payment (result sent to ResultURL)",
+        REVERSAL_SCHEMA,
+    ),
+    "status": (transaction_status, "Transaction status (result sent to ResultURL)", STATUS_SCHEMA),
+    "balance": (account_balance, "Account balance (result sent to ResultURL)", BALANCE_SCHEMA),
+}
+
+
+def build_router(market: markets.Market) -> APIRouter:
+    """The Daraja routes this market's host serves, and only those."""
+    router = APIRouter(tags=["Daraja"])
+    paths = market.api_paths
+    router.add_api_route(
+        paths["token"],
+        generate_token,
+        methods=["GET"],
+        summary="Access token (Basic consumer_key:consumer_secret)",
+        responses={400: _ERROR} if market.token_errors == "daraja" else {400: _ERROR, 401: _ERROR},
+        openapi_extra={"security": [{"DarajaBasic": []}]},
+    )
+    if market is markets.KENYA:
+        b2c = (b2c_v3, "B2C payment (v3)")
+    else:
+        b2c = (b2c_v2, f"B2C payment (v2, {market.country}: caller OriginatorConversationID)")
+    routes = {"b2c": (*b2c, B2C_V3_SCHEMA), **_ROUTES}
+    # Kenya's routes in their long-standing order (the OpenAPI document stays as it was).
+    for role in ("b2c", "b2c_v1", "b2c_validate", "reversal", "status", "balance"):
+        if role not in paths:
+            continue
+        endpoint, summary, schema = routes[role]
+        router.add_api_route(
+            paths[role],
+            endpoint,
+            methods=["POST"],
+            summary=summary,
+            responses=_RESPONSES,
+            openapi_extra=_doc(_market_schema(schema, market)),
+        )
+    return router
+
+
+# Kenya's, for whoever imports the module's router.
+router = build_router(markets.KENYA)

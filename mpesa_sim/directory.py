@@ -9,7 +9,7 @@ import re
 import sqlite3
 from typing import Any
 
-from mpesa_sim import credentials, ledger
+from mpesa_sim import credentials, ledger, markets
 
 KENYAN_MOBILE = re.compile(r"^254(7\d{8}|1\d{8})$")
 ID_TYPES = {
@@ -27,17 +27,24 @@ class SeedError(ValueError):
 
 
 def normalise_msisdn(raw: str) -> str:
-    """2547XXXXXXXX from '+254 7..', '07..', '7..'; anything else is returned digits-only."""
+    """2547XXXXXXXX from '+254 7..', '07..', '7..' (in Ethiopia 2517... from '07..' and so on);
+    anything else is returned digits-only."""
+    market = markets.current()
     digits = re.sub(r"[\s\-()]", "", str(raw)).lstrip("+")
     if digits.startswith("0") and len(digits) == 10:
-        digits = "254" + digits[1:]
-    elif len(digits) == 9 and digits[0] in "17":
-        digits = "254" + digits
+        digits = market.country_code + digits[1:]
+    elif len(digits) == 9 and digits[0] in market.local_lead_digits:
+        digits = market.country_code + digits
     return digits
 
 
 def is_kenyan_mobile(msisdn: str) -> bool:
-    return bool(KENYAN_MOBILE.match(msisdn))
+    """An M-Pesa customer's number in the process's market (Kenya's name kept for its callers)."""
+    return is_market_mobile(msisdn)
+
+
+def is_market_mobile(msisdn: str) -> bool:
+    return bool(markets.current().mobile.match(msisdn))
 
 
 def wallet_ref(msisdn: str) -> str:
@@ -70,10 +77,8 @@ def _bool(value: Any, default: bool) -> bool:
 def upsert_wallet(conn: sqlite3.Connection, spec: dict) -> dict:
     """Create or update a wallet. An opening ``balance`` is a recorded top-up of the difference."""
     msisdn = normalise_msisdn(spec.get("msisdn") or spec.get("phone") or "")
-    if not is_kenyan_mobile(msisdn):
-        raise SeedError(
-            f"msisdn: not a Kenyan mobile number (2547XXXXXXXX/2541XXXXXXXX): {spec.get('msisdn')!r}"
-        )
+    if not is_market_mobile(msisdn):
+        raise SeedError(f"msisdn: not a {markets.current().number_plan}: {spec.get('msisdn')!r}")
     first = str(spec.get("first_name") or "").strip()
     last = str(spec.get("last_name") or "").strip()
     if not first and spec.get("name"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 
-from mpesa_sim import credentials, directory, ledger
+from mpesa_sim import credentials, directory, ledger, markets
 from mpesa_sim.db import Database
 
 DEFAULTS = {
@@ -39,57 +39,44 @@ DEFAULT_CONFIG = {
 DEMO_AGENT = {"email": "agent@mpesa-sim.local", "password": "Agent-Pass-1", "float_cents": 500_000_00}
 DEMO_ADMIN = {"email": "admin@mpesa-sim.local", "password": "Admin-Pass-1"}
 DEMO_SUBSCRIBER_PASSWORD = "Subscriber-Pass-1"
-DEMO_WALLETS = [
-    {
-        "msisdn": "254712345678",
-        "first_name": "Amina",
-        "last_name": "Wanjiru",
-        "id_number": "12345678",
-        "balance": "1000",
-        "email": "amina@mpesa-sim.local",
-    },
-    {
-        "msisdn": "254722000001",
-        "first_name": "Peter",
-        "last_name": "Otieno",
-        "id_number": "23456789",
-        "balance": "0",
-        "email": "peter@mpesa-sim.local",
-    },
-    {
-        "msisdn": "254733000002",
-        "first_name": "Grace",
-        "last_name": "Achieng",
-        "id_number": "34567890",
-        "balance": "250",
-        "email": "grace@mpesa-sim.local",
-    },
-    {
-        "msisdn": "254110000003",
-        "first_name": "John",
-        "last_name": "Kamau",
-        "id_type": "05",
-        "id_number": "A1234567",
-        "email": "john@mpesa-sim.local",
-    },
-    {"msisdn": "254799000004", "first_name": "Unregistered", "last_name": "Line", "registered": False},
-    {
-        "msisdn": "254700000005",
-        "first_name": "Frozen",
-        "last_name": "Account",
-        "id_number": "56789012",
-        "status": "frozen",
-    },
-]
-DEMO_TILLS = [{"till_number": "123456", "name": "Mama Mboga Groceries"}]
+# Kenya's; every market's are in markets.py.
+DEMO_WALLETS = [dict(w) for w in markets.KENYA.demo_wallets]
+DEMO_TILLS = [dict(t) for t in markets.KENYA.demo_tills]
 
 
-def bootstrap(db: Database, admin_token: str | None = None, demo: bool = True) -> dict:
-    """Create what a first start needs; on later starts only apply an explicit admin token."""
+def default_config(market: markets.Market) -> dict:
+    """The settings a new database starts with: Kenya's as ever, a market's own limits otherwise."""
+    return {**DEFAULT_CONFIG, **market.limits}
+
+
+def stored_market(db: Database) -> markets.Market | None:
+    """The market a database was made for (a file from before markets is Kenyan); None if new."""
+    code = db.get_setting("market")
+    if code is None:
+        return None if db.get_setting("org") is None else markets.KENYA
+    return markets.get(code)
+
+
+def bootstrap(
+    db: Database, admin_token: str | None = None, demo: bool = True, market: markets.Market | None = None
+) -> dict:
+    """Create what a first start needs; on later starts only apply an explicit admin token.
+
+    ``market`` None means: the stored one (Kenya for a new file). A database made for another
+    market than the one asked for raises MarketMismatch and is left untouched.
+    """
+    stored = stored_market(db)
+    if market is not None and stored is not None and stored is not market:
+        raise markets.MarketMismatch(
+            f"this database ({db.path}) is a {stored.code} ({stored.country}) simulator;"
+            f" it cannot start as {market.code} ({market.country}): use another --db"
+        )
+    market = stored or market or markets.KENYA
+    markets.activate(market)  # this process's market: numbers, SMS and USSD follow it
     with db.write() as conn:
         if db.get_setting("org") is None:
             key_pem, cert_pem = credentials.generate_key_and_certificate()
-            db.set_setting("org", dict(DEFAULTS), conn)
+            db.set_setting("org", {**DEFAULTS, **market.org}, conn)
             db.set_setting("rsa_key_pem", key_pem, conn)
             db.set_setting("certificate_pem", cert_pem, conn)
             db.set_setting("jwt_secret", secrets.token_hex(32), conn)
@@ -97,11 +84,13 @@ def bootstrap(db: Database, admin_token: str | None = None, demo: bool = True) -
             db.set_setting("admin_token", admin_token or secrets.token_urlsafe(24), conn)
             _create_org_accounts(conn)
             if demo:
-                _create_demo_data(conn)
+                _create_demo_data(conn, market)
         elif admin_token:
             db.set_setting("admin_token", admin_token, conn)
+        if db.get_setting("market") is None:
+            db.set_setting("market", market.code, conn)
         if db.get_setting("config") is None:
-            db.set_setting("config", dict(DEFAULT_CONFIG), conn)
+            db.set_setting("config", default_config(market), conn)
     return db.get_setting("org")
 
 
@@ -112,9 +101,10 @@ def _create_org_accounts(conn: sqlite3.Connection) -> None:
     ledger.topup(conn, ledger.WORKING, WORKING_FLOAT_CENTS, "initial working float")
 
 
-def _create_demo_data(conn: sqlite3.Connection) -> None:
-    directory.seed(conn, {"wallets": DEMO_WALLETS, "tills": DEMO_TILLS})
-    for wallet in DEMO_WALLETS:
+def _create_demo_data(conn: sqlite3.Connection, market: markets.Market) -> None:
+    wallets = [dict(w) for w in market.demo_wallets]
+    directory.seed(conn, {"wallets": wallets, "tills": [dict(t) for t in market.demo_tills]})
+    for wallet in wallets:
         if wallet.get("email"):
             acc = ledger.account_id(conn, directory.wallet_ref(wallet["msisdn"]))
             create_sm_user(

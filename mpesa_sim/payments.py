@@ -12,7 +12,7 @@ import re
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from mpesa_sim import directory, ledger, receipts, sms
+from mpesa_sim import directory, ledger, markets, receipts, sms
 
 if TYPE_CHECKING:
     from mpesa_sim.state import Simulator
@@ -122,7 +122,7 @@ def _amount(body: dict) -> int:
     return shillings
 
 
-def validate_b2c(body: Any, api: str) -> dict:
+def validate_b2c(body: Any, api: str, shortcode_digits: tuple[int, int] = (5, 7)) -> dict:
     if not isinstance(body, dict):
         raise bad("Request")
     req: dict[str, Any] = {}
@@ -134,7 +134,7 @@ def validate_b2c(body: Any, api: str) -> dict:
     if req["CommandID"] not in B2C_COMMANDS:
         raise bad("CommandID")
     req["Amount"] = _amount(body)
-    req["PartyA"] = _digits(body, "PartyA", 5, 7)
+    req["PartyA"] = _digits(body, "PartyA", *shortcode_digits)
     req["PartyB"] = _digits(body, "PartyB", 9, 15)
     req["Remarks"] = _text(body, "Remarks", 2, 100)
     req["QueueTimeOutURL"] = _url(body, "QueueTimeOutURL")
@@ -242,8 +242,8 @@ def decide_b2c(sim: Simulator, conn: sqlite3.Connection, txn: sqlite3.Row, req: 
     if req["PartyA"] != sim.org["shortcode"]:
         return "21"
     msisdn = req["PartyB"]
-    if not directory.is_kenyan_mobile(msisdn):
-        return "SFC_IC0003"
+    if not directory.is_market_mobile(msisdn):
+        return "SFC_IC0003"  # not an M-Pesa number of this market (in Ethiopia: Ethio telecom's 09)
     cfg = sim.config
     cents = txn["amount_cents"]
     if cents < int(cfg["min_amount"]) * 100:
@@ -598,7 +598,7 @@ def status_result(sim: Simulator, req: dict, ocid: str, conversation_id: str, mo
         params.append({"Key": "FinalisedTime", "Value": receipts.compact_datetime(finalised)})
     params += [
         {"Key": "DebitAccountType", "Value": "Utility Account"},
-        {"Key": "DebitPartyCharges", "Value": "Fee For B2C Payment|KES|0.00"},
+        {"Key": "DebitPartyCharges", "Value": f"Fee For B2C Payment|{markets.current().currency}|0.00"},
         {"Key": "TransactionReason"},
         {
             "Key": "ReasonType",
@@ -648,7 +648,7 @@ def process_balance_query(sim: Simulator, req: dict, ocid: str, conversation_id:
 def balance_entry(name: str, cents: int) -> str:
     """One account in M-Pesa's balance string: Name|Currency|Current|Available|Reserved|Uncleared."""
     amount = "%d.%02d" % (cents // 100, cents % 100)
-    return f"{name}|KES|{amount}|{amount}|0.00|0.00"
+    return f"{name}|{markets.current().currency}|{amount}|{amount}|0.00|0.00"
 
 
 def account_balance_string(working_cents: int, utility_cents: int) -> str:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from mpesa_sim import receipts
+from mpesa_sim import markets, receipts
 from mpesa_sim.receipts import shillings
 
 SENDER = "MPESA"
+
+
+def _m() -> str:
+    """The currency as the market's SMS write it before an amount ("Ksh", "ETB ")."""
+    return markets.current().money
 
 
 def when(moment: dt.datetime) -> str:
@@ -33,49 +38,49 @@ def send(conn: sqlite3.Connection, msisdn: str, body: str) -> None:
 
 def b2c_received(receipt: str, cents: int, org_name: str, moment: dt.datetime, new_balance: int) -> str:
     return (
-        f"{receipt} Confirmed. You have received Ksh{shillings(cents)} from {org_name.upper()}"
+        f"{receipt} Confirmed. You have received {_m()}{shillings(cents)} from {org_name.upper()}"
         f" on {when(moment)}."
-        f" New M-PESA balance is Ksh{shillings(new_balance)}."
-        " Separate personal and business funds through Pochi la Biashara on *334#."
+        f" New M-PESA balance is {_m()}{shillings(new_balance)}."
+        f"{markets.current().sms_promo}"
     )
 
 
 def till_paid(receipt: str, cents: int, till_name: str, moment: dt.datetime, new_balance: int) -> str:
     return (
-        f"{receipt} Confirmed. Ksh{shillings(cents)} paid to {till_name}. on {when(moment)}."
-        f"New M-PESA balance is Ksh{shillings(new_balance)}. Transaction cost, Ksh0.00."
+        f"{receipt} Confirmed. {_m()}{shillings(cents)} paid to {till_name}. on {when(moment)}."
+        f"New M-PESA balance is {_m()}{shillings(new_balance)}. Transaction cost, {_m()}0.00."
     )
 
 
 def till_received(receipt: str, cents: int, payer: str, moment: dt.datetime) -> str:
-    return f"{receipt} Confirmed. Ksh{shillings(cents)} received from {payer} on {when(moment)}."
+    return f"{receipt} Confirmed. {_m()}{shillings(cents)} received from {payer} on {when(moment)}."
 
 
 def deposit_received(receipt: str, cents: int, agent_name: str, moment: dt.datetime, new_balance: int) -> str:
     return (
-        f"{receipt} Confirmed. On {when(moment)} Give Ksh{shillings(cents)} cash to {agent_name}"
-        f" New M-PESA balance is Ksh{shillings(new_balance)}."
+        f"{receipt} Confirmed. On {when(moment)} Give {_m()}{shillings(cents)} cash to {agent_name}"
+        f" New M-PESA balance is {_m()}{shillings(new_balance)}."
     )
 
 
 def transfer_sent(receipt: str, cents: int, to_name: str, moment: dt.datetime, new_balance: int) -> str:
     return (
-        f"{receipt} Confirmed. Ksh{shillings(cents)} sent to {to_name} on {when(moment)}."
-        f" New M-PESA balance is Ksh{shillings(new_balance)}. Transaction cost, Ksh0.00."
+        f"{receipt} Confirmed. {_m()}{shillings(cents)} sent to {to_name} on {when(moment)}."
+        f" New M-PESA balance is {_m()}{shillings(new_balance)}. Transaction cost, {_m()}0.00."
     )
 
 
 def transfer_received(receipt: str, cents: int, from_name: str, moment: dt.datetime, new_balance: int) -> str:
     return (
-        f"{receipt} Confirmed. You have received Ksh{shillings(cents)} from {from_name} on {when(moment)}."
-        f" New M-PESA balance is Ksh{shillings(new_balance)}."
+        f"{receipt} Confirmed. You have received {_m()}{shillings(cents)} from {from_name} on {when(moment)}."
+        f" New M-PESA balance is {_m()}{shillings(new_balance)}."
     )
 
 
 def withdrawn(receipt: str, cents: int, agent_name: str, moment: dt.datetime, new_balance: int) -> str:
     return (
-        f"{receipt} Confirmed. On {when(moment)} Withdraw Ksh{shillings(cents)} from {agent_name}"
-        f" New M-PESA balance is Ksh{shillings(new_balance)}. Transaction cost, Ksh0.00."
+        f"{receipt} Confirmed. On {when(moment)} Withdraw {_m()}{shillings(cents)} from {agent_name}"
+        f" New M-PESA balance is {_m()}{shillings(new_balance)}. Transaction cost, {_m()}0.00."
     )
 
 
@@ -84,7 +89,7 @@ def reversal_debited(
 ) -> str:
     """The payee's SMS when a payment to them is reversed (the simulator's wording)."""
     return (
-        f"{receipt} Confirmed. Transaction {original} of Ksh{shillings(cents)} from {org_name.upper()}"
-        f" has been reversed on {when(moment)}. Ksh{shillings(cents)} has been debited from your"
-        f" M-PESA account. New M-PESA balance is Ksh{shillings(new_balance)}."
+        f"{receipt} Confirmed. Transaction {original} of {_m()}{shillings(cents)} from {org_name.upper()}"
+        f" has been reversed on {when(moment)}. {_m()}{shillings(cents)} has been debited from your"
+        f" M-PESA account. New M-PESA balance is {_m()}{shillings(new_balance)}."
     )

@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from mpesa_sim import credentials, organisation, payments
+from mpesa_sim import credentials, markets, organisation, payments
 from mpesa_sim.callbacks import Dispatcher
 from mpesa_sim.db import Database, GroupCommit
 from mpesa_sim.faults import Faults
@@ -46,9 +46,25 @@ def max_in_window(times: list[float], window: float) -> int:
 
 
 class Simulator:
-    def __init__(self, db_path: str, admin_token: str | None = None, demo: bool = True):
+    def __init__(
+        self,
+        db_path: str,
+        admin_token: str | None = None,
+        demo: bool = True,
+        market: markets.Market | str | None = None,
+    ):
+        """``market`` None: the database's own (Kenya for a new file); one that differs from
+        the database's raises markets.MarketMismatch."""
+        if isinstance(market, str):
+            market = markets.get(market)
         self.db = Database(db_path)
-        self.org = organisation.bootstrap(self.db, admin_token=admin_token, demo=demo)
+        try:
+            self.org = organisation.bootstrap(self.db, admin_token=admin_token, demo=demo, market=market)
+        except markets.MarketMismatch:
+            self.db.close()
+            raise
+        self.market = organisation.stored_market(self.db)
+        markets.activate(self.market)
         self.config = self.db.get_setting("config")
         self.admin_token = self.db.get_setting("admin_token")
         self.certificate_pem = self.db.get_setting("certificate_pem")

@@ -30,12 +30,6 @@ from .token_cache import TOKEN_CACHE, TokenCache
 
 _logger = logging.getLogger(__name__)
 
-TOKEN_PATH = "/oauth/v1/generate"
-B2C_PATH = "/mpesa/b2c/v3/paymentrequest"
-B2C_VALIDATED_PATH = "/mpesa/b2cvalidate/v2/paymentrequest"
-STATUS_PATH = "/mpesa/transactionstatus/v1/query"
-BALANCE_PATH = "/mpesa/accountbalance/v1/query"
-REVERSAL_PATH = "/mpesa/reversal/v1/request"
 
 COMMAND_IDS = frozenset({"BusinessPayment", "SalaryPayment", "PromotionPayment"})
 # 01 national ID, 02 military, 03 alien, 04 diplomatic, 05 passport.
@@ -53,7 +47,9 @@ QUOTA_RETRY_AFTER = 60.0
 THROTTLED_CODES = frozenset({SPIKE_ARREST_CODE, QUOTA_CODE, "http_429"})
 MAX_TOKEN_LIFETIME = 24 * 3600.0
 
-_MSISDN = re.compile(r"254[17][0-9]{8}")
+# Country code and national number, no "+": Kenya's mobile ranges exactly, another country's
+# number by its form (the client checks it against its market's plan).
+_MSISDN = re.compile(r"254[17][0-9]{8}|(?!254)[1-9][0-9]{10,13}")
 # An M-Pesa receipt (TransactionID): 10 uppercase letters and digits in Daraja; a little slack.
 _RECEIPT = re.compile(r"[A-Z0-9]{6,20}")
 
@@ -81,7 +77,7 @@ class B2CRequest:
             raise ValueError("originator_conversation_id is required")
         if not isinstance(self.msisdn, str) or not _MSISDN.fullmatch(self.msisdn):
             raise InvalidMsisdn(
-                f"msisdn {self.msisdn!r} is not 12 digits 2547XXXXXXXX / 2541XXXXXXXX "
+                f"msisdn {self.msisdn!r} is not a country code and number such as 2547XXXXXXXX "
                 "(use normalise_msisdn first)",
                 "format",
             )
@@ -243,7 +239,7 @@ class DarajaClient:
         return self.token_cache.get(self._token_key, self._fetch_token)
 
     def _fetch_token(self) -> tuple[str, float]:
-        url = self.config.base_url + TOKEN_PATH
+        url = self.config.base_url + self.config.token_path
         try:
             response = self.session.get(
                 url,
@@ -292,6 +288,15 @@ class DarajaClient:
         """Send one B2C payment request. ACCEPTED means queued, never paid."""
         # Limits are the app's: refuse before sending rather than let M-Pesa fail it later.
         to_whole_shillings(req.amount, min_amount=self.config.min_amount, max_amount=self.config.max_amount)
+        plan = self.config.number_plan
+        if not (
+            req.msisdn.startswith(str(plan.country_code))
+            and len(req.msisdn) == len(str(plan.country_code)) + plan.national_length
+        ):
+            raise InvalidMsisdn(
+                f"msisdn {req.msisdn!r} is not a number of M-Pesa {plan.market} (+{plan.country_code})",
+                f"not_{plan.adjective.lower()}",
+            )
         payload = {
             "OriginatorConversationID": req.originator_conversation_id,
             "InitiatorName": self.config.initiator_name,
@@ -306,9 +311,11 @@ class DarajaClient:
         }
         if req.occasion:
             payload["Occassion"] = req.occasion  # sic: Daraja's spelling
-        path = B2C_PATH
+        path = self.config.b2c_path
         if req.validated:
-            path = B2C_VALIDATED_PATH
+            if not self.config.b2c_validated_path:
+                raise ValueError("this market's M-Pesa has no ID-validated B2C")
+            path = self.config.b2c_validated_path
             payload["IDType"] = req.id_type
             payload["IDNumber"] = str(req.id_number).strip()
         return self._call(path, payload, req.originator_conversation_id)
@@ -340,7 +347,7 @@ class DarajaClient:
             payload["TransactionID"] = receipt
         if originator_conversation_id:
             payload["OriginalConversationID"] = originator_conversation_id
-        return self._call(STATUS_PATH, payload, None)
+        return self._call(self.config.status_path, payload, None)
 
     def account_balance(
         self, *, result_url: str, timeout_url: str, remarks: str = "Balance"
@@ -355,7 +362,7 @@ class DarajaClient:
             "QueueTimeOutURL": timeout_url,
             "ResultURL": result_url,
         }
-        return self._call(BALANCE_PATH, payload, None)
+        return self._call(self.config.balance_path, payload, None)
 
     def reverse(self, req: ReversalRequest) -> SubmitOutcome:
         """Ask M-Pesa to reverse a transaction. ACCEPTED means queued, never reversed: the result
@@ -375,7 +382,7 @@ class DarajaClient:
             remarks=req.remarks,
             occasion=req.occasion,
         )
-        return self._call(REVERSAL_PATH, payload, None)
+        return self._call(self.config.reversal_path, payload, None)
 
     # --- plumbing ------------------------------------------------------------------------------
 

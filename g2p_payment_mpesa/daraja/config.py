@@ -3,6 +3,8 @@
 import re
 from dataclasses import dataclass, field
 
+from .msisdn import KENYA, NumberPlan
+
 
 @dataclass(frozen=True)
 class DarajaConfig:
@@ -20,6 +22,15 @@ class DarajaConfig:
     max_amount: int = 250_000
     # RecieverIdentifierType of a reversal: "11" in Safaricom's current docs, "4" in older ones.
     reversal_identifier_type: str = "11"
+    # Where the market's Daraja has its routes (Kenya's by default; Safaricom Ethiopia's differ:
+    # markets.py), and whose numbers it pays.
+    token_path: str = "/oauth/v1/generate"
+    b2c_path: str = "/mpesa/b2c/v3/paymentrequest"
+    b2c_validated_path: str = "/mpesa/b2cvalidate/v2/paymentrequest"  # empty: the market has none
+    status_path: str = "/mpesa/transactionstatus/v1/query"
+    balance_path: str = "/mpesa/accountbalance/v1/query"
+    reversal_path: str = "/mpesa/reversal/v1/request"
+    number_plan: NumberPlan = KENYA
 
     def __post_init__(self):
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
@@ -38,6 +49,9 @@ class DarajaConfig:
             raise ValueError("timeouts must be positive")
         if not (0 < self.min_amount <= self.max_amount):
             raise ValueError("amount limits must satisfy 0 < min_amount <= max_amount")
+        for name in ("token_path", "b2c_path", "status_path", "balance_path", "reversal_path"):
+            if not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+", getattr(self, name) or ""):
+                raise ValueError(f"{name} must be a path such as /mpesa/b2c/v3/paymentrequest")
         identifier_type = self.reversal_identifier_type
         if not isinstance(identifier_type, str) or not re.fullmatch(r"[0-9]{1,2}", identifier_type):
             raise ValueError("reversal_identifier_type must be an identifier type number such as '11' or '4'")

@@ -32,7 +32,7 @@ class _ReasonedValueError(ValueError):
 
 
 class InvalidMsisdn(_ReasonedValueError):
-    """The phone number cannot receive an M-Pesa B2C payment (not a Kenyan mobile number)."""
+    """The phone number cannot receive an M-Pesa B2C payment (not a mobile number of the market)."""
 
 
 class InvalidAmount(_ReasonedValueError):

@@ -8,7 +8,7 @@ import requests
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from .. import const, log_redaction
+from .. import const, log_redaction, markets
 from ..daraja import DarajaAuthError, DarajaClient, DarajaConfig, DarajaError, OutcomeKind
 from .mpesa_rate_budget import PgRateBudget
 
@@ -71,6 +71,13 @@ class G2PPaymentManagerMpesa(models.Model):
     create_batch = fields.Boolean("Automatically Create Batch", default=True)
 
     # Where M-Pesa is.
+    market = fields.Selection(
+        [(code, f"{m.name} ({m.operator}, {m.currency})") for code, m in markets.MARKETS.items()],
+        required=True,
+        default=markets.DEFAULT,
+        tracking=True,
+        help="The country whose M-Pesa pays: its currency, numbers, limits and API (markets.py).",
+    )
     environment = fields.Selection(
         [("simulator", "Simulator"), ("sandbox", "Safaricom sandbox"), ("production", "Production")],
         required=True,
@@ -253,7 +260,17 @@ class G2PPaymentManagerMpesa(models.Model):
 
     @api.onchange("environment")
     def _onchange_environment(self):
-        self.base_url = const.ENVIRONMENT_URLS[self.environment]
+        urls = self._mpesa_market().base_urls
+        self.base_url = urls.get(self.environment) or const.ENVIRONMENT_URLS[self.environment]
+
+    @api.onchange("market")
+    def _onchange_market(self):
+        market = self._mpesa_market()
+        self.min_amount, self.max_amount = market.min_amount, market.max_amount
+        self._onchange_environment()
+
+    def _mpesa_market(self):
+        return markets.market(self.market)
 
     # ------------------------------------------------------------------ configuration
     def _mpesa_missing_settings(self):
@@ -298,6 +315,8 @@ class G2PPaymentManagerMpesa(models.Model):
             certificate=base64.b64decode(rec.certificate),
             min_amount=rec.min_amount,
             max_amount=rec.max_amount,
+            number_plan=self._mpesa_market().number_plan,
+            **self._mpesa_market().api_paths,
         )
 
     def _mpesa_use_for_program(self):

@@ -164,18 +164,19 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
     def _mpesa_check_payee(self, partner, value, currency):
         """(msisdn, whole amount, ID type, ID number) M-Pesa would accept, or PreflightError:
         the one check behind Send (payments) and the approver's pre-flight (entitlements)."""
-        if currency.name != const.CURRENCY:
+        market = self._mpesa_market()
+        if currency.name != market.currency:
             raise PreflightError(
                 const.PREFLIGHT_CURRENCY,
                 _("M-Pesa pays in %(ours)s; this payment is in %(theirs)s.")
-                % {"ours": const.CURRENCY, "theirs": currency.name or _("no currency")},
+                % {"ours": market.currency, "theirs": currency.name or _("no currency")},
             )
         try:
             amount = self._mpesa_amount(value, currency)
         except InvalidAmount as exc:
             raise PreflightError(const.PREFLIGHT_AMOUNT, str(exc)) from exc
         try:
-            msisdn = normalise_msisdn(self._mpesa_payee_number(partner))
+            msisdn = normalise_msisdn(self._mpesa_payee_number(partner), market.number_plan)
         except InvalidMsisdn as exc:
             raise PreflightError(const.PREFLIGHT_MSISDN, str(exc)) from exc
         if (partner.id, msisdn) in self._mpesa_reversed_numbers():

@@ -91,7 +91,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
             raise CallbackRefused(
                 f"amount {amount} does not match KES {tx.amount} sent for {tx.originator_conversation_id}"
             )
-        if msisdn and not msisdn_matches(msisdn, tx.msisdn):
+        if msisdn and not msisdn_matches(msisdn, tx.msisdn, self._mpesa_market().number_plan):
             raise CallbackRefused(
                 f"number {msisdn} does not match the number sent for {tx.originator_conversation_id}"
             )

@@ -5,6 +5,7 @@ from . import (
     test_cycle_progress,
     test_install,
     test_manager_form,
+    test_markets,
     test_payment_flow,
     test_preflight,
     test_prepare,

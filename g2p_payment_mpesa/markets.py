@@ -1,0 +1,132 @@
+"""M-Pesa markets as data: country, currency, number plan, limits, ID types, API family and its
+hosts and paths, USSD code, and the source of each fact.
+
+No Odoo import: the wire code's tests import it as ``markets`` (the addon folder is on their path),
+the addon as ``odoo.addons.g2p_payment_mpesa.markets``. A fact public material does not settle is a
+market setting holding the documented value, and ``sources`` says so; the manager's own limits
+start from the market's and can be changed.
+"""
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+try:  # inside the addon
+    from .daraja.msisdn import KENYA as _KENYA_PLAN
+    from .daraja.msisdn import NumberPlan
+except ImportError:  # imported on its own (the wire code's tests)
+    from daraja.msisdn import KENYA as _KENYA_PLAN
+    from daraja.msisdn import NumberPlan
+
+
+@dataclass(frozen=True)
+class Market:
+    code: str
+    name: str
+    operator: str
+    currency: str
+    minor_units: int  # of the currency (ISO 4217)
+    whole_units_only: bool  # the API pays whole units only: a fraction is refused, never rounded
+    number_plan: NumberPlan
+    min_amount: int  # per transaction, in whole units
+    max_amount: int
+    daily_limit: int | None  # per recipient, where published
+    wallet_cap: int | None
+    id_types: tuple[tuple[str, str], ...]  # (code sent to M-Pesa, name) a validated payment accepts
+    api_family: str
+    base_urls: MappingProxyType  # environment -> base URL
+    api_paths: MappingProxyType  # the API family's settings for this market (paths, versions)
+    ussd: str
+    sources: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+
+KENYA = Market(
+    code="KE",
+    name="Kenya",
+    operator="Safaricom",
+    currency="KES",
+    minor_units=2,
+    whole_units_only=True,
+    number_plan=_KENYA_PLAN,
+    min_amount=10,
+    max_amount=250_000,
+    daily_limit=500_000,
+    wallet_cap=500_000,
+    id_types=(
+        ("01", "National ID"),
+        ("02", "Military ID"),
+        ("03", "Alien ID"),
+        ("04", "Diplomatic ID"),
+        ("05", "Passport"),
+    ),  # fmt: skip
+    api_family="daraja",
+    base_urls=MappingProxyType(
+        {"sandbox": "https://sandbox.safaricom.co.ke", "production": "https://api.safaricom.co.ke"}
+    ),
+    api_paths=MappingProxyType({}),  # the Daraja client's defaults are Kenya's
+    ussd="*334#",
+    sources=MappingProxyType(
+        {
+            "everything": "shared/reference/daraja.md (Safaricom's Daraja portal pages, SDKs, captured "
+            "payloads): hosts, paths, whole shillings, limits 10..250,000 (older documents 150,000), "
+            "wallet cap and daily total 500,000, validated-B2C ID types 01..05",
+        }
+    ),
+)
+
+ETHIOPIA = Market(
+    code="ET",
+    name="Ethiopia",
+    operator="Safaricom Ethiopia",
+    currency="ETB",
+    minor_units=2,
+    # SDKs disagree on decimals (docs/markets/ethiopia.md section 6): whole birr is the safe choice.
+    whole_units_only=True,
+    # Safaricom Ethiopia's numbers are 07 (Ethio telecom's 09 are not M-Pesa's).
+    number_plan=NumberPlan(251, "ET", "Ethiopian", "Ethiopia", prefixes=("7",)),
+    # No per-transaction limit of Safaricom Ethiopia's is public: the minimum is one birr and the
+    # maximum the regulator's 2025 Level 2 wallet balance (a setting on the manager).
+    min_amount=1,
+    max_amount=150_000,
+    daily_limit=300_000,
+    wallet_cap=150_000,
+    id_types=(),  # no ID-validated B2C found for Ethiopia
+    api_family="daraja",
+    base_urls=MappingProxyType(
+        {"sandbox": "https://apisandbox.safaricom.et", "production": "https://api.safaricom.et"}
+    ),
+    api_paths=MappingProxyType(
+        {
+            "token_path": "/v1/token/generate",
+            "b2c_path": "/mpesa/b2c/v2/paymentrequest",
+            "status_path": "/mpesa/transactionstatus/v1/query",
+            "balance_path": "/mpesa/accountbalance/v2/query",
+            "reversal_path": "/mpesa/reversal/v2/request",
+            "b2c_validated_path": "",
+        }
+    ),
+    ussd="*733#",
+    sources=MappingProxyType(
+        {
+            "hosts, token path": "docs/markets/ethiopia.md 1 [firm]: public SDKs and production code",
+            "B2C v2 path and fields": "docs/markets/ethiopia.md 2 [firm]",
+            "status v1, balance v2, reversal v2": "docs/markets/ethiopia.md 3 [firm]/[likely]",
+            "whole birr": "docs/markets/ethiopia.md 6 [weak]: SDKs disagree; the safe choice",
+            "07 numbers": "docs/markets/ethiopia.md 6 [firm]; which 07x ranges: not found",
+            "wallet cap 150,000, daily 300,000": "docs/markets/ethiopia.md 6 [likely]: NBE ONPS/10/2025",
+            "per-transaction limits": "not found: minimum 1, maximum the wallet cap (settings)",
+            "result codes": "not found for Ethiopia: Kenya's (docs/markets/ethiopia.md 5)",
+            "USSD *733#": "docs/markets/ethiopia.md 6 [firm]",
+        }
+    ),
+)
+
+MARKETS = MappingProxyType({market.code: market for market in (KENYA, ETHIOPIA)})
+DEFAULT = KENYA.code
+
+
+def market(code):
+    """The market of this code; KeyError names the known ones."""
+    try:
+        return MARKETS[code or DEFAULT]
+    except KeyError:
+        raise KeyError(f"unknown M-Pesa market {code!r}; known: {', '.join(MARKETS)}") from None

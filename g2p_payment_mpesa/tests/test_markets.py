@@ -1,0 +1,51 @@
+"""The manager's market: Kenya by default and as before; Ethiopia's currency, numbers and routes."""
+
+from odoo.tests import tagged
+
+from ..models.payment_manager_dispatch import PreflightError
+from .common import MPESA, MpesaTransactionCase
+
+
+@tagged("post_install", "-at_install")
+class TestManagerMarket(MpesaTransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.etb = cls.env.ref("base.ETB")
+        cls.etb.active = True
+        cls.abebe = cls.env["res.partner"].create(
+            {"name": "Abebe Bikila", "given_name": "Abebe", "family_name": "Bikila", "is_registrant": True}
+        )
+        cls.env["g2p.phone.number"].create(
+            {"partner_id": cls.abebe.id, "phone_no": "0712345678", "country_id": cls.env.ref("base.et").id}
+        )
+
+    def test_a_manager_pays_in_kenya_unless_told_otherwise(self):
+        self.assertEqual(self.manager.market, "KE")
+        config = self.manager._mpesa_config()
+        self.assertEqual(
+            (config.token_path, config.b2c_path), ("/oauth/v1/generate", "/mpesa/b2c/v3/paymentrequest")
+        )
+        with self.assertRaisesRegex(PreflightError, "pays in KES"):
+            self.manager._mpesa_check_payee(self.abebe, 500, self.etb)
+
+    def test_an_ethiopian_manager_pays_birr_to_safaricom_ethiopia_numbers_through_its_routes(self):
+        self.manager.market = "ET"
+        self.manager._onchange_market()
+        self.assertEqual((self.manager.min_amount, self.manager.max_amount), (1, 150_000))
+        msisdn, amount, _id_type, _id_number = self.manager._mpesa_check_payee(self.abebe, 500, self.etb)
+        self.assertEqual((msisdn, amount), ("251712345678", 500))
+        with self.assertRaises(PreflightError) as refused:
+            self.manager._mpesa_check_payee(self.abebe, 500, self.kes)
+        self.assertEqual(refused.exception.code, MPESA.PREFLIGHT_CURRENCY)
+        self.abebe.phone_number_ids.phone_no = "0911234567"  # Ethio telecom, not M-Pesa
+        with self.assertRaisesRegex(PreflightError, "not on M-Pesa Ethiopia's network"):
+            self.manager._mpesa_check_payee(self.abebe, 500, self.etb)
+        config = self.manager._mpesa_config()
+        self.assertEqual(
+            (config.token_path, config.b2c_path, config.balance_path, config.number_plan.country_code),
+            ("/v1/token/generate", "/mpesa/b2c/v2/paymentrequest", "/mpesa/accountbalance/v2/query", 251),
+        )
+        self.manager.environment = "production"
+        self.manager._onchange_environment()
+        self.assertEqual(self.manager.base_url, "https://api.safaricom.et")
