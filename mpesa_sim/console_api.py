@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from mpesa_sim import directory, ledger, receipts
+from mpesa_sim import directory, ledger, markets, receipts
 from mpesa_sim.admin_api import require_admin
 from mpesa_sim.state import Simulator
 
@@ -56,6 +56,12 @@ def sim_index():
     return RedirectResponse("/console")
 
 
+@pages.get("/sim/market")
+def market_info(request: Request):
+    """The market this simulator is (country, currency, USSD code, number plan): public, no secret."""
+    return _sim(request).market.public()
+
+
 @router.get("/overview", summary="Float balances and counts for the console's header")
 def overview(request: Request):
     db = _sim(request).db
@@ -89,7 +95,7 @@ def search_wallets(request: Request, q: str = "", limit: int = 50):
     q = q.strip()[:64]
     digits = q.lstrip("+").replace(" ", "")
     if digits.isdigit() and digits.startswith("0"):
-        digits = "254" + digits[1:]
+        digits = markets.current().country_code + digits[1:]
     limit = min(max(limit, 1), 500)
     if q:
         rows = db.all(

@@ -9,13 +9,17 @@ The menu speaks English or Kiswahili, the two languages M-Pesa's Kenyan menus of
 own menu items are bilingual, e.g. "Activate / Wezesha"). Each wallet keeps its choice, made
 under 4 My Account > 1 Language. Where Safaricom's real *334# puts that choice is not publicly
 documented: the place is the simulator's.
+
+In Ethiopia (*733#) the same menu speaks English only, in birr: Safaricom Ethiopia's menus also
+offer Amharic and other languages, which the simulator does not write (no bad Amharic); the
+language menu there offers English alone. Its wording is the simulator's.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from mpesa_sim import credentials, directory, ledger, receipts, sms
+from mpesa_sim import credentials, directory, ledger, markets, receipts, sms
 from mpesa_sim.receipts import shillings
 
 MAX_SCREEN = 160
@@ -87,13 +91,53 @@ TEXT = {
 }
 
 
+# Ethiopia: Kenya's English menu in birr, without Kenya's brand names and help line.
+_ET_REPLACE = (
+    ("Ksh", "ETB "),
+    ("Lipa na M-PESA (pay till)", "Pay merchant (till)"),
+    ("whole shillings, 1 to 250,000", "whole birr, 1 to 150,000"),
+    ("Call 100 for help", "Contact customer care"),
+    ("Call 100 to reset it", "Contact customer care to reset it"),
+    ("Call 100", "Contact customer care"),
+)
+
+
+def _ethiopian(text: str) -> str:
+    for old, new in _ET_REPLACE:
+        text = text.replace(old, new)
+    return text
+
+
+TEXT_ET = {
+    "en": {
+        **{key: _ethiopian(value) for key, value in TEXT["en"].items()},
+        "language": "Choose language\n1. English",
+    }
+}
+TEXTS = {"KE": TEXT, "ET": TEXT_ET}
+
+
+def _texts() -> dict:
+    return TEXTS.get(markets.current().code, TEXT)
+
+
+def _languages() -> tuple[str, ...]:
+    return tuple(code for code, _name in markets.current().languages)
+
+
+def _max_amount() -> int:
+    """What the till menu accepts: the market's default per-transaction maximum (in its text)."""
+    return int(markets.current().limits["max_amount"])
+
+
 def _t(language: str, key: str, **values) -> str:
-    return TEXT.get(language, TEXT["en"])[key].format(**values)
+    texts = _texts()
+    return texts.get(language, texts["en"])[key].format(**values)
 
 
 def _language(wallet) -> str:
     language = wallet["language"] if wallet is not None and "language" in wallet.keys() else "en"
-    return language if language in LANGUAGES else "en"
+    return language if language in _languages() else "en"
 
 
 def screen(text: str) -> str:
@@ -150,14 +194,15 @@ def _invalid(conn: sqlite3.Connection, path: list[str], token: str, lang: str) -
             return _t(lang, "unknown_till", till=token[:10])
         return ""
     if menu == "2" and depth == 2:
-        ok = token.isdigit() and 1 <= int(token) <= 250_000
+        ok = token.isdigit() and 1 <= int(token) <= _max_amount()
         return "" if ok else _t(lang, "invalid_amount")
     if menu == "2" and depth == 4:
         return "" if token in ("1", "2") else _t(lang, "invalid")
     if menu == "4" and depth == 1:
         return "" if token == "1" else _t(lang, "invalid")
     if menu == "4" and depth == 2:
-        return "" if token in ("1", "2") else _t(lang, "invalid")
+        choices = [str(n) for n in range(1, len(_languages()) + 1)]
+        return "" if token in choices else _t(lang, "invalid")
     return _t(lang, "invalid")
 
 
@@ -209,7 +254,7 @@ def _act(conn: sqlite3.Connection, wallet: sqlite3.Row, path: list[str], config:
     if menu == "2" and path[4] == "2":
         return "END " + _t(_language(wallet), "cancelled")
     if menu == "4":  # the language, no PIN needed (as a handset's menu setting)
-        chosen = LANGUAGES[int(path[2]) - 1]
+        chosen = _languages()[int(path[2]) - 1]
         conn.execute("UPDATE wallets SET language = ? WHERE msisdn = ?", (chosen, wallet["msisdn"]))
         return "END " + _t(chosen, "language_set")
     conn.execute("BEGIN IMMEDIATE")
