@@ -7,15 +7,15 @@ market setting holding the documented value, and ``sources`` says so; the manage
 start from the market's and can be changed.
 """
 
+import importlib
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-try:  # inside the addon
-    from .daraja.msisdn import KENYA as _KENYA_PLAN
-    from .daraja.msisdn import NumberPlan
-except ImportError:  # imported on its own (the wire code's tests)
-    from daraja.msisdn import KENYA as _KENYA_PLAN
-    from daraja.msisdn import NumberPlan
+# The Daraja family's number plans: the addon's own module inside Odoo, the sibling package when
+# imported on its own (the wire code's tests).
+_msisdn = importlib.import_module(f"{__package__}.daraja.msisdn" if __package__ else "daraja.msisdn")
+NumberPlan = _msisdn.NumberPlan
+_KENYA_PLAN = _msisdn.KENYA
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ def info(request: Request):
         **sim.org,
         "initiator": sim.db.get_setting("initiator"),
         "config": sim.config,
+        "market": sim.market.public(),
         "simple_mpesa": {"agent": organisation.DEMO_AGENT, "administrator": organisation.DEMO_ADMIN},
     }
 

@@ -24,6 +24,14 @@ def main(argv: list[str] | None = None) -> int:
         help="admin token (default: generated at first start and stored)",
     )
     serve.add_argument("--no-demo", action="store_true", help="no demo wallets/till/agent on a new database")
+    serve.add_argument(
+        "--market",
+        type=str.upper,
+        choices=["KE", "ET"],
+        default=os.environ.get("MPESA_SIM_MARKET") or None,
+        help="KE (Kenya, the default for a new database) or ET (Ethiopia); one market per process."
+        " Stored in the database: a restart keeps it, another market is refused",
+    )
     serve.add_argument("--log-level", default="warning")
 
     seed = sub.add_parser("seed", help="create/update wallets and tills from a CSV or JSON file")
@@ -45,9 +53,14 @@ def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mpesa_sim.app import create_app
+    from mpesa_sim.markets import MarketMismatch
     from mpesa_sim.state import Simulator
 
-    sim = Simulator(args.db, admin_token=args.admin_token, demo=not args.no_demo)
+    try:
+        sim = Simulator(args.db, admin_token=args.admin_token, demo=not args.no_demo, market=args.market)
+    except MarketMismatch as exc:
+        print(f"mpesa-sim: {exc}", file=sys.stderr)
+        return 2
     print(banner(sim, f"http://{args.host}:{args.port}", args.db), flush=True)
     uvicorn.run(create_app(sim), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
@@ -57,6 +70,8 @@ def banner(sim, base_url: str, db_path: str) -> str:
     from mpesa_sim import organisation
 
     org = sim.org
+    market = sim.market
+    paths = market.api_paths
     agent, admin = organisation.DEMO_AGENT, organisation.DEMO_ADMIN
     wallets = sim.db.all(
         "SELECT msisdn, first_name, last_name, registered, status FROM wallets ORDER BY rowid LIMIT 8"
@@ -70,6 +85,10 @@ def banner(sim, base_url: str, db_path: str) -> str:
         f"  consumer key      {org['consumer_key']}",
         f"  consumer secret   {org['consumer_secret']}",
         f"  B2C shortcode     {org['shortcode']} ({org['org_name']})",
+        f"  market            {market.code} ({market.country}, {market.operator}),"
+        f" currency {market.currency}, USSD {market.ussd_code}",
+        f"  Daraja paths      token GET {paths['token']}, B2C POST {paths['b2c']},"
+        f" status {paths['status']}, balance {paths['balance']}, reversal {paths['reversal']}",
         f"  initiator         {org['initiator_name']} / {org['initiator_password']}",
         f"  certificate       {base_url}/sim/certificate.pem (encrypt the initiator password with it)",
         f"  simple-mpesa      agent {agent['email']} / {agent['password']};"
@@ -84,7 +103,7 @@ def banner(sim, base_url: str, db_path: str) -> str:
         "  seed more:         mpesa-sim seed wallets.csv --db ...   or POST /sim/admin/seed",
         "                     CSV columns: msisdn,first_name,last_name,id_type,id_number,pin,balance,"
         "registered,status",
-        f"  USSD:              POST {base_url}/ussd (Africa's Talking form fields), code *334#",
+        f"  USSD:              POST {base_url}/ussd (Africa's Talking form fields), code {market.ussd_code}",
     ]
     return "\n".join(lines)
 
@@ -98,7 +117,7 @@ def seed_command(args: argparse.Namespace) -> int:
     with open(args.file, encoding="utf-8") as handle:
         text = handle.read()
     db = Database(args.db)
-    organisation.bootstrap(db)
+    organisation.bootstrap(db)  # the database's own market (Kenya for a new file)
     try:
         data = directory.parse_seed_file(args.file, text)
         with db.write() as conn:

@@ -25,7 +25,6 @@ from mpesa_sim.payments import DarajaError
 from mpesa_sim.state import Simulator
 
 
-
 def daraja_error(status: int, code: str, message: str) -> JSONResponse:
     body = {"requestId": receipts.new_request_id(), "errorCode": code, "errorMessage": message}
     return JSONResponse(body, status_code=status)

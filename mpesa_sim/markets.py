@@ -20,8 +20,6 @@ import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-UNSET = object()
-
 
 @dataclass(frozen=True)
 class Market:
@@ -82,7 +80,12 @@ KENYA = Market(
     example_msisdn="254712345678",
     shortcode_digits=(5, 7),
     limits=MappingProxyType(
-        {"min_amount": 10, "max_amount": 250_000, "recipient_daily_limit": 500_000, "recipient_balance_cap": 500_000}
+        {
+            "min_amount": 10,
+            "max_amount": 250_000,
+            "recipient_daily_limit": 500_000,
+            "recipient_balance_cap": 500_000,
+        }
     ),
     api_paths=MappingProxyType(
         {

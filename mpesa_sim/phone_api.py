@@ -7,7 +7,7 @@ import urllib.parse
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from mpesa_sim import ussd
+from mpesa_sim import markets, ussd
 
 router = APIRouter(tags=["Phone"])
 
@@ -47,4 +47,11 @@ async def ussd_callback(request: Request):
     if not phone:
         return PlainTextResponse("END Invalid request: phoneNumber is required.")
     sim = request.app.state.sim
+    code = fields.get("serviceCode", "").strip()
+    if code != sim.market.ussd_code and code in {m.ussd_code for m in markets.MARKETS.values()}:
+        # Another market's M-PESA code (*334# dialled at an Ethiopian simulator, or *733# at a
+        # Kenyan one): no such application here.
+        return PlainTextResponse(
+            f"END UNKNOWN APPLICATION. This simulator answers {sim.market.ussd_code} (M-PESA)."
+        )
     return PlainTextResponse(ussd.handle(sim.db.conn(), phone, fields.get("text", ""), sim.config))

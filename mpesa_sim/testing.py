@@ -79,6 +79,9 @@ class RunningSimulator:
         self._process: subprocess.Popen | None = None
         self.consumer_key = self.consumer_secret = self.shortcode = None
         self.initiator_name = self.initiator_password = self.org_name = None
+        # The market it serves (country, currency, USSD code, api_paths: role -> path), from
+        # /sim/admin/info at start.
+        self.market: dict = {}
 
     # -- process ----------------------------------------------------------------------------
     def start(self, timeout: float = 30) -> RunningSimulator:
@@ -128,7 +131,17 @@ class RunningSimulator:
             "org_name",
         ):
             setattr(self, name, info[name])
+        self.market = info.get("market") or {}
         return self
+
+    @property
+    def market_code(self) -> str:
+        return self.market.get("code", "KE")
+
+    def path(self, role: str) -> str:
+        """This market's path of a Daraja role: token, b2c, status, balance, reversal (Kenya also
+        b2c_v1, b2c_validate)."""
+        return self.market["api_paths"][role]
 
     def stop(self) -> None:
         proc, self._process = self._process, None
@@ -184,9 +197,10 @@ class RunningSimulator:
 
     def token(self) -> str:
         basic = base64.b64encode(f"{self.consumer_key}:{self.consumer_secret}".encode()).decode()
+        token_path = (self.market.get("api_paths") or {}).get("token", "/oauth/v1/generate")
         status, body = self.call(
             "GET",
-            "/oauth/v1/generate?grant_type=client_credentials",
+            token_path + "?grant_type=client_credentials",
             headers={"Authorization": f"Basic {basic}"},
         )
         if status != 200:
@@ -258,15 +272,21 @@ def start_simulator(
     admin_token: str = "test-admin-token",
     python: str = sys.executable,
     extra_args: tuple | list = (),
+    market: str | None = None,
 ) -> Iterator[RunningSimulator]:
-    """Run ``python -m mpesa_sim serve`` on a free port (temp DB unless given) until the block ends."""
+    """Run ``python -m mpesa_sim serve`` on a free port (temp DB unless given) until the block ends.
+
+    ``market`` "KE" or "ET" starts that market's simulator (``--market``); None: the database's
+    own, Kenya for a new one.
+    """
     workdir = tempfile.mkdtemp(prefix="mpesa-sim-")
+    market_args = ("--market", market) if market else ()
     sim = RunningSimulator(
         db_path or os.path.join(workdir, "sim.sqlite3"),
         port or free_port(),
         admin_token,
         python,
-        tuple(extra_args),
+        (*market_args, *extra_args),
         os.path.join(workdir, "sim.log"),
     )
     try:

@@ -34,26 +34,30 @@ def _sim_testing():
     return testing
 
 
-def start_simulator(stack):
-    """Start a simulator for a test class; `stack` stops it."""
+def start_simulator(stack, market=None):
+    """Start a simulator (of `market`, default Kenya) for a test class; `stack` stops it."""
     testing = _sim_testing()
-    return stack.enter_context(testing.start_simulator(python=SIM_PYTHON))
+    return stack.enter_context(testing.start_simulator(python=SIM_PYTHON, market=market))
 
 
 class MpesaProgramMixin:
     """Builds the OpenG2P side: program (KES journal), registrants, cycle, approved entitlements."""
 
     AMOUNT = 500
+    MARKET = "KE"  # the manager's market, and the program's currency below
+    CURRENCY = "KES"
 
     @classmethod
     def _setup_program(cls, sim=None):
         env = cls.env
         cls.kes = env.ref("base.KES")
         cls.kes.active = True
+        cls.currency = env.ref(f"base.{cls.CURRENCY}")
+        cls.currency.active = True
         wizard = env["g2p.program.create.wizard"].create(
             {
                 "name": f"M-Pesa test {uuid.uuid4().hex[:6]}",
-                "currency_id": cls.kes.id,
+                "currency_id": cls.currency.id,
                 "amount_per_cycle": cls.AMOUNT,
                 "target_type": "individual",
             }
@@ -84,6 +88,7 @@ class MpesaProgramMixin:
             "create_batch": True,
             "batch_tag_ids": [(6, 0, tag.ids)],
             "environment": "simulator",
+            "market": cls.MARKET,
             "callback_base_url": cls._callback_base_url(),
             "reconcile_after_minutes": 0,
             "reconcile_max_attempts": 2,
@@ -120,7 +125,8 @@ class MpesaProgramMixin:
         partner = cls.env["res.partner"].create(vals)
         if phone:
             # OpenG2P validates a phone against its country when it is recorded.
-            country = cls.env.ref("base.tz") if phone.startswith("+255") else cls.env.ref("base.ke")
+            countries = {"+255": "base.tz", "+251": "base.et"}
+            country = cls.env.ref(countries.get(phone[:4], "base.ke"))
             cls.env["g2p.phone.number"].create(
                 {"partner_id": partner.id, "phone_no": phone, "country_id": country.id}
             )
@@ -182,12 +188,14 @@ class MpesaTransactionCase(MpesaProgramMixin, TransactionCase):
 class MpesaLiveCase(MpesaProgramMixin, HttpCase):
     """A real simulator posting its callbacks to Odoo's test HTTP server."""
 
+    SIM_MARKET = None  # the simulator's market (--market); None: Kenya
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls._stack = ExitStack()
         cls.addClassCleanup(cls._stack.close)
-        cls.sim = start_simulator(cls._stack)
+        cls.sim = start_simulator(cls._stack, cls.SIM_MARKET)
         # A callback may wait for the test to let it in: give it time rather than drop it.
         cls.sim.set_config(callback_timeout_seconds=60)
         cls._setup_program(cls.sim)

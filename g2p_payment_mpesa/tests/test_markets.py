@@ -3,7 +3,7 @@
 from odoo.tests import tagged
 
 from ..models.payment_manager_dispatch import PreflightError
-from .common import MPESA, MpesaTransactionCase
+from .common import MPESA, MpesaLiveCase, MpesaTransactionCase
 
 
 @tagged("post_install", "-at_install")
@@ -49,3 +49,46 @@ class TestManagerMarket(MpesaTransactionCase):
         self.manager.environment = "production"
         self.manager._onchange_environment()
         self.assertEqual(self.manager.base_url, "https://api.safaricom.et")
+
+
+@tagged("post_install", "-at_install")
+class TestEthiopiaPaysEndToEnd(MpesaLiveCase):
+    """An Ethiopian program (ETB) paid through the manager's Ethiopian market into the simulator's
+    Safaricom Ethiopia (its own token and B2C v2 routes, +251 7 wallets)."""
+
+    MARKET = "ET"
+    SIM_MARKET = "ET"
+    CURRENCY = "ETB"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim.seed(
+            wallets=[
+                {"msisdn": "251712000001", "name": "Almaz Tadesse", "id_number": "100000000001"},
+                {"msisdn": "251712000002", "name": "Dawit Bekele", "id_number": "100000000002"},
+            ]
+        )
+        cls.almaz = cls._registrant("Almaz", phone="+251712000001")
+        cls.dawit = cls._registrant("Dawit", phone="0712000002")
+        cls.ethio = cls._registrant("Ethio", phone="+251911234567")
+
+    def test_birr_reach_ethiopian_wallets_with_receipts_from_mpesa(self):
+        for partner in (self.almaz, self.dawit, self.ethio):
+            self._entitlement(partner)
+        self.prepare_and_send()
+        paid = (self.almaz, self.dawit)
+        self.wait_until(lambda: all(self.payment_of(p).status == "paid" for p in paid), message="paid")
+        for partner in paid:
+            payment = self.payment_of(partner)
+            ledger = self.sim.transactions(
+                originator_conversation_id=payment.mpesa_originator_conversation_id
+            )
+            self.assertEqual(len(ledger), 1)
+            self.assertEqual(
+                (ledger[0]["receipt"], ledger[0]["amount"]), (payment.mpesa_receipt, self.AMOUNT)
+            )
+            self.assertEqual(payment.currency_id.name, "ETB")
+        ethio = self.payment_of(self.ethio)
+        self.assertEqual((ethio.status, ethio.mpesa_result_code), ("failed", MPESA.PREFLIGHT_MSISDN))
+        self.assertFalse(ethio.mpesa_transaction_ids, "nothing was sent for an Ethio telecom number")

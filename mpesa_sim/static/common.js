@@ -75,9 +75,42 @@ const Sim = (() => {
     return check();
   }
 
+  // The market this simulator is (GET /sim/market, public): Kenya until it has answered.
+  let market = { code: "KE", country: "Kenya", operator: "Safaricom", currency: "KES", ussd_code: "*334#", country_code: "254", local_lead_digits: "17", example_msisdn: "254712345678" };
+
+  function currencyPrefix() {
+    return market.currency === "KES" ? "Ksh " : market.currency + " ";
+  }
+
+  // Fills every [data-market=field] element and the header's badge; resolves to the market.
+  async function loadMarket() {
+    try {
+      const response = await fetch("/sim/market", { cache: "no-store" });
+      if (response.ok) market = await response.json();
+    } catch (e) {
+      // keep the default: the pages still work
+    }
+    const shown = {
+      ...market,
+      money_label: market.currency === "KES" ? "Ksh" : market.currency,
+      ussd_shortcut: market.ussd_code.replace(/#$/, "*1*1234#"),
+    };
+    for (const node of document.querySelectorAll("[data-market]")) {
+      const value = shown[node.dataset.market];
+      if (value !== undefined) node.textContent = value;
+    }
+    const badge = document.getElementById("market-badge");
+    if (badge) {
+      badge.textContent = `${market.country} · ${market.currency} · USSD ${market.ussd_code}`;
+      badge.title = `Market ${market.code}: ${market.operator} M-PESA, ${market.number_plan || ""}`;
+      badge.dataset.code = market.code;
+    }
+    return market;
+  }
+
   function ksh(cents) {
     const value = (Number(cents) || 0) / 100;
-    return "Ksh " + value.toLocaleString("en-KE", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    return currencyPrefix() + value.toLocaleString("en-KE", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
 
   // The simulator's own wall-clock time (Kenya, as in its SMS) with its zone, and the same moment
@@ -115,5 +148,5 @@ const Sim = (() => {
     status.className = "token-status error";
   }
 
-  return { token, api, AuthError, setupTokenForm, lost, ksh, time, el };
+  return { token, api, AuthError, setupTokenForm, lost, ksh, time, el, loadMarket, market: () => market };
 })();

@@ -411,6 +411,7 @@
     refreshCallbacks();
   }
 
+  Sim.loadMarket();
   Sim.setupTokenForm(() => {
     loadCredentials();
     refreshFaults();

@@ -4,14 +4,15 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const SERVICE_CODE = "334";
+  let SERVICE_CODE = "334"; // the market's (*334# Kenya, *733# Ethiopia), from /sim/market
+  let COUNTRY = { code: "254", lead: "17" };
   const state = { msisdn: "", session: null, smsIds: null, polling: null, inboxBusy: false };
 
   // -- whose phone ------------------------------------------------------------------------
   function normalise(number) {
     let digits = String(number || "").replace(/[^0-9]/g, "");
-    if (digits.startsWith("0")) digits = "254" + digits.slice(1);
-    else if (digits.length === 9 && /^[17]/.test(digits)) digits = "254" + digits;
+    if (digits.startsWith("0")) digits = COUNTRY.code + digits.slice(1);
+    else if (digits.length === 9 && COUNTRY.lead.includes(digits[0])) digits = COUNTRY.code + digits;
     return digits;
   }
 
@@ -106,11 +107,11 @@
     }
     const match = /^\*(\d+)((?:\*[0-9]*)*)#$/.exec(code);
     if (!match) {
-      showDialer(code ? "Invalid MMI code." : "Dial a code, e.g. *334#");
+      showDialer(code ? "Invalid MMI code." : `Dial a code, e.g. *${SERVICE_CODE}#`);
       return;
     }
     if (match[1] !== SERVICE_CODE) {
-      showScreen("END UNKNOWN APPLICATION. This simulator answers *334# (M-PESA).");
+      showScreen(`END UNKNOWN APPLICATION. This simulator answers *${SERVICE_CODE}# (M-PESA).`);
       return;
     }
     // Africa's Talking passes the digits dialled after the service code as the first inputs.
@@ -214,8 +215,19 @@
     });
   }
 
-  const initial = new URLSearchParams(location.search).get("msisdn") || $("msisdn").value;
+  const asked = new URLSearchParams(location.search).get("msisdn");
+  const initial = asked || $("msisdn").value;
   usePhone(initial);
+  Sim.loadMarket().then((market) => {
+    SERVICE_CODE = market.ussd_code.replace(/[*#]/g, "");
+    COUNTRY = { code: market.country_code, lead: market.local_lead_digits };
+    $("dial-input").placeholder = market.ussd_code;
+    $("msisdn").placeholder = market.example_msisdn;
+    // Another market's default number: this market's example instead (a number asked for stays).
+    if (!asked && state.msisdn === initial && !initial.startsWith(market.country_code)) {
+      usePhone(market.example_msisdn);
+    }
+  });
   Sim.setupTokenForm(() => {
     loadWallets();
     refreshInbox();
