@@ -216,7 +216,7 @@ ETHIOPIA = Market(
             "email": "almaz@mpesa-sim.local",
         },
         {
-            "msisdn": "251744000003",
+            "msisdn": "251711000003",
             "first_name": "Dawit",
             "last_name": "Bekele",
             "id_number": "745678901234",

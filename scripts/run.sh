@@ -2,8 +2,24 @@
 # The main job. Starts the M-Pesa simulator; where OpenG2P 17 is found (see openg2p_env.sh), also
 # an Odoo with this addon, and pays the demo program's cycle end to end through the simulator.
 #   MPESA_SIM_PORT (8090), ODOO_PORT (8069), MPESA_SIM_DB (mpesa_sim.sqlite3, simulator alone)
+#   --market KE|ET: Kenya (the default: KES, +254) or Ethiopia (ETB, +251 7, the simulator's
+#     Safaricom Ethiopia on its own database file): the simulator's market and the demo program's.
 #   --no-wait: stop once the demo cycle is paid instead of serving until Ctrl-C.
 set -euo pipefail
+market=KE
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+        --market) market=${args[i + 1]:-} ;;
+        --market=*) market=${args[i]#--market=} ;;
+    esac
+done
+market=${market^^}
+case $market in
+    KE) default_db=mpesa_sim.sqlite3 ;;
+    ET) default_db=mpesa_sim_et.sqlite3 ;;  # a database keeps its market: never the Kenyan file
+    *) echo "run.sh: --market KE or ET, not '$market'" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 venv=${MPESA_TEST_VENV:-$PWD/.venv}
 if [ ! -x "$venv/bin/python" ]; then
@@ -16,7 +32,8 @@ source scripts/openg2p_env.sh
 find_openg2p
 if [ -n "$openg2p_missing" ]; then
     echo "OpenG2P 17 not found ($openg2p_missing): running the simulator alone."
-    exec "$venv/bin/mpesa-sim" serve --port "${MPESA_SIM_PORT:-8090}" --db "${MPESA_SIM_DB:-mpesa_sim.sqlite3}"
+    exec "$venv/bin/mpesa-sim" serve --port "${MPESA_SIM_PORT:-8090}" --db "${MPESA_SIM_DB:-$default_db}" \
+        --market "$market"
 fi
 exec "$openg2p_python" scripts/run_demo.py --addons-path "$openg2p_addons" --sim-python "$venv/bin/python" \
     --sim-port "${MPESA_SIM_PORT:-8090}" --odoo-port "${ODOO_PORT:-8069}" "$@"

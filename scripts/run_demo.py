@@ -1,7 +1,8 @@
 """Pay the demo program end to end: simulator, throwaway PostgreSQL, Odoo with this addon.
 
-Run by run.sh with the OpenG2P Python. Prints each payment's outcome, then serves Odoo and the
-simulator until Ctrl-C (or stops at once with --no-wait).
+Run by run.sh with the OpenG2P Python. --market KE (the default) pays the Kenyan demo program in
+KES, --market ET the Ethiopian one in ETB through a simulator started with --market ET. Prints each
+payment's outcome, then serves Odoo and the simulator until Ctrl-C (or stops at once with --no-wait).
 """
 
 import argparse
@@ -31,6 +32,9 @@ from odoo_cluster import (
 
 REPO = Path(__file__).resolve().parents[1]
 DB = "mpesa_demo"
+# Per market: the simulator's demo wallet a beneficiary's phone pages start from.
+EXAMPLE_MSISDN = {"KE": "254712345678", "ET": "251712345678"}
+CURRENCY = {"KE": "KES", "ET": "ETB"}  # as g2p_payment_mpesa/markets.py (not importable here)
 FIELDS = ["partner_id", "amount_issued", "mpesa_msisdn", "mpesa_state", "mpesa_receipt", "mpesa_result_code",
           "mpesa_result_desc", "status", "status_is_final"]  # fmt: skip
 
@@ -39,10 +43,11 @@ base_url = %(base_url)r
 env["ir.config_parameter"].set_param("web.base.url", base_url)
 env["ir.config_parameter"].set_param("web.base.url.freeze", "True")
 Manager = env["g2p.program.payment.manager.mpesa"]
-program = Manager._mpesa_create_demo(base_url=base_url)
+program = Manager._mpesa_create_demo(base_url=base_url, market=%(market)r, sim_url=%(sim_url)r)
 cycle = Manager._mpesa_demo_start_cycle(program)
 env.cr.commit()
 print("DEMO_CYCLE", cycle.id, env["g2p.payment"].search_count([("cycle_id", "=", cycle.id)]))
+print("DEMO_VALIDATED", int(program.get_manager(program.MANAGER_PAYMENT).validated_b2c))
 """
 
 
@@ -68,6 +73,10 @@ def main():
     parser.add_argument("--sim-port", type=int, default=8090)
     parser.add_argument("--odoo-port", type=int, default=8069)
     parser.add_argument("--no-wait", action="store_true")
+    parser.add_argument(
+        "--market", type=str.upper, choices=sorted(CURRENCY), default="KE",
+        help="KE (Kenya, the default) or ET (Ethiopia): the simulator's market and the demo's",
+    )  # fmt: skip
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -79,11 +88,13 @@ def main():
     try:
         cluster.start()
         sim_url = f"http://127.0.0.1:{args.sim_port}"
-        print(f"simulator: {sim_url} (docs {sim_url}/docs, log {root / 'sim.log'})", flush=True)
+        sim_log_path = root / "sim.log"
+        print(f"simulator ({args.market}): {sim_url} (docs {sim_url}/docs, log {sim_log_path})", flush=True)
         with open(root / "sim.log", "w") as sim_log:
             procs.append(subprocess.Popen(
                 [args.sim_python, "-m", "mpesa_sim", "serve", "--port", str(args.sim_port),
-                 "--db", str(root / "sim.sqlite3")], stdout=sim_log, stderr=subprocess.STDOUT,
+                 "--market", args.market, "--db", str(root / f"sim-{args.market.lower()}.sqlite3")],
+                stdout=sim_log, stderr=subprocess.STDOUT,
             ))  # fmt: skip
         wait_http(f"{sim_url}/sim/certificate.pem", 30, "the simulator")
 
@@ -114,7 +125,8 @@ def main():
         base_url = f"http://127.0.0.1:{args.odoo_port}"
         shell = subprocess.run(
             odoo_cmd(config, "-d", DB, "--no-http", command="shell"),
-            input=DEMO_SCRIPT % {"base_url": base_url}, capture_output=True, text=True,
+            input=DEMO_SCRIPT % {"base_url": base_url, "market": args.market, "sim_url": sim_url},
+            capture_output=True, text=True,
         )  # fmt: skip
         cycle_line = [line for line in shell.stdout.splitlines() if line.startswith("DEMO_CYCLE")]
         if not cycle_line:
@@ -125,6 +137,9 @@ def main():
             print(shell.stdout[-4000:], shell.stderr[-4000:])
             sys.exit("odoo: the demo cycle has no payments")
         print("odoo: demo program created; Prepare payments and Send payments pressed", flush=True)
+        if "DEMO_VALIDATED 0" in shell.stdout:
+            print(f"odoo: {args.market} has no ID-validated B2C (none found for this market's M-Pesa): the"
+                  " registrants' IDs are recorded, not checked by M-Pesa", flush=True)  # fmt: skip
 
         with open(root / "odoo.log", "w") as odoo_log:
             server = subprocess.Popen(
@@ -150,7 +165,8 @@ def main():
                 break
             time.sleep(1)
         print(f"\ndemo cycle paid through M-Pesa in {time.monotonic() - started:.1f}s:\n")
-        print(f"{'beneficiary':<20} {'KES':>7}  {'number':<13} {'state':<13} {'receipt':<11} result")
+        currency = CURRENCY[args.market]
+        print(f"{'beneficiary':<20} {currency:>7}  {'number':<13} {'state':<13} {'receipt':<11} result")
         for p in payments:
             print(
                 f"{p['partner_id'][1]:<20} {p['amount_issued']:>7.0f}  {p['mpesa_msisdn'] or '-':<13} "
@@ -162,7 +178,8 @@ def main():
             sys.exit(f"{len(unfinished)} payments have no final state yet")
         if not args.no_wait:
             print(f"\nOdoo {base_url} and the simulator {sim_url} keep running; Ctrl-C stops both.")
-            print(f"A beneficiary's phone: POST {sim_url}/ussd; SMS: {sim_url}/sim/phones/254712345678/sms")
+            sms = f"{sim_url}/sim/phones/{EXAMPLE_MSISDN[args.market]}/sms"
+            print(f"A beneficiary's phone: POST {sim_url}/ussd; SMS: {sms}")
             while all(p.poll() is None for p in procs):
                 time.sleep(1)
     except KeyboardInterrupt:

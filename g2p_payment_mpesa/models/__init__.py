@@ -3,6 +3,7 @@ from . import (
     g2p_cycle_reconciliation,
     g2p_payment,
     g2p_payment_batch,
+    g2p_reg_id,
     mpesa_float_report,
     mpesa_rate_budget,
     mpesa_reversal,
@@ -16,4 +17,5 @@ from . import (
     payment_manager_results,
     payment_manager_reversal,
     payment_manager_statement,
+    payment_manager_wallets,
 )

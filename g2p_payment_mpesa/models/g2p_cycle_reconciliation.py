@@ -94,6 +94,10 @@ class G2PCycleReconciliation(models.Model):
         self.check_access_rule("read")
 
     # ------------------------------------------------------------------ figures
+    def _mpesa_money(self, cents):
+        """Cents in the currency of the market that paid the cycle (set by _mpesa_reconciliation)."""
+        return money_text(cents, self.env.context.get("mpesa_currency") or const.CURRENCY)
+
     def _mpesa_reconciliation(self):
         """Every figure of the report, as a plain dict of strings, integers (cents) and lists."""
         self.ensure_one()
@@ -109,6 +113,8 @@ class G2PCycleReconciliation(models.Model):
             self.env[model].flush_model()
         window = cycle._mpesa_reconciliation_window()
         managers = cycle._mpesa_reconciliation_managers()
+        currency = managers[:1]._mpesa_market().currency if managers else const.CURRENCY
+        cycle = cycle.with_context(mpesa_currency=currency)
         totals = cycle._mpesa_reconciliation_totals()
         paid_count = next(row["count"] for row in totals if row["key"] == "paid")
         now = fields.Datetime.now()
@@ -121,7 +127,7 @@ class G2PCycleReconciliation(models.Model):
                 for manager in managers
             )
             or _("This program does not pay through M-Pesa."),
-            "currency": const.CURRENCY,
+            "currency": currency,
             "requests": window["requests"],
             "first_sent": self._mpesa_when(window["first_sent"]),
             "last_result": self._mpesa_when(window["last_result"]),
@@ -214,7 +220,7 @@ class G2PCycleReconciliation(models.Model):
                 "label": names.get(key) or labels.get(key) or key,
                 "count": figures[key][0],
                 "cents": figures[key][1],
-                "amount": money_text(figures[key][1]),
+                "amount": self._mpesa_money(figures[key][1]),
             }
             for key in [*keys, *(key for key in figures if key not in keys)]
         ]
@@ -238,7 +244,7 @@ class G2PCycleReconciliation(models.Model):
         return {
             "count": count,
             "cents": cents,
-            "amount": money_text(cents),
+            "amount": self._mpesa_money(cents),
             "note": ""
             if count
             else _("No charge line of this cycle on the imported statements (M-Pesa's fees are not known)."),
@@ -268,7 +274,7 @@ class G2PCycleReconciliation(models.Model):
                 "source_label": _("M-Pesa statement (Balance column)"),
                 "before": {
                     "cents": before,
-                    "amount": money_text(before),
+                    "amount": self._mpesa_money(before),
                     "detail": _("Before receipt %(receipt)s of %(when)s, statement %(file)s")
                     % {
                         "receipt": first.receipt,
@@ -278,7 +284,7 @@ class G2PCycleReconciliation(models.Model):
                 },
                 "after": {
                     "cents": last.balance_cents,
-                    "amount": money_text(last.balance_cents),
+                    "amount": self._mpesa_money(last.balance_cents),
                     "detail": _("After receipt %(receipt)s of %(when)s, statement %(file)s")
                     % {
                         "receipt": last.receipt,
@@ -334,7 +340,7 @@ class G2PCycleReconciliation(models.Model):
         sources = dict(report._fields["source"]._description_selection(self.env))
         return {
             "cents": cents,
-            "amount": money_text(cents),
+            "amount": self._mpesa_money(cents),
             "detail": _("Reported at %(when)s (%(source)s)")
             % {"when": self._mpesa_when(report.reported_at), "source": sources.get(report.source, "")},
         }
@@ -348,7 +354,7 @@ class G2PCycleReconciliation(models.Model):
                 "kind_label": kinds.get(found.kind, found.kind),
                 "receipt": found.receipt or "",
                 "cents": found.amount_cents,
-                "amount": money_text(found.amount_cents),
+                "amount": self._mpesa_money(found.amount_cents),
                 "description": found.description,
                 "statement": found.statement_id.name,
             }
@@ -386,8 +392,8 @@ class G2PCycleReconciliation(models.Model):
                 % (self._mpesa_when(statement.period_from), self._mpesa_when(statement.period_to)),
                 "complete": statement.complete,
                 "complete_label": _("Yes") if statement.complete else _("No"),
-                "opening": money_text(statement.opening_balance_cents),
-                "closing": money_text(statement.closing_balance_cents),
+                "opening": self._mpesa_money(statement.opening_balance_cents),
+                "closing": self._mpesa_money(statement.closing_balance_cents),
                 "imported_at": self._mpesa_when(statement.create_date),
             }
             for statement in statements

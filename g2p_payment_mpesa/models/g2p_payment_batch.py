@@ -62,10 +62,11 @@ class G2PPaymentBatch(models.Model):
             if newly_completed and batch.cycle_id:
                 batch.cycle_id.message_post(
                     body=_(
-                        "M-Pesa batch %(batch)s completed: %(paid)s paid (KES %(paid_amount)s), "
-                        "%(failed)s failed (KES %(failed_amount)s)."
+                        "M-Pesa batch %(batch)s completed: %(paid)s paid (%(currency)s %(paid_amount)s), "
+                        "%(failed)s failed (%(currency)s %(failed_amount)s)."
                     )
                     % {
+                        "currency": batch.payment_ids[:1].currency_id.name or "KES",
                         "batch": batch.name,
                         "paid": row[5],
                         "paid_amount": f"{row[6]:,.2f}",

@@ -66,7 +66,7 @@ class MpesaReversal(models.Model):
     partner_id = fields.Many2one(related="payment_id.partner_id")
     cycle_id = fields.Many2one(related="payment_id.cycle_id")
     original_receipt = fields.Char("Receipt reversed", required=True, readonly=True, index=True)
-    amount = fields.Integer("Amount (KES)", required=True, readonly=True)
+    amount = fields.Integer(required=True, readonly=True, help="In whole units of the market's currency.")
     msisdn = fields.Char(related="transaction_id.msisdn", string="Paid to number")
     receiver_name = fields.Char(related="transaction_id.receiver_name", string="Received by")
     receiver_mismatch = fields.Boolean(related="payment_id.mpesa_receiver_mismatch")
@@ -157,10 +157,10 @@ class MpesaReversal(models.Model):
         self._mpesa_tell(
             _("M-Pesa payment %s reversed") % self.original_receipt,
             _(
-                "Payment %(receipt)s of KES %(amount)s to %(msisdn)s (%(partner)s) was reversed: the money "
-                "is back in the Utility account (reversal receipt %(reversal)s). Reason: %(reason)s. "
-                "The payment is now failed with nothing paid: Prepare payments on the cycle pays the "
-                "entitlement again once the registrant's number is right."
+                "Payment %(receipt)s of %(currency)s %(amount)s to %(msisdn)s (%(partner)s) was reversed: "
+                "the money is back in the Utility account (reversal receipt %(reversal)s). Reason: "
+                "%(reason)s. The payment is now failed with nothing paid: Prepare payments on the cycle "
+                "pays the entitlement again once the registrant's number is right."
             )
             % self._mpesa_facts(),
         )
@@ -174,7 +174,7 @@ class MpesaReversal(models.Model):
         self._mpesa_tell(
             _("M-Pesa reversal of %s failed") % self.original_receipt,
             _(
-                "M-Pesa did not reverse payment %(receipt)s of KES %(amount)s to %(msisdn)s "
+                "M-Pesa did not reverse payment %(receipt)s of %(currency)s %(amount)s to %(msisdn)s "
                 "(%(partner)s): %(code)s %(desc)s. The payment stays paid. Reason given: %(reason)s."
             )
             % dict(self._mpesa_facts(), code=code, desc=desc),
@@ -195,6 +195,7 @@ class MpesaReversal(models.Model):
     def _mpesa_facts(self):
         return {
             "receipt": self.original_receipt,
+            "currency": self.manager_id._mpesa_market().currency,
             "amount": f"{self.amount:,}",
             "msisdn": self.msisdn or "",
             "partner": self.partner_id.name or "",

@@ -88,8 +88,9 @@ class MpesaStatement(models.Model):
     @api.depends("opening_balance_cents", "closing_balance_cents")
     def _compute_money(self):
         for statement in self:
-            statement.opening_balance = money_text(statement.opening_balance_cents)
-            statement.closing_balance = money_text(statement.closing_balance_cents)
+            currency = statement.manager_id._mpesa_market().currency
+            statement.opening_balance = money_text(statement.opening_balance_cents, currency)
+            statement.closing_balance = money_text(statement.closing_balance_cents, currency)
 
 
 class MpesaStatementLine(models.Model):
@@ -129,8 +130,9 @@ class MpesaStatementLine(models.Model):
     @api.depends("paid_in_cents", "withdrawn_cents")
     def _compute_money(self):
         for line in self:
-            line.paid_in = money_text(line.paid_in_cents) if line.paid_in_cents else ""
-            line.withdrawn = money_text(line.withdrawn_cents) if line.withdrawn_cents else ""
+            currency = line.manager_id._mpesa_market().currency
+            line.paid_in = money_text(line.paid_in_cents, currency) if line.paid_in_cents else ""
+            line.withdrawn = money_text(line.withdrawn_cents, currency) if line.withdrawn_cents else ""
 
 
 class MpesaDiscrepancy(models.Model):
@@ -155,4 +157,5 @@ class MpesaDiscrepancy(models.Model):
     @api.depends("amount_cents")
     def _compute_amount(self):
         for record in self:
-            record.amount = money_text(record.amount_cents) if record.amount_cents else ""
+            currency = record.manager_id._mpesa_market().currency
+            record.amount = money_text(record.amount_cents, currency) if record.amount_cents else ""

@@ -26,7 +26,7 @@ class MpesaTransaction(models.Model):
     partner_id = fields.Many2one(related="payment_id.partner_id")
     cycle_id = fields.Many2one(related="payment_id.cycle_id")
     msisdn = fields.Char("Number sent to", required=True, readonly=True)
-    amount = fields.Integer("Amount (KES)", required=True, readonly=True)
+    amount = fields.Integer(required=True, readonly=True, help="In whole units of the market's currency.")
     id_type = fields.Char("ID type sent", readonly=True)
     id_number = fields.Char("ID number sent", readonly=True, groups="base.group_system")
     state = fields.Selection(const.TX_STATES, required=True, default=const.TX_RESERVED, index=True)

@@ -44,11 +44,11 @@ def notify(title, message, kind, sticky=False, then="close"):
     return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
 
 
-def _money_text(value):
+def _money_text(value, currency=const.CURRENCY):
     """'9995500.00' -> 'KES 9,995,500.00' (Decimal all the way: never a float)."""
     if not value:
         return False
-    return f"{const.CURRENCY} {Decimal(value):,.2f}"
+    return f"{currency} {Decimal(value):,.2f}"
 
 
 def _new_callback_secret():
@@ -180,8 +180,12 @@ class G2PPaymentManagerMpesa(models.Model):
         help="Payments, status and balance queries together, for this shortcode, across every Odoo "
         "process and node on the database. 0: no ceiling (a spike arrest still pauses everybody).",
     )
-    min_amount = fields.Integer("Minimum amount (KES)", default=10)
-    max_amount = fields.Integer("Maximum amount (KES)", default=250_000)
+    min_amount = fields.Integer(
+        "Minimum amount", default=10, help="Per payment, in whole units of the market's currency."
+    )
+    max_amount = fields.Integer(
+        "Maximum amount", default=250_000, help="Per payment, in whole units of the market's currency."
+    )
     reconcile_after_minutes = fields.Integer(
         "Ask for status after (minutes)",
         default=5,
@@ -239,8 +243,9 @@ class G2PPaymentManagerMpesa(models.Model):
             rec.float_utility_balance = utility or False
             rec.float_working_balance = working or False
             rec.float_checked_at = at or False
-            rec.float_utility_display = _money_text(utility)
-            rec.float_working_display = _money_text(working)
+            currency = rec._mpesa_market().currency
+            rec.float_utility_display = _money_text(utility, currency)
+            rec.float_working_display = _money_text(working, currency)
 
     def _compute_callback_url_masked(self):
         for rec in self:

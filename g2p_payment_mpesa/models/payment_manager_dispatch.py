@@ -258,7 +258,8 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             self._mpesa_enqueue(sendable)
         touched._mpesa_update_stats()
         touched.cycle_id._mpesa_notify_progress(throttled=False)
-        message = _("%(sent)s payments queued for M-Pesa (KES %(total)s).") % {
+        message = _("%(sent)s payments queued for M-Pesa (%(currency)s %(total)s).") % {
+            "currency": self._mpesa_market().currency,
             "sent": len(sendable),
             "total": f"{total:,}",
         }
@@ -293,9 +294,14 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         if total <= available:
             return None
         return _(
-            "The M-Pesa float (Utility account, KES %(available)s as reported %(at)s) does not "
-            "cover these payments (KES %(total)s)."
-        ) % {"available": f"{available:,.2f}", "at": self.float_checked_at, "total": f"{total:,}"}
+            "The M-Pesa float (Utility account, %(currency)s %(available)s as reported %(at)s) does not "
+            "cover these payments (%(currency)s %(total)s)."
+        ) % {
+            "currency": self._mpesa_market().currency,
+            "available": f"{available:,.2f}",
+            "at": self.float_checked_at,
+            "total": f"{total:,}",
+        }
 
     def _mpesa_preflight(self, entitlements):
         """What M-Pesa would refuse among these entitlements, before anyone approves them.

@@ -81,8 +81,8 @@ class G2PPaymentManagerMpesaReversal(models.Model):
         for reversal in reversals:
             reversal.manager_id.message_post(
                 body=_(
-                    "%(user)s asked M-Pesa to reverse payment %(receipt)s (KES %(amount)s to %(msisdn)s, "
-                    "%(partner)s). Reason: %(reason)s"
+                    "%(user)s asked M-Pesa to reverse payment %(receipt)s (%(currency)s %(amount)s to "
+                    "%(msisdn)s, %(partner)s). Reason: %(reason)s"
                 )
                 % dict(reversal._mpesa_facts(), user=self.env.user.name)
             )

@@ -301,7 +301,10 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                         line,
                         tx,
                         _("Odoo sent %(ours)s, the statement says %(theirs)s.")
-                        % {"ours": money_text(tx.amount * 100), "theirs": money_text(line.withdrawn)},
+                        % {
+                            "ours": money_text(tx.amount * 100, self._mpesa_market().currency),
+                            "theirs": money_text(line.withdrawn, self._mpesa_market().currency),
+                        },
                     )
                 )
             if line.msisdn and not msisdn_matches(line.msisdn, tx.msisdn):
@@ -332,7 +335,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                         Tx,
                         _("%(amount)s to %(party)s (receipt %(receipt)s): no request in Odoo matches it.")
                         % {
-                            "amount": money_text(line.withdrawn),
+                            "amount": money_text(line.withdrawn, self._mpesa_market().currency),
                             "party": line.other_party or line.details,
                             "receipt": line.receipt,
                         },
@@ -355,7 +358,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                         )
                         % {
                             "count": len(fits),
-                            "amount": money_text(line.withdrawn),
+                            "amount": money_text(line.withdrawn, self._mpesa_market().currency),
                             "receipt": line.receipt,
                             "ids": ", ".join(fit.originator_conversation_id for fit in fits[:5]),
                         },

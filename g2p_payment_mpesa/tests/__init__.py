@@ -3,6 +3,7 @@ from . import (
     test_approval_preflight,
     test_callbacks,
     test_cycle_progress,
+    test_demo_markets,
     test_install,
     test_manager_form,
     test_markets,
@@ -13,5 +14,6 @@ from . import (
     test_reconciliation_report,
     test_reversal,
     test_safety,
+    test_sim_wallets,
     test_statement,
 )

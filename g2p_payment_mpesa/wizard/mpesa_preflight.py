@@ -48,7 +48,7 @@ class MpesaPreflight(models.TransientModel):
                 "then": then,
                 "line_ids": lines,
                 "checked_count": len(entitlements),
-                "total_text": f"KES {total:,}",
+                "total_text": f"{manager._mpesa_market().currency} {total:,}",
                 "summary": summary,
             }
         )

@@ -42,7 +42,8 @@ class MpesaReversalWizard(models.TransientModel):
                 for tx in payment.sudo().mpesa_transaction_ids
                 if tx.state == "paid" and tx.receipt
             )
-            wizard.total_text = f"KES {total:,}"
+            currency = payments[:1].mpesa_transaction_ids[:1].sudo().manager_id._mpesa_market().currency
+            wizard.total_text = f"{currency or 'KES'} {total:,}"
 
     def action_reverse(self):
         self.ensure_one()
