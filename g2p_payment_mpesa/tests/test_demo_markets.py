@@ -4,7 +4,7 @@ simulator's Ethiopian demo wallets, one outcome per registrant."""
 from odoo.tests import tagged
 
 from ..models.payment_manager_demo import DEMO_PROGRAMS
-from .common import MPESA, MpesaLiveCase
+from .common import MpesaLiveCase
 
 
 @tagged("post_install", "-at_install")
