@@ -15,6 +15,7 @@ import urllib.parse
 import uuid
 
 import pytest
+from conftest import b2c_body, credential
 
 from mpesa_sim import markets, organisation
 from mpesa_sim.testing import CallbackSink, RunningSimulator, http_json, start_simulator
@@ -65,34 +66,6 @@ def wallet(sim: RunningSimulator, **fields) -> str:
     msisdn = fields.pop("msisdn", None) or msisdn_for(sim)
     sim.seed(wallets=[{"msisdn": msisdn, "first_name": "Test", "last_name": "Person", **fields}])
     return msisdn
-
-
-_credentials: dict = {}
-
-
-def credential(sim: RunningSimulator) -> str:
-    key = (sim.base_url, sim.db_path)
-    if key not in _credentials:
-        _credentials[key] = sim.security_credential()
-    return _credentials[key]
-
-
-def b2c_body(sim, sink, party_b: str, amount=500, **overrides) -> dict:
-    body = {
-        "OriginatorConversationID": str(uuid.uuid4()),
-        "InitiatorName": sim.initiator_name,
-        "SecurityCredential": credential(sim),
-        "CommandID": "BusinessPayment",
-        "Amount": amount,
-        "PartyA": sim.shortcode,
-        "PartyB": party_b,
-        "Remarks": "Cycle payment",
-        "QueueTimeOutURL": sink.url("/timeout"),
-        "ResultURL": sink.url("/result"),
-        "Occassion": "G2P",
-    }
-    body.update(overrides)
-    return body
 
 
 def pay(sim, sink, party_b: str, amount=500, **overrides):
