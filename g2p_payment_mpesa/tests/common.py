@@ -227,6 +227,21 @@ class MpesaLiveCase(MpesaProgramMixin, HttpCase):
         with self.callbacks_flowing():
             self.sim.drain()
 
+    def pay_demo_cycle(self, program):
+        """Start the demo program's cycle as the demo does (jobs inline), wait until every payment
+        is final: (payments, {registrant: (status, result code)})."""
+        inline = self.env["g2p.program.payment.manager.mpesa"].with_context(queue_job__no_delay=True)
+        cycle = inline._mpesa_demo_start_cycle(program.with_env(inline.env))
+        payments = self.env["g2p.payment"].search([("cycle_id", "=", cycle.id)])
+        self.assertEqual(len(payments), 6)
+
+        def outcome():
+            return {p.partner_id.name: (p.status, p.mpesa_result_code) for p in payments}
+
+        all_final = lambda: all(payments.mapped("status_is_final"))  # noqa: E731
+        self.wait_until(all_final, message=lambda: f"every payment final: {outcome()}")
+        return payments, outcome()
+
     def sim_transactions(self, ocid):
         status, body = self.sim.admin("GET", f"/sim/admin/transactions?originator_conversation_id={ocid}")
         self.assertEqual(status, 200, body)

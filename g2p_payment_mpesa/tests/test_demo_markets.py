@@ -31,18 +31,9 @@ class TestEthiopianDemoProgram(MpesaLiveCase):
         self.assertEqual(len(phoned), 6)
         self.assertTrue(all(p.phone_number_ids.phone_sanitized.startswith("+2517") for p in phoned))
 
-        inline = Manager.with_context(queue_job__no_delay=True)
-        cycle = inline._mpesa_demo_start_cycle(program.with_env(inline.env))
-        payments = self.env["g2p.payment"].search([("cycle_id", "=", cycle.id)])
-        self.assertEqual(len(payments), 6)
-
-        def outcome():
-            return {p.partner_id.name: (p.status, p.mpesa_result_code) for p in payments}
-
-        all_final = lambda: all(payments.mapped("status_is_final"))  # noqa: E731
-        self.wait_until(all_final, message=lambda: f"every payment final: {outcome()}")
+        payments, outcome = self.pay_demo_cycle(program)
         self.assertEqual(
-            outcome(),
+            outcome,
             {
                 "Abebe Kebede": ("paid", "0"),
                 "Tigist Haile": ("paid", "0"),

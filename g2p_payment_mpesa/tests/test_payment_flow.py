@@ -109,18 +109,9 @@ class TestDemoProgram(MpesaLiveCase):
         self.assertEqual(Manager._mpesa_create_demo(), program, "created once")
         manager = program.get_manager(program.MANAGER_PAYMENT)
         manager.base_url = self.sim.base_url  # the demo's simulator runs on 8090; this one elsewhere
-        inline = Manager.with_context(queue_job__no_delay=True)
-        cycle = inline._mpesa_demo_start_cycle(program.with_env(inline.env))
-        payments = self.env["g2p.payment"].search([("cycle_id", "=", cycle.id)])
-        self.assertEqual(len(payments), 6)
-
-        def outcome():
-            return {p.partner_id.name: (p.status, p.mpesa_result_code) for p in payments}
-
-        all_final = lambda: all(payments.mapped("status_is_final"))  # noqa: E731
-        self.wait_until(all_final, message=lambda: f"every payment final: {outcome()}")
+        payments, outcome = self.pay_demo_cycle(program)
         self.assertEqual(
-            outcome(),
+            outcome,
             {
                 "Amina Wanjiru": ("paid", "0"),
                 "Peter Otieno": ("paid", "0"),
