@@ -17,7 +17,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
 from .. import const
-from .mpesa_statement import money_text
+from .payment_manager import money_text
 
 # Who may see a cycle's reconciliation (the report action and the buttons name the same groups).
 REPORT_GROUPS = (

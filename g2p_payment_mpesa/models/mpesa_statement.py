@@ -1,11 +1,9 @@
 """M-Pesa's own record of the organisation's account: imported statements, their lines, and every
 difference between them and what this Odoo sent (invariant 7)."""
 
-from decimal import Decimal
-
 from odoo import api, fields, models
 
-from .. import const
+from .payment_manager import money_text
 
 LINE_KINDS = [
     ("payment", "Payment out"),
@@ -31,13 +29,6 @@ DISCREPANCY_KINDS = [
     ("failed_but_paid", "Paid by M-Pesa, failed in Odoo"),
     ("reversal", "Reversal with no reversal request in Odoo"),
 ]
-
-
-def money_text(cents, currency=const.CURRENCY):
-    """150000 -> 'KES 1,500.00' (integer cents in, Decimal on the way: never a float)."""
-    if cents is None or cents is False:
-        return ""
-    return f"{currency} {Decimal(cents) / 100:,.2f}"
 
 
 class MpesaStatement(models.Model):

@@ -28,7 +28,7 @@ class PaymentManager(models.Model):
 
 
 # Values no log line may show (log_redaction): remembered as soon as this process sees them.
-SECRET_FIELDS = ("consumer_secret", "initiator_password", "callback_secret")
+SECRET_FIELDS = ("consumer_secret", "initiator_password", "callback_secret", "simulator_admin_token")
 
 
 def notify(title, message, kind, sticky=False, then="close"):
@@ -44,11 +44,19 @@ def notify(title, message, kind, sticky=False, then="close"):
     return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
 
 
-def _money_text(value, currency=const.CURRENCY):
-    """'9995500.00' -> 'KES 9,995,500.00' (Decimal all the way: never a float)."""
+def money_text(cents, currency=const.CURRENCY):
+    """150000 -> 'KES 1,500.00': the one way amounts are shown (integer cents in, Decimal on the
+    way: never a float)."""
+    if cents is None or cents is False:
+        return ""
+    return f"{currency} {Decimal(cents) / 100:,.2f}"
+
+
+def _balance_text(value, currency):
+    """A float report's balance ('9995500.00', as M-Pesa wrote it) as money_text shows amounts."""
     if not value:
         return False
-    return f"{currency} {Decimal(value):,.2f}"
+    return money_text((Decimal(value) * 100).quantize(Decimal(1)), currency)
 
 
 def _new_callback_secret():
@@ -244,8 +252,8 @@ class G2PPaymentManagerMpesa(models.Model):
             rec.float_working_balance = working or False
             rec.float_checked_at = at or False
             currency = rec._mpesa_market().currency
-            rec.float_utility_display = _money_text(utility, currency)
-            rec.float_working_display = _money_text(working, currency)
+            rec.float_utility_display = _balance_text(utility, currency)
+            rec.float_working_display = _balance_text(working, currency)
 
     def _compute_callback_url_masked(self):
         for rec in self:

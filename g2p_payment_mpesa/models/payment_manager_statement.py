@@ -24,7 +24,7 @@ from .. import const
 from ..daraja.names import names_match
 from ..daraja.statement import StatementError, msisdn_matches, parse_file
 from .mpesa_reversal import may_reverse
-from .mpesa_statement import money_text
+from .payment_manager import money_text
 
 _logger = logging.getLogger(__name__)
 

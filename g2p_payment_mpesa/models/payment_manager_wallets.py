@@ -90,16 +90,6 @@ class G2PPaymentManagerMpesaWallets(models.Model):
         help="The simulator's admin token (printed at its start-up): needed to open simulator wallets.",
     )
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            log_redaction.remember(vals.get("simulator_admin_token"))
-        return super().create(vals_list)
-
-    def write(self, vals):
-        log_redaction.remember(vals.get("simulator_admin_token"))
-        return super().write(vals)
-
     # ------------------------------------------------------------------ building the wallets
     def _mpesa_sim_wallet_id_type(self):
         """The ID a wallet is opened with: the one payments are validated against (none otherwise:

@@ -5,7 +5,13 @@ from odoo.tests import new_test_user, tagged
 
 from .common import MpesaTransactionCase
 
-SECRETS = ("consumer_secret", "initiator_password", "callback_secret", "consumer_key")
+SECRETS = (
+    "consumer_secret",
+    "initiator_password",
+    "callback_secret",
+    "consumer_key",
+    "simulator_admin_token",
+)
 
 
 @tagged("post_install", "-at_install")
