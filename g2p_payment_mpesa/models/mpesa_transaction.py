@@ -180,6 +180,23 @@ class MpesaTransaction(models.Model):
         )
         self.env["g2p.cycle"].browse(self._mpesa_payment_facts()[0])._mpesa_notify_progress()
 
+    def _mpesa_paid_again(self):
+        """The entitlement's other payments that did not fail: OpenG2P paid it again after this
+        request was concluded unpaid (then money M-Pesa moved for this one would be a second
+        payment)."""
+        self.ensure_one()
+        return (
+            self.env["g2p.payment"]
+            .sudo()
+            .search(
+                [
+                    ("entitlement_id", "=", self.payment_id.entitlement_id.id),
+                    ("id", "!=", self.payment_id.id),
+                    ("status", "!=", "failed"),
+                ]
+            )
+        )
+
     def _mpesa_flag_for_review(self, reason):
         self.ensure_one()
         self._mpesa_set_state(const.TX_NEEDS_REVIEW, result_desc=reason, next_check_at=False)

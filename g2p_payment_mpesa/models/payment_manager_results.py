@@ -99,18 +99,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
     def _mpesa_late_success(self, tx, result):
         """A success for a request a statement had concluded unpaid: paid, unless OpenG2P has
         already made another payment for the entitlement (then a person decides: paid twice?)."""
-        again = (
-            self.env["g2p.payment"]
-            .sudo()
-            .search(
-                [
-                    ("entitlement_id", "=", tx.payment_id.entitlement_id.id),
-                    ("id", "!=", tx.payment_id.id),
-                    ("status", "!=", "failed"),
-                ],
-                limit=1,
-            )
-        )
+        again = tx._mpesa_paid_again()[:1]
         if again:
             tx.write({"receipt": result.receipt, "receiver_name": result.receiver_name})
             tx._mpesa_flag_for_review(

@@ -406,17 +406,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         found = []
         if state == const.TX_FAILED:
             # Odoo concluded it unpaid (NOT_ON_STATEMENT); OpenG2P may have paid the entitlement again.
-            payments = (
-                self.env["g2p.payment"]
-                .sudo()
-                .search(
-                    [
-                        ("entitlement_id", "=", tx.payment_id.entitlement_id.id),
-                        ("id", "!=", tx.payment_id.id),
-                        ("status", "!=", "failed"),
-                    ]
-                )
-            )
+            payments = tx._mpesa_paid_again()
             others = Tx.search([("payment_id", "in", payments.ids), ("state", "!=", const.TX_FAILED)])
             if payments:
                 description = _(
@@ -453,10 +443,9 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         return tx, "resolved", found, Tx
 
     def _mpesa_statement_lock(self, tx):
-        """Lock the request against a result being applied now, and read its state afresh."""
-        self.env.cr.execute("SELECT state FROM g2p_mpesa_transaction WHERE id = %s FOR UPDATE", [tx.id])
-        tx.invalidate_recordset()
-        return self.env.cr.fetchone()[0]
+        """Lock the request against a result being applied now (as results lock it), and read its
+        state afresh."""
+        return self._mpesa_lock_tx(tx.originator_conversation_id).state
 
     def _mpesa_statement_not_paid(self, statement, parsed, claimed, covered_to):
         """Requests the complete statement would show if M-Pesa had paid them: not paid, back to
