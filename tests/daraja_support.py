@@ -15,7 +15,8 @@ from cryptography.x509.oid import NameOID
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from daraja import DarajaClient, DarajaConfig, TokenCache
+from wire import TokenCache
+from wire.daraja import DarajaClient, DarajaConfig
 
 FIXTURES = Path(__file__).parent / "fixtures" / "daraja"
 

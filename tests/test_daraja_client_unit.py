@@ -21,17 +21,8 @@ from daraja_support import (
     run_threads,
 )
 
-from daraja import (
-    B2CRequest,
-    DarajaAuthError,
-    DarajaClient,
-    DarajaConfig,
-    DarajaTokenUnavailable,
-    InvalidAmount,
-    InvalidMsisdn,
-    OutcomeKind,
-    TokenCache,
-)
+from wire import B2CRequest, InvalidAmount, InvalidMsisdn, OutcomeKind, TokenCache
+from wire.daraja import DarajaAuthError, DarajaClient, DarajaConfig, DarajaTokenUnavailable
 
 TOKEN = "/oauth/v1/generate"
 B2C = "/mpesa/b2c/v3/paymentrequest"

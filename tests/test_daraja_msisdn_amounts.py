@@ -6,16 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daraja import (
-    InvalidAmount,
-    InvalidMsisdn,
-    ResultClass,
-    classify_result_code,
-    describe_result_code,
-    msisdn_matches,
-    normalise_msisdn,
-    to_whole_shillings,
-)
+from wire import InvalidAmount, InvalidMsisdn, ResultClass, msisdn_matches, normalise_msisdn, to_whole_units
+from wire.daraja import classify_result_code, describe_result_code
 
 
 @pytest.mark.parametrize(
@@ -101,7 +93,7 @@ def test_normalised_numbers_are_12_digits_and_stable(raw):
     ],
 )
 def test_whole_shillings_are_accepted(amount, expected):
-    result = to_whole_shillings(amount)
+    result = to_whole_units(amount)
     assert result == expected and type(result) is int
 
 
@@ -132,23 +124,23 @@ def test_whole_shillings_are_accepted(amount, expected):
 )
 def test_unpayable_amounts_are_refused_with_a_reason(amount, code):
     with pytest.raises(InvalidAmount) as info:
-        to_whole_shillings(amount)
+        to_whole_units(amount)
     assert info.value.code == code and info.value.reason
 
 
 def test_limits_are_configurable():
-    assert to_whole_shillings(150_001, max_amount=150_001) == 150_001
+    assert to_whole_units(150_001, max_amount=150_001) == 150_001
     with pytest.raises(InvalidAmount, match="maximum of 150000"):
-        to_whole_shillings(150_001, max_amount=150_000)
-    assert to_whole_shillings(1, min_amount=1) == 1
+        to_whole_units(150_001, max_amount=150_000)
+    assert to_whole_units(1, min_amount=1) == 1
     with pytest.raises(InvalidAmount, match="minimum of 50"):
-        to_whole_shillings("49", min_amount=50)
+        to_whole_units("49", min_amount=50)
 
 
 @given(st.decimals(min_value=-(10**7), max_value=10**7, allow_nan=False, allow_infinity=False, places=2))
 def test_amount_is_never_rounded(amount):
     try:
-        result = to_whole_shillings(amount)
+        result = to_whole_units(amount)
     except InvalidAmount as exc:
         assert amount != amount.to_integral_value() or amount <= 0 or not 10 <= amount <= 250_000, exc.reason
         return
@@ -157,8 +149,8 @@ def test_amount_is_never_rounded(amount):
 
 @given(st.integers(min_value=10, max_value=250_000))
 def test_every_amount_in_limits_round_trips_as_text(amount):
-    assert to_whole_shillings(str(amount)) == amount
-    assert to_whole_shillings(f"{amount}.00") == amount
+    assert to_whole_units(str(amount)) == amount
+    assert to_whole_units(f"{amount}.00") == amount
 
 
 @pytest.mark.parametrize(

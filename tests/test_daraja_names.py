@@ -2,7 +2,7 @@
 
 import pytest
 
-from daraja.names import name_words, names_match
+from wire.names import name_words, names_match
 
 
 @pytest.mark.parametrize(

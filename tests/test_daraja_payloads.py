@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 from daraja_support import FIXTURES, fixture, fixture_text
 
-from daraja import (
-    MalformedPayload,
-    parse_balance_result,
-    parse_queue_timeout,
-    parse_result,
-    parse_status_result,
-)
+from wire import MalformedPayload
+from wire.daraja import parse_balance_result, parse_queue_timeout, parse_result, parse_status_result
 
 
 def test_every_fixture_is_parsed_by_some_test():

@@ -16,14 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from daraja_support import TOKEN_OK, FakeResponse, fake_client, key_and_certificate, make_config
 from test_daraja_sim import make_client
 
-from daraja import (
-    B2CRequest,
+from wire import B2CRequest, InvalidAmount, MalformedPayload, OutcomeKind, ReversalClass, ReversalRequest
+from wire.daraja import (
     DarajaConfig,
-    InvalidAmount,
-    MalformedPayload,
-    OutcomeKind,
-    ReversalClass,
-    ReversalRequest,
     classify_reversal_code,
     describe_reversal_code,
     parse_result,

@@ -15,14 +15,11 @@ from decimal import Decimal
 import pytest
 from daraja_support import FakeClock, run_threads
 
-from daraja import (
-    B2CRequest,
+from wire import B2CRequest, OutcomeKind, ResultClass, TokenCache
+from wire.daraja import (
     DarajaAuthError,
     DarajaClient,
     DarajaConfig,
-    OutcomeKind,
-    ResultClass,
-    TokenCache,
     classify_result_code,
     describe_result_code,
     parse_balance_result,

@@ -1,4 +1,4 @@
-"""M-Pesa organisation statements (daraja.statement): the portal's CSV and XLSX read into cents.
+"""M-Pesa organisation statements (wire.daraja.statement): the portal's CSV and XLSX read into cents.
 
 Fixtures are in tests/fixtures/statements (README there); every test asserts the parsed values
 or the exact error, row and column.
@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
-import daraja
-from daraja.statement import (
+from mpesa_sim import statement as sim_statement
+from wire import daraja, msisdn_matches
+from wire import numbers as wire_numbers
+from wire.daraja.statement import (
     Statement,
     StatementError,
     StatementLine,
-    msisdn_matches,
     parse_csv,
     parse_file,
     parse_rows,
     parse_xlsx,
 )
-from mpesa_sim import statement as sim_statement
 
 FIXTURES = Path(__file__).parent / "fixtures" / "statements"
 PORTAL = "ORG_600000_Utility Account_Completed_20261202120000"
@@ -824,7 +824,7 @@ def test_the_number_and_name_of_the_other_party(other_party, details, msisdn, na
     ],
 )
 def test_msisdn_matches_is_the_wire_codes_own(found, expected, matches):
-    assert msisdn_matches is daraja.msisdn_matches
+    assert msisdn_matches is wire_numbers.msisdn_matches
     assert msisdn_matches(found, expected) is matches
 
 

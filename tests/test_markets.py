@@ -3,11 +3,11 @@ before."""
 
 import dataclasses
 
-import markets
 import pytest
 
-from daraja import DarajaConfig, InvalidMsisdn, normalise_msisdn
-from daraja.msisdn import KENYA, msisdn_matches
+from wire import InvalidMsisdn, markets, normalise_msisdn
+from wire.daraja import DarajaConfig
+from wire.numbers import KENYA, msisdn_matches
 
 ET = markets.ETHIOPIA.number_plan
 

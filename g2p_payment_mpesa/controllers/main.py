@@ -5,8 +5,8 @@ import logging
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
-from ..daraja import MalformedPayload
 from ..models.payment_manager_results import CallbackRefused
+from ..wire import MalformedPayload
 
 _logger = logging.getLogger(__name__)
 

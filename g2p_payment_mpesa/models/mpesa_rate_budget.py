@@ -54,7 +54,7 @@ class MpesaRateBudget(models.Model):
     _description = "M-Pesa request rate budget (per shortcode)"
     _log_access = False
 
-    key = fields.Char(required=True, readonly=True, help="Daraja base URL and shortcode.")
+    key = fields.Char(required=True, readonly=True, help="API base URL and shortcode.")
     next_start = fields.Float(
         readonly=True, help="Epoch seconds (database clock) of the next free request start."
     )
@@ -63,7 +63,7 @@ class MpesaRateBudget(models.Model):
 
 
 class PgRateBudget:
-    """The daraja Throttle of one shortcode, backed by g2p_mpesa_rate_budget.
+    """The wire Throttle of one shortcode, backed by g2p_mpesa_rate_budget.
 
     Thread-safe; one instance per (database, key, rate) per process (see `for_key`). Its own
     short transactions on a pooled connection: never the caller's cursor, whose transaction may

@@ -1,4 +1,4 @@
-"""Reversal of a paid M-Pesa payment through Daraja's Transaction Reversal API.
+"""Reversal of a paid M-Pesa payment through the market's reversal API.
 
 A finance validator asks for it (wizard/mpesa_reversal.py) with a reason. The request is
 committed before anything is sent, then sent from a queue job on the M-Pesa channel; the result

@@ -1,7 +1,7 @@
 from odoo import _, fields, models
 
 from .. import const
-from ..daraja.names import names_match
+from ..wire import names_match
 
 
 class MpesaTransaction(models.Model):

@@ -8,8 +8,8 @@ import requests
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from .. import const, log_redaction, markets
-from ..daraja import DarajaAuthError, DarajaClient, DarajaConfig, DarajaError, OutcomeKind
+from .. import const, log_redaction, wire
+from ..wire import markets
 from .mpesa_rate_budget import PgRateBudget
 
 _logger = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class G2PPaymentManagerMpesa(models.Model):
         required=True,
         default=markets.DEFAULT,
         tracking=True,
-        help="The country whose M-Pesa pays: its currency, numbers, limits and API (markets.py).",
+        help="The country whose M-Pesa pays: its currency, numbers, limits and API (wire/markets.py).",
     )
     environment = fields.Selection(
         [("simulator", "Simulator"), ("sandbox", "Safaricom sandbox"), ("production", "Production")],
@@ -93,7 +93,7 @@ class G2PPaymentManagerMpesa(models.Model):
         tracking=True,
     )
     base_url = fields.Char(
-        "Daraja base URL",
+        "API base URL",
         required=True,
         default=const.ENVIRONMENT_URLS["simulator"],
         tracking=True,
@@ -285,12 +285,16 @@ class G2PPaymentManagerMpesa(models.Model):
     def _mpesa_market(self):
         return markets.market(self.market)
 
+    def _mpesa_wire(self):
+        """The API family the market pays through: the only way the models reach M-Pesa."""
+        return wire.for_market(self._mpesa_market())
+
     # ------------------------------------------------------------------ configuration
     def _mpesa_missing_settings(self):
         self.ensure_one()
         rec = self.sudo()
         labels = {
-            "base_url": _("Daraja base URL"),
+            "base_url": _("API base URL"),
             "consumer_key": _("Consumer key"),
             "consumer_secret": _("Consumer secret"),
             "shortcode": _("B2C shortcode"),
@@ -298,7 +302,7 @@ class G2PPaymentManagerMpesa(models.Model):
             "initiator_password": _("Initiator password"),
             "certificate": _("Certificate"),
         }
-        missing = [label for name, label in labels.items() if not rec[name]]
+        missing = [labels.get(name, name) for name in self._mpesa_wire().required_settings if not rec[name]]
         if rec.payee_source == "id_type" and not rec.payee_id_type_id:
             missing.append(_("ID type holding the number"))
         if rec.validated_b2c and not rec.validation_id_type_id:
@@ -317,20 +321,14 @@ class G2PPaymentManagerMpesa(models.Model):
                 % {"name": self.name, "missing": ", ".join(missing)}
             )
         rec = self.sudo()
-        log_redaction.remember(rec.consumer_secret, rec.initiator_password)
-        return DarajaConfig(
-            base_url=rec.base_url.rstrip("/"),
-            consumer_key=rec.consumer_key,
-            consumer_secret=rec.consumer_secret,
-            shortcode=rec.shortcode,
-            initiator_name=rec.initiator_name,
-            initiator_password=rec.initiator_password,
-            certificate=base64.b64decode(rec.certificate),
-            min_amount=rec.min_amount,
-            max_amount=rec.max_amount,
-            number_plan=self._mpesa_market().number_plan,
-            **self._mpesa_market().api_paths,
+        log_redaction.remember(*(rec[name] for name in SECRET_FIELDS if name in rec._fields))
+        family = self._mpesa_wire()
+        settings = {name: rec[name] for name in family.required_settings}
+        settings.update({name: rec[name] for name in family.optional_settings if name in rec._fields})
+        settings.update(
+            base_url=rec.base_url.rstrip("/"), min_amount=rec.min_amount, max_amount=rec.max_amount
         )
+        return family.config(settings, self._mpesa_market())
 
     def _mpesa_use_for_program(self):
         """Make this manager its program's payment manager, as an admin does on the program form."""
@@ -346,11 +344,10 @@ class G2PPaymentManagerMpesa(models.Model):
         """A client whose every request (submit, status, balance) takes its slot from the
         shortcode's rate budget, shared by all processes and nodes on this database."""
         config = self._mpesa_config()
-        return DarajaClient(config, throttle=self._mpesa_throttle(config))
+        return self._mpesa_wire().client(config, self._mpesa_throttle(config))
 
     def _mpesa_throttle(self, config):
-        key = f"{config.base_url}#{config.shortcode}"
-        return PgRateBudget.for_key(self.env.cr.dbname, key, self.max_requests_per_second)
+        return PgRateBudget.for_key(self.env.cr.dbname, config.budget_key, self.max_requests_per_second)
 
     def _mpesa_callback_url(self, kind, masked=False):
         self.ensure_one()
@@ -416,13 +413,13 @@ class G2PPaymentManagerMpesa(models.Model):
                     result_url=self._mpesa_callback_url("balance"),
                     timeout_url=self._mpesa_callback_url("timeout"),
                 )
-        except DarajaAuthError as exc:
+        except wire.AuthError as exc:
             raise UserError(_("M-Pesa refused the consumer key or secret: %s") % exc) from exc
-        except (DarajaError, requests.RequestException) as exc:
+        except (wire.WireError, requests.RequestException) as exc:
             raise UserError(
                 _("M-Pesa could not be reached at %(url)s: %(error)s") % {"url": self.base_url, "error": exc}
             ) from exc
-        if outcome.kind != OutcomeKind.ACCEPTED:
+        if outcome.kind != wire.OutcomeKind.ACCEPTED:
             raise UserError(
                 _("M-Pesa did not accept the balance query: %(code)s %(message)s")
                 % {"code": outcome.code or "", "message": outcome.message}

@@ -8,7 +8,7 @@ simulator's demo organisation and the people of its demo wallets (mpesa_sim/mark
 
 from odoo import _, api, fields, models
 
-from .. import markets
+from ..wire import markets
 
 DEMO_AMOUNT = 1500
 # Per market: the program's name, the ID type its registrants hold, the simulator's demo shortcode

@@ -15,15 +15,15 @@ from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL, float_repr, split_every
 
 from .. import const
-from ..daraja import (
+from ..wire import (
+    AuthError,
     B2CRequest,
-    DarajaAuthError,
     InvalidAmount,
     InvalidMsisdn,
     OutcomeKind,
     SubmitOutcome,
     normalise_msisdn,
-    to_whole_shillings,
+    to_whole_units,
 )
 from .payment_manager import notify as _notify
 
@@ -123,10 +123,11 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         # Monetary fields are floats in the ORM: go through the currency's decimal representation
         # so 500.0 becomes Decimal("500.00") and 499.999 is not silently rounded into a whole.
         digits = currency.decimal_places if currency else 2
-        return to_whole_shillings(
+        return to_whole_units(
             Decimal(float_repr(value, max(digits, 2))),
             min_amount=self.min_amount,
             max_amount=self.max_amount,
+            currency=self._mpesa_market().currency,
         )
 
     def _mpesa_payee_number(self, partner):
@@ -429,7 +430,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         def submit(req):
             try:
                 return client.b2c_submit(req)
-            except DarajaAuthError:
+            except AuthError:
                 raise
             except Exception as exc:
                 _logger.exception("M-Pesa submit of %s failed unexpectedly", req.originator_conversation_id)
@@ -471,7 +472,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         try:
             with self._mpesa_client() as client:
                 outcomes = self._mpesa_submit_many(client, requests_)
-        except DarajaAuthError as exc:
+        except AuthError as exc:
             self._mpesa_block(_("M-Pesa credentials were refused or unusable: %s") % exc)
             return
         pairs = list(zip(txs.ids, outcomes, strict=True))

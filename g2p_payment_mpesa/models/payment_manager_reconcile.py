@@ -6,7 +6,7 @@ import logging
 from odoo import _, api, fields, models
 
 from .. import const
-from ..daraja import DarajaError, OutcomeKind
+from ..wire import OutcomeKind, WireError
 
 _logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
                 return client.transaction_status(
                     originator_conversation_id=ocid, result_url=result_url, timeout_url=timeout_url
                 )
-            except DarajaError as exc:
+            except WireError as exc:
                 return exc
             except Exception as exc:
                 _logger.exception("M-Pesa status query for %s failed", ocid)

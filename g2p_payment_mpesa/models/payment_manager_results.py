@@ -8,15 +8,7 @@ from decimal import Decimal
 from odoo import _, fields, models
 
 from .. import const
-from ..daraja import (
-    ResultClass,
-    classify_result_code,
-    msisdn_matches,
-    parse_balance_result,
-    parse_queue_timeout,
-    parse_result,
-    parse_status_result,
-)
+from ..wire import ResultClass, msisdn_matches
 
 _logger = logging.getLogger(__name__)
 
@@ -120,7 +112,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
         return "late success, paid"
 
     def _mpesa_on_result(self, body):
-        result = parse_result(body)
+        result = self._mpesa_wire().parse_result(body)
         tx = self._mpesa_lock_tx(result.originator_conversation_id)
         if tx.conversation_id and result.conversation_id and tx.conversation_id != result.conversation_id:
             raise CallbackRefused(
@@ -156,7 +148,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
         return "applied"
 
     def _mpesa_apply_failure(self, tx, code, desc):
-        if classify_result_code(code) == ResultClass.TRANSIENT:
+        if self._mpesa_wire().classify_result_code(code) == ResultClass.TRANSIENT:
             earlier = (
                 self.env["g2p.mpesa.transaction"]
                 .sudo()
@@ -189,7 +181,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
             )
 
     def _mpesa_on_timeout(self, body):
-        notice = parse_queue_timeout(body)
+        notice = self._mpesa_wire().parse_queue_timeout(body)
         tx = self._mpesa_lock_tx(notice.originator_conversation_id)
         if tx.state in (const.TX_RESERVED, const.TX_ACCEPTED):
             # Not a failure: M-Pesa may still have paid. Ask it soon.
@@ -203,7 +195,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
         return "ignored"
 
     def _mpesa_on_status(self, body, ocid=None):
-        result = parse_status_result(body)
+        result = self._mpesa_wire().parse_status_result(body)
         tx = self._mpesa_lock_tx(ocid or result.original_conversation_id)
         if tx.state in const.TX_FINAL_STATES:
             return "ignored"
@@ -248,7 +240,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
         return "pending"
 
     def _mpesa_on_balance(self, body):
-        result = parse_balance_result(body)
+        result = self._mpesa_wire().parse_balance_result(body)
         if result.result_code != "0":
             raise CallbackRefused(f"balance query failed: {result.result_code} {result.result_desc}")
         utility = result.accounts.get("Utility Account")

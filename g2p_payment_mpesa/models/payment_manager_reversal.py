@@ -3,7 +3,6 @@
 See models/mpesa_reversal.py for the life of one reversal.
 """
 
-import dataclasses
 import logging
 
 import psycopg2
@@ -12,18 +11,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from .. import const
-from ..daraja import (
-    DarajaAuthError,
-    DarajaError,
-    OutcomeKind,
-    ReversalClass,
-    ReversalRequest,
-    SubmitOutcome,
-    classify_reversal_code,
-    describe_reversal_code,
-    parse_reversal_result,
-    parse_reversal_timeout,
-)
+from ..wire import AuthError, OutcomeKind, ReversalClass, ReversalRequest, SubmitOutcome, WireError
 from .mpesa_reversal import check_may_reverse
 from .payment_manager_results import CallbackRefused
 
@@ -46,10 +34,6 @@ class G2PPaymentManagerMpesaReversal(models.Model):
         help="RecieverIdentifierType sent with a reversal; ReceiverParty is the B2C shortcode.",
     )
     reversal_ids = fields.One2many("g2p.mpesa.reversal", "manager_id", "Reversals")
-
-    def _mpesa_config(self):
-        config = super()._mpesa_config()
-        return dataclasses.replace(config, reversal_identifier_type=self.reversal_identifier_type or "11")
 
     # ------------------------------------------------------------------ asking
     def _mpesa_request_reversals(self, payments, reason):
@@ -148,10 +132,10 @@ class G2PPaymentManagerMpesaReversal(models.Model):
             try:
                 with self._mpesa_client() as client:
                     outcome = client.reverse(request)
-            except DarajaAuthError as exc:
+            except AuthError as exc:
                 self._mpesa_block(_("M-Pesa credentials were refused or unusable: %s") % exc)
                 return
-            except (DarajaError, UserError) as exc:
+            except (WireError, UserError) as exc:
                 outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="G2P_CONFIG", message=str(exc))
         self._mpesa_retrying(lambda: self._mpesa_record_reversal_ack(reversal.id, outcome))
 
@@ -235,11 +219,12 @@ class G2PPaymentManagerMpesaReversal(models.Model):
 
     def _mpesa_on_reversal_result(self, body, reference):
         self.ensure_one()
-        result = parse_reversal_result(body)
+        family = self._mpesa_wire()
+        result = family.parse_reversal_result(body)
         reversal = self._mpesa_find_reversal(reference)
         code = result.result_code
-        klass = classify_reversal_code(code)
-        desc = result.result_desc or describe_reversal_code(code)
+        klass = family.classify_reversal_code(code)
+        desc = result.result_desc or family.describe_reversal_code(code)
         if result.is_success:
             if reversal.state == const.REV_REVERSED:
                 if (
@@ -313,7 +298,7 @@ class G2PPaymentManagerMpesaReversal(models.Model):
 
     def _mpesa_on_reversal_timeout(self, body, reference):
         self.ensure_one()
-        notice = parse_reversal_timeout(body)
+        notice = self._mpesa_wire().parse_reversal_timeout(body)
         reversal = self._mpesa_find_reversal(reference)
         if notice.original_transaction_id and notice.original_transaction_id != reversal.original_receipt:
             raise CallbackRefused(

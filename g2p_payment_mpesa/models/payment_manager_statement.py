@@ -21,8 +21,7 @@ from odoo import _, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from .. import const
-from ..daraja.names import names_match
-from ..daraja.statement import StatementError, msisdn_matches, parse_file
+from ..wire import msisdn_matches, names_match
 from .mpesa_reversal import may_reverse
 from .payment_manager import money_text
 
@@ -108,9 +107,12 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         earlier = Statement.search([("manager_id", "=", self.id), ("sha256", "=", sha256)], limit=1)
         if earlier:
             return self._mpesa_statement_summary(earlier, already=True)
+        family = self._mpesa_wire()
         try:
-            parsed = parse_file(data, filename or "")
-        except StatementError as exc:
+            parsed = family.parse_statement(
+                data, filename or "", number_plan=self._mpesa_market().number_plan
+            )
+        except family.statement_error as exc:
             raise UserError(_("This is not a statement the addon can read: %s") % exc) from None
         self._mpesa_check_statement_owner(parsed)
         complete = self._mpesa_statement_complete(parsed)
@@ -307,7 +309,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                         },
                     )
                 )
-            if line.msisdn and not msisdn_matches(line.msisdn, tx.msisdn):
+            if line.msisdn and not msisdn_matches(line.msisdn, tx.msisdn, self._mpesa_market().number_plan):
                 found.append(
                     self._mpesa_discrepancy(
                         "number",
@@ -371,7 +373,8 @@ class G2PPaymentManagerMpesaStatement(models.Model):
     def _mpesa_statement_fits(self, tx, line, when):
         """Could this line be this request: same number (a masked one also needs the registrant's
         name: a few visible digits alone could be somebody else), in time."""
-        if not msisdn_matches(line.msisdn, tx.msisdn) or not self._mpesa_statement_in_time(tx, when):
+        plan = self._mpesa_market().number_plan
+        if not msisdn_matches(line.msisdn, tx.msisdn, plan) or not self._mpesa_statement_in_time(tx, when):
             return False
         if "*" in (line.msisdn or ""):
             return names_match(tx.payment_id.partner_id.name, line.party_name) is True

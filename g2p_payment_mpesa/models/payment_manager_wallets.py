@@ -15,7 +15,7 @@ from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from .. import log_redaction
-from ..daraja import InvalidMsisdn, normalise_msisdn
+from ..wire import InvalidMsisdn, normalise_msisdn
 from .payment_manager import notify
 from .payment_manager_dispatch import PreflightError
 

@@ -1,21 +1,16 @@
 """M-Pesa markets as data: country, currency, number plan, limits, ID types, API family and its
 hosts and paths, USSD code, and the source of each fact.
 
-No Odoo import: the wire code's tests import it as ``markets`` (the addon folder is on their path),
-the addon as ``odoo.addons.g2p_payment_mpesa.markets``. A fact public material does not settle is a
+No Odoo import: part of the wire package (``wire.markets``). A fact public material does not settle is a
 market setting holding the documented value, and ``sources`` says so; the manager's own limits
 start from the market's and can be changed.
 """
 
-import importlib
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-# The Daraja family's number plans: the addon's own module inside Odoo, the sibling package when
-# imported on its own (the wire code's tests).
-_msisdn = importlib.import_module(f"{__package__}.daraja.msisdn" if __package__ else "daraja.msisdn")
-NumberPlan = _msisdn.NumberPlan
-_KENYA_PLAN = _msisdn.KENYA
+from .numbers import KENYA as _KENYA_PLAN
+from .numbers import NumberPlan
 
 
 @dataclass(frozen=True)

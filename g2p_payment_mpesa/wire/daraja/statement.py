@@ -30,13 +30,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from xml.etree import ElementTree
 
-from .msisdn import msisdn_matches
+from ..errors import InvalidMsisdn
+from ..numbers import KENYA, NumberPlan, normalise_msisdn
 
 __all__ = [
     "Statement",
     "StatementError",
     "StatementLine",
-    "msisdn_matches",
     "parse_csv",
     "parse_file",
     "parse_rows",
@@ -342,14 +342,14 @@ _REVERSAL = re.compile(r"\brevers", re.IGNORECASE)
 _REVERSAL_OF = re.compile(r"\breversal\s+of\s+([A-Z0-9]{8,12})\b", re.IGNORECASE)
 # A number as M-Pesa writes it: 2547XXXXXXXX, 07XXXXXXXX, 7XXXXXXXX, digits masked with '*'.
 _NUMBER = re.compile(r"(?<![\w*])\+?([0-9][0-9*]{8,12})(?![\w*])")
-_KENYAN_MOBILE = re.compile(r"(254|0)?[17][0-9]{8}")
 _PARTY = re.compile(r"\s*\+?[0-9*]{5,}\s*-\s*(?P<name>.*?)(?:\s+via\s+api)?\s*", re.IGNORECASE)
 _PARTY_IN_DETAILS = re.compile(
     r"\b(?:to|from)\s+\+?[0-9*]{9,}\s*-\s*(?P<name>.+?)(?:\s+via\s+api)?\s*$", re.IGNORECASE
 )
 
 
-def _find_msisdn(*texts: str) -> str | None:
+def _find_msisdn(*texts: str, plan: NumberPlan = KENYA) -> str | None:
+    """The first number of the market's plan (or a masked one) in these texts, as written."""
     for text in texts:
         for match in _NUMBER.finditer(text or ""):
             number = match.group(1)
@@ -357,9 +357,17 @@ def _find_msisdn(*texts: str) -> str | None:
             if "*" in number:
                 if len(digits) >= 4:
                     return number
-            elif _KENYAN_MOBILE.fullmatch(number):
+            elif _payable(number, plan):
                 return number
     return None
+
+
+def _payable(number: str, plan: NumberPlan) -> bool:
+    try:
+        normalise_msisdn(number, plan)
+    except InvalidMsisdn:
+        return False
+    return True
 
 
 def _party_name(other_party: str, details: str) -> str:
@@ -428,8 +436,10 @@ def _header(cells: list, row: int) -> tuple[dict, dict]:
     return columns, names
 
 
-def parse_rows(rows, tz_offset_hours: float = EAT_OFFSET_HOURS) -> Statement:
-    """Read a statement from rows of cells (str, or datetime/number/bool/None from a spreadsheet)."""
+def parse_rows(rows, tz_offset_hours: float = EAT_OFFSET_HOURS, number_plan: NumberPlan = KENYA) -> Statement:
+    """Read a statement from rows of cells (str, or datetime/number/bool/None from a spreadsheet).
+
+    Numbers in Other Party Info / Details are recognised by the market's ``number_plan``."""
     offset = timedelta(hours=tz_offset_hours)
     iterator = iter(rows)
     preamble_rows = []
@@ -510,7 +520,7 @@ def parse_rows(rows, tz_offset_hours: float = EAT_OFFSET_HOURS) -> Statement:
                 balance=_cents(cell("balance"), row_number, names.get("balance")),
                 reason_type=reason,
                 other_party=other_party,
-                msisdn=_find_msisdn(other_party, details),
+                msisdn=_find_msisdn(other_party, details, plan=number_plan),
                 party_name=_party_name(other_party, details),
                 linked_receipt=linked,
                 account_number=text("account_number"),
@@ -556,14 +566,16 @@ def _delimiter(text: str) -> str:
     return max((",", ";", "\t"), key=sample.count)
 
 
-def parse_csv(data: bytes, *, tz_offset_hours: float = EAT_OFFSET_HOURS) -> Statement:
+def parse_csv(
+    data: bytes, *, tz_offset_hours: float = EAT_OFFSET_HOURS, number_plan: NumberPlan = KENYA
+) -> Statement:
     """A statement exported as CSV (UTF-8 with or without BOM, or Windows-1252; ',', ';' or tab)."""
     text = _decode(data)
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)))
     except csv.Error as exc:
         raise StatementError(f"the file is not readable as CSV: {exc}") from None
-    return parse_rows(rows, tz_offset_hours)
+    return parse_rows(rows, tz_offset_hours, number_plan)
 
 
 # ----------------------------------------------------------------------------------------- XLSX
@@ -768,22 +780,30 @@ def _cell_value(cell, row: int, shared: list[str], date_styles: set[int], epoch:
     return number
 
 
-def parse_xlsx(data: bytes, *, tz_offset_hours: float = EAT_OFFSET_HOURS) -> Statement:
+def parse_xlsx(
+    data: bytes, *, tz_offset_hours: float = EAT_OFFSET_HOURS, number_plan: NumberPlan = KENYA
+) -> Statement:
     """A statement exported as Excel (.xlsx): the same rows and cells, in the first sheet."""
-    return parse_rows(_Xlsx(data).rows(), tz_offset_hours)
+    return parse_rows(_Xlsx(data).rows(), tz_offset_hours, number_plan)
 
 
 # ----------------------------------------------------------------------------------------- file
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def parse_file(data: bytes, filename: str = "", *, tz_offset_hours: float = EAT_OFFSET_HOURS) -> Statement:
+def parse_file(
+    data: bytes,
+    filename: str = "",
+    *,
+    tz_offset_hours: float = EAT_OFFSET_HOURS,
+    number_plan: NumberPlan = KENYA,
+) -> Statement:
     """CSV or XLSX, told apart by content (an XLSX is a zip: b'PK') and then by name."""
     name = (filename or "").lower()
     if data[:2] == b"PK":
-        return parse_xlsx(data, tz_offset_hours=tz_offset_hours)
+        return parse_xlsx(data, tz_offset_hours=tz_offset_hours, number_plan=number_plan)
     if data[:8] == _OLE2:
         raise StatementError("this is an Excel 97-2003 (.xls) file: save it as .xlsx or CSV and import that")
     if name.endswith((".xlsx", ".xlsm")):
         raise StatementError(f"{filename} is named as an XLSX workbook but is not one (not a zip archive)")
-    return parse_csv(data, tz_offset_hours=tz_offset_hours)
+    return parse_csv(data, tz_offset_hours=tz_offset_hours, number_plan=number_plan)

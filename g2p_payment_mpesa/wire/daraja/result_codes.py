@@ -1,15 +1,6 @@
-"""What a B2C ResultCode means for the payment it belongs to."""
+"""What a Daraja B2C or Reversal ResultCode means for the payment it belongs to."""
 
-from enum import Enum
-
-
-class ResultClass(str, Enum):
-    PAID = "paid"
-    # The transaction failed inside M-Pesa for a passing reason. Only after a status query has
-    # confirmed the failure may the payment be sent again, and then with a NEW id.
-    TRANSIENT = "transient"
-    FAILED = "failed"
-
+from ..outcomes import ResultClass, ReversalClass
 
 _TRANSIENT_CODES = frozenset({"17", "26"})
 
@@ -66,22 +57,6 @@ def describe_result_code(code) -> str:
 
 
 # --- Transaction Reversal ----------------------------------------------------------------------
-
-
-class ReversalClass(str, Enum):
-    """What a Reversal result code means for the reversal request (and the payment behind it)."""
-
-    # The money is back in the organisation's Utility account.
-    REVERSED = "reversed"
-    # R000001: M-Pesa has reversed this receipt before. Proof of nothing on its own: a caller that
-    # holds no success result of its own must have a person check, never mark the payment reversed.
-    ALREADY_REVERSED = "already_reversed"
-    # M-Pesa failed this request for a passing reason: it may be sent again (a second reversal of
-    # a receipt that was reversed meanwhile is refused with R000001, so it cannot move money twice).
-    TRANSIENT = "transient"
-    # Refused for good (invalid original, balance too low, credential, account rule): the payment
-    # stays paid; a person is told.
-    FAILED = "failed"
 
 
 REVERSAL_ALREADY_REVERSED = "R000001"

@@ -1,19 +1,13 @@
-"""M-Pesa Daraja wire code: no Odoo import, usable from the addon and from plain Python."""
+"""Safaricom's Daraja (Kenya; Ethiopia with its own routes): one API family of the wire layer.
 
-from .amounts import to_whole_shillings
-from .client import B2CRequest, DarajaClient, ReversalRequest
-from .config import DarajaConfig
+No Odoo import. The addon reaches it only through :data:`FAMILY` (``wire.for_market``).
+"""
+
+from ..interface import Family
+from .client import DarajaClient
+from .config import DarajaConfig, config_from_settings
 from .credential import load_certificate
-from .errors import (
-    DarajaAuthError,
-    DarajaError,
-    DarajaTokenUnavailable,
-    InvalidAmount,
-    InvalidMsisdn,
-    MalformedPayload,
-)
-from .msisdn import msisdn_matches, normalise_msisdn
-from .outcomes import OutcomeKind, SubmitOutcome
+from .errors import DarajaAuthError, DarajaError, DarajaTokenUnavailable
 from .payloads import (
     AccountBalance,
     B2CResult,
@@ -31,8 +25,6 @@ from .payloads import (
     reversal_payload,
 )
 from .result_codes import (
-    ResultClass,
-    ReversalClass,
     classify_result_code,
     classify_reversal_code,
     describe_result_code,
@@ -47,14 +39,39 @@ from .statement import (
     parse_rows,
     parse_xlsx,
 )
-from .throttle import NO_THROTTLE, NoThrottle, Throttle
-from .token_cache import TOKEN_CACHE, TokenCache
+
+FAMILY = Family(
+    name="daraja",
+    label="Safaricom Daraja",
+    required_settings=(
+        "base_url",
+        "consumer_key",
+        "consumer_secret",
+        "shortcode",
+        "initiator_name",
+        "initiator_password",
+        "certificate",
+    ),
+    optional_settings=("reversal_identifier_type",),
+    config=config_from_settings,
+    client=lambda config, throttle: DarajaClient(config, throttle=throttle),
+    parse_result=parse_result,
+    parse_queue_timeout=parse_queue_timeout,
+    parse_status_result=parse_status_result,
+    parse_balance_result=parse_balance_result,
+    parse_reversal_result=parse_reversal_result,
+    parse_reversal_timeout=parse_reversal_timeout,
+    classify_result_code=classify_result_code,
+    describe_result_code=describe_result_code,
+    classify_reversal_code=classify_reversal_code,
+    describe_reversal_code=describe_reversal_code,
+    parse_statement=parse_file,
+    statement_error=StatementError,
+)
 
 __all__ = [
-    "NO_THROTTLE",
-    "TOKEN_CACHE",
+    "FAMILY",
     "AccountBalance",
-    "B2CRequest",
     "B2CResult",
     "BalanceResult",
     "DarajaAuthError",
@@ -62,31 +79,19 @@ __all__ = [
     "DarajaConfig",
     "DarajaError",
     "DarajaTokenUnavailable",
-    "InvalidAmount",
-    "InvalidMsisdn",
-    "MalformedPayload",
-    "NoThrottle",
-    "OutcomeKind",
     "QueueTimeoutNotice",
-    "ResultClass",
-    "ReversalClass",
-    "ReversalRequest",
     "ReversalResult",
     "ReversalTimeoutNotice",
     "Statement",
     "StatementError",
     "StatementLine",
     "StatusResult",
-    "SubmitOutcome",
-    "Throttle",
-    "TokenCache",
     "classify_result_code",
     "classify_reversal_code",
+    "config_from_settings",
     "describe_result_code",
     "describe_reversal_code",
     "load_certificate",
-    "msisdn_matches",
-    "normalise_msisdn",
     "parse_balance_result",
     "parse_csv",
     "parse_file",
@@ -98,5 +103,4 @@ __all__ = [
     "parse_status_result",
     "parse_xlsx",
     "reversal_payload",
-    "to_whole_shillings",
 ]

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .errors import InvalidMsisdn, MalformedPayload
-from .msisdn import normalise_msisdn
+from ..errors import InvalidMsisdn, MalformedPayload
+from ..numbers import normalise_msisdn
 from .result_codes import normalise_result_code
 
 # M-Pesa writes times in Kenyan time (EAT, UTC+3, no daylight saving); Odoo stores naive UTC.

@@ -1,7 +1,8 @@
-"""Whole-shilling amounts for B2C.
+"""Whole-unit amounts for B2C (shillings, birr, ...).
 
-M-Pesa B2C moves whole shillings only. A fraction is never rounded or truncated here: paying
-999 for 999.50 silently is a wrong payment, so it is refused and a person decides.
+M-Pesa B2C moves whole units of the market's currency only. A fraction is never rounded or
+truncated here: paying 999 for 999.50 silently is a wrong payment, so it is refused and a person
+decides.
 """
 
 import re
@@ -12,8 +13,8 @@ from .errors import InvalidAmount
 _NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
-def to_whole_shillings(amount, *, min_amount: int = 10, max_amount: int = 250_000) -> int:
-    """Return ``amount`` as an int of shillings, or raise :class:`InvalidAmount` with a reason."""
+def to_whole_units(amount, *, min_amount: int = 10, max_amount: int = 250_000, currency: str = "KES") -> int:
+    """Return ``amount`` as an int of whole ``currency`` units, or raise :class:`InvalidAmount`."""
     if isinstance(amount, bool) or amount is None:
         raise InvalidAmount(f"Amount {amount!r} is not a number", "not_a_number")
     if isinstance(amount, float):
@@ -37,13 +38,13 @@ def to_whole_shillings(amount, *, min_amount: int = 10, max_amount: int = 250_00
         raise InvalidAmount(f"Amount {amount!r} is not a number", "not_a_number")
     if value != value.to_integral_value():
         raise InvalidAmount(
-            f"Amount {value} has a fraction of a shilling; M-Pesa pays whole shillings only", "fraction"
+            f"Amount {value} has a fraction of a unit; M-Pesa pays whole {currency} only", "fraction"
         )
-    shillings = int(value)
-    if shillings <= 0:
-        raise InvalidAmount(f"Amount {shillings} must be positive", "not_positive")
-    if shillings < min_amount:
-        raise InvalidAmount(f"Amount {shillings} is below the minimum of {min_amount}", "below_minimum")
-    if shillings > max_amount:
-        raise InvalidAmount(f"Amount {shillings} is above the maximum of {max_amount}", "above_maximum")
-    return shillings
+    units = int(value)
+    if units <= 0:
+        raise InvalidAmount(f"Amount {units} must be positive", "not_positive")
+    if units < min_amount:
+        raise InvalidAmount(f"Amount {units} is below the minimum of {min_amount}", "below_minimum")
+    if units > max_amount:
+        raise InvalidAmount(f"Amount {units} is above the maximum of {max_amount}", "above_maximum")
+    return units

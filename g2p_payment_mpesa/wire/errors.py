@@ -1,25 +1,25 @@
-"""The exceptions of the wire code.
+"""The exceptions of the wire code, shared by every API family.
 
-Outcomes of a call to M-Pesa are *values* (:class:`~.outcomes.SubmitOutcome`), not exceptions:
+Outcomes of a call to M-Pesa are *values* (:class:`~wire.outcomes.SubmitOutcome`), not exceptions:
 a caller must decide for every payment what happened, and an exception is too easy to swallow.
 Exceptions are kept for what stops a whole run (bad credentials) and for inputs that must never
 reach M-Pesa (bad phone number, bad amount, a callback body that is not M-Pesa's).
 """
 
 
-class DarajaError(Exception):
-    """Base class of the errors raised while talking to Daraja."""
+class WireError(Exception):
+    """Base class of the errors raised while talking to M-Pesa, whatever the API family."""
 
 
-class DarajaAuthError(DarajaError):
-    """The consumer key/secret (or certificate) is wrong: a misconfiguration, stop the run.
+class AuthError(WireError):
+    """The app's credentials (key, secret, certificate) are wrong: a misconfiguration, stop the run.
 
     Retrying cannot help, and every retry with a bad credential counts toward a lock-out.
     """
 
 
-class DarajaTokenUnavailable(DarajaError):
-    """No access token could be obtained for a reason that may pass (network, 5xx, bad body)."""
+class TokenUnavailable(WireError):
+    """No access token or session could be had for a reason that may pass (network, 5xx, bad body)."""
 
 
 class _ReasonedValueError(ValueError):
@@ -36,7 +36,7 @@ class InvalidMsisdn(_ReasonedValueError):
 
 
 class InvalidAmount(_ReasonedValueError):
-    """The amount cannot be paid through B2C (not whole shillings, out of limits, not a number)."""
+    """The amount cannot be paid through B2C (not whole units, out of limits, not a number)."""
 
 
 class MalformedPayload(ValueError):

@@ -1,9 +1,10 @@
 """Connection settings of one Daraja app (one environment, one shortcode, one initiator)."""
 
+import base64
 import re
 from dataclasses import dataclass, field
 
-from .msisdn import KENYA, NumberPlan
+from ..numbers import KENYA, NumberPlan
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,30 @@ class DarajaConfig:
     @property
     def timeout(self) -> tuple[float, float]:
         return (self.connect_timeout, self.read_timeout)
+
+    @property
+    def budget_key(self) -> str:
+        """Requests of one app and shortcode share M-Pesa's rate limit, so one rate budget."""
+        return f"{self.base_url}#{self.shortcode}"
+
+
+def config_from_settings(settings, market) -> DarajaConfig:
+    """A config from the manager's settings (field name -> value; the certificate as base64, as
+    Odoo stores a binary field) for ``market``: its routes and its number plan."""
+    optional = {}
+    if settings.get("reversal_identifier_type"):
+        optional["reversal_identifier_type"] = settings["reversal_identifier_type"]
+    return DarajaConfig(
+        base_url=settings["base_url"],
+        consumer_key=settings["consumer_key"],
+        consumer_secret=settings["consumer_secret"],
+        shortcode=settings["shortcode"],
+        initiator_name=settings["initiator_name"],
+        initiator_password=settings["initiator_password"],
+        certificate=base64.b64decode(settings["certificate"]),
+        min_amount=settings["min_amount"],
+        max_amount=settings["max_amount"],
+        number_plan=market.number_plan,
+        **optional,
+        **market.api_paths,
+    )

@@ -1,8 +1,8 @@
-"""A process-wide cache of Daraja access tokens.
+"""A process-wide cache of access tokens (Daraja's OAuth tokens, OpenAPI's session keys).
 
-Daraja tokens live about an hour and every app has an unpublished rate limit, so each worker
-thread fetching its own token would waste calls and risk throttling. One token is kept per
-(base_url, consumer_key); concurrent callers that need a new one wait for a single fetch.
+A token lives a while (Daraja's about an hour) and every app has an unpublished rate limit, so
+each worker thread fetching its own would waste calls and risk throttling. One token is kept per
+(base_url, key); concurrent callers that need a new one wait for a single fetch.
 """
 
 import threading
@@ -104,5 +104,5 @@ class TokenCache:
             self._entries.clear()
 
 
-# Shared by every DarajaClient of the process unless one is given its own.
+# Shared by every wire client of the process unless one is given its own.
 TOKEN_CACHE = TokenCache()

@@ -1,4 +1,8 @@
-"""What happened to one request sent to Daraja, as far as the caller can know synchronously."""
+"""The outcome classes every API family answers in.
+
+:class:`SubmitOutcome` is what happened to one request, as far as the caller can know synchronously;
+:class:`ResultClass` and :class:`ReversalClass` what a result (callback or query) means.
+"""
 
 from dataclasses import dataclass
 from enum import Enum
@@ -38,3 +42,27 @@ class SubmitOutcome:
     @property
     def accepted(self) -> bool:
         return self.kind is OutcomeKind.ACCEPTED
+
+
+class ResultClass(str, Enum):
+    PAID = "paid"
+    # The transaction failed inside M-Pesa for a passing reason. Only after a status query has
+    # confirmed the failure may the payment be sent again, and then with a NEW id.
+    TRANSIENT = "transient"
+    FAILED = "failed"
+
+
+class ReversalClass(str, Enum):
+    """What a Reversal result code means for the reversal request (and the payment behind it)."""
+
+    # The money is back in the organisation's Utility account.
+    REVERSED = "reversed"
+    # R000001: M-Pesa has reversed this receipt before. Proof of nothing on its own: a caller that
+    # holds no success result of its own must have a person check, never mark the payment reversed.
+    ALREADY_REVERSED = "already_reversed"
+    # M-Pesa failed this request for a passing reason: it may be sent again (a second reversal of
+    # a receipt that was reversed meanwhile is refused with R000001, so it cannot move money twice).
+    TRANSIENT = "transient"
+    # Refused for good (invalid original, balance too low, credential, account rule): the payment
+    # stays paid; a person is told.
+    FAILED = "failed"

@@ -1,0 +1,71 @@
+"""The wire layer: how the addon talks to M-Pesa, with no Odoo import.
+
+The addon calls one interface (:class:`~wire.interface.Family` and its client) for the market's
+API family, and reads every answer in the outcome classes here. What is shared by every family
+lives at this level (markets, numbers, amounts, names, outcomes, errors, throttle, token cache);
+each family is one subpackage (``daraja``). Tests import it as ``wire`` (the addon folder is on
+their path), the addon as ``odoo.addons.g2p_payment_mpesa.wire``.
+"""
+
+from . import (
+    daraja,
+    markets,
+)
+from .amounts import to_whole_units
+from .errors import AuthError, InvalidAmount, InvalidMsisdn, MalformedPayload, TokenUnavailable, WireError
+from .interface import Client, Family
+from .messages import B2CRequest, ReversalRequest
+from .names import names_match
+from .numbers import NumberPlan, msisdn_matches, normalise_msisdn
+from .outcomes import OutcomeKind, ResultClass, ReversalClass, SubmitOutcome
+from .throttle import NO_THROTTLE, NoThrottle, Throttle
+from .token_cache import TOKEN_CACHE, TokenCache
+
+FAMILIES = {family.name: family for family in (daraja.FAMILY,)}
+
+
+def family(name: str) -> Family:
+    """The API family of this name; KeyError names the known ones."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise KeyError(f"unknown M-Pesa API family {name!r}; known: {', '.join(FAMILIES)}") from None
+
+
+def for_market(market) -> Family:
+    """The API family a market (a :class:`~wire.markets.Market` or its code) pays through."""
+    if isinstance(market, str) or market is None:
+        market = markets.market(market)
+    return family(market.api_family)
+
+
+__all__ = [
+    "FAMILIES",
+    "NO_THROTTLE",
+    "TOKEN_CACHE",
+    "AuthError",
+    "B2CRequest",
+    "Client",
+    "Family",
+    "InvalidAmount",
+    "InvalidMsisdn",
+    "MalformedPayload",
+    "NoThrottle",
+    "NumberPlan",
+    "OutcomeKind",
+    "ResultClass",
+    "ReversalClass",
+    "ReversalRequest",
+    "SubmitOutcome",
+    "Throttle",
+    "TokenCache",
+    "TokenUnavailable",
+    "WireError",
+    "family",
+    "for_market",
+    "markets",
+    "msisdn_matches",
+    "names_match",
+    "normalise_msisdn",
+    "to_whole_units",
+]
