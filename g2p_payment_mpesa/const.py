@@ -84,8 +84,6 @@ NOT_ON_STATEMENT = "G2P_NOT_ON_STATEMENT"
 # and was reversed (manager._mpesa_reversed_numbers); dropped when a reversal completes.
 REVERSED_NUMBERS_CACHE = "g2p_payment_mpesa.reversed_numbers"
 
-# Status query answers meaning "M-Pesa has no such transaction": it never arrived.
-STATUS_NOT_FOUND_CODES = ("2032", "2033")
 # TransactionStatus values of a status result that mean the money moved.
 STATUS_COMPLETED = ("completed",)
 

@@ -62,7 +62,7 @@ def client_for(sim: RunningSimulator):
 
 
 def new_wallet(sim: RunningSimulator, name=("Test", "Person")) -> str:
-    msisdn = f"{sim.market['country_code']}71{next(_counter) % 10**7:07d}"
+    msisdn = f"{sim.market['country_code']}712{next(_counter) % 10**6:06d}"
     sim.seed(wallets=[{"msisdn": msisdn, "first_name": name[0], "last_name": name[1]}])
     return msisdn
 

@@ -2,7 +2,7 @@
 data (Kenya's).
 
 One builder for every market: the market's facts (currency, country, whether M-Pesa validates a
-recipient's ID and with which code) come from markets.py; this file only adds, per market, the
+recipient's ID and with which code) come from wire/markets.py; this file only adds, per market, the
 simulator's demo organisation and the people of its demo wallets (mpesa_sim/markets.py).
 """
 

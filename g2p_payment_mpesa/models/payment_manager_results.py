@@ -200,7 +200,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
         if tx.state in const.TX_FINAL_STATES:
             return "ignored"
         code = result.result_code
-        if code in const.STATUS_NOT_FOUND_CODES:
+        if result.not_found:
             # M-Pesa never received it: send it again under the same id (a duplicate is refused).
             tx._mpesa_set_state(const.TX_RESERVED, next_check_at=False)
             self._mpesa_enqueue([tx.payment_id.id])
@@ -214,7 +214,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
                 result.result_desc,
             )
             return "query failed"
-        if code != "0":
+        if not result.is_success:
             self._mpesa_apply_failure(tx, code, result.result_desc)
             return "applied"
         status = (result.status or "").strip().lower()
@@ -241,7 +241,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
 
     def _mpesa_on_balance(self, body):
         result = self._mpesa_wire().parse_balance_result(body)
-        if result.result_code != "0":
+        if not result.is_success:
             raise CallbackRefused(f"balance query failed: {result.result_code} {result.result_desc}")
         utility = result.accounts.get("Utility Account")
         working = result.accounts.get("Working Account")

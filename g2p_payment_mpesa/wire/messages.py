@@ -87,6 +87,9 @@ class ReversalRequest:
     result_url: str
     timeout_url: str
     occasion: str = ""
+    # Our idempotency key, where the API takes one (the OpenAPI's ThirdPartyConversationID);
+    # Daraja makes its own ids for a reversal.
+    reference: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.receipt, str) or not _RECEIPT.fullmatch(self.receipt):

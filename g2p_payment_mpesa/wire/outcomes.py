@@ -4,8 +4,9 @@
 :class:`ResultClass` and :class:`ReversalClass` what a result (callback or query) means.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class OutcomeKind(str, Enum):
@@ -38,6 +39,11 @@ class SubmitOutcome:
     # The OriginatorConversationID echoed by M-Pesa (for status/balance queries, M-Pesa's own).
     originator_conversation_id: str | None = None
     request_id: str | None = None
+    # The final answer, where the API gives it in the response rather than in a callback (the
+    # OpenAPI's synchronous B2C, status and reversal): a B2CResult, StatusResult or ReversalResult.
+    result: Any = None
+    # The answer's body, for the family's own parsers (never logged: it may name a customer).
+    raw: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def accepted(self) -> bool:

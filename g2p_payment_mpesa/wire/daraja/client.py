@@ -14,11 +14,10 @@ import threading
 
 import requests
 import requests.auth
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from ..amounts import to_whole_units
 from ..errors import InvalidMsisdn
+from ..http import BearerAuth, describe, json_body, new_session, retry_after, send
 from ..messages import B2CRequest, ReversalRequest
 from ..outcomes import OutcomeKind, SubmitOutcome
 from ..throttle import NO_THROTTLE, Throttle
@@ -44,31 +43,6 @@ THROTTLED_CODES = frozenset({SPIKE_ARREST_CODE, QUOTA_CODE, "http_429"})
 MAX_TOKEN_LIFETIME = 24 * 3600.0
 
 
-def _pre_send(exc: requests.ConnectionError) -> bool:
-    """True when the connection failed before any byte of the request left (refused, DNS).
-
-    requests wraps urllib3's MaxRetryError, whose ``reason`` is the original error; a
-    connection reset or a server closing mid-request shows up as a ProtocolError instead.
-    """
-    reason = exc.args[0] if exc.args else None
-    for _depth in range(5):
-        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
-            return True
-        reason = getattr(reason, "reason", None)
-        if reason is None:
-            return False
-    return False
-
-
-def _retry_after(response: requests.Response, default: float) -> float:
-    value = response.headers.get("Retry-After")
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return default
-    return seconds if seconds >= 0 else default
-
-
 class _BasicAuth(requests.auth.AuthBase):
     """HTTP Basic with UTF-8 credentials (requests 2.25 encodes str credentials as latin-1)."""
 
@@ -77,18 +51,6 @@ class _BasicAuth(requests.auth.AuthBase):
 
     def __call__(self, request):
         request.headers["Authorization"] = f"Basic {self._value}"
-        return request
-
-
-class _BearerAuth(requests.auth.AuthBase):
-    """Bearer token as an auth object: with a plain header, a ~/.netrc entry for the host would
-    silently replace it (requests applies netrc whenever no auth is given)."""
-
-    def __init__(self, token: str):
-        self.token = token
-
-    def __call__(self, request):
-        request.headers["Authorization"] = f"Bearer {self.token}"
         return request
 
 
@@ -117,13 +79,7 @@ class DarajaClient:
         self.config = config
         self.throttle = throttle if throttle is not None else NO_THROTTLE
         self._own_session = session is None
-        if session is None:
-            session = requests.Session()
-            # max_retries=0: urllib3 must never re-send a payment on its own.
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-        self.session = session
+        self.session = session if session is not None else new_session(pool_maxsize)
         self.token_cache = token_cache if token_cache is not None else TOKEN_CACHE
         self._token_key = TokenCache.key_for(config.base_url, config.consumer_key)
         self._credential: str | None = None
@@ -161,7 +117,7 @@ class DarajaClient:
             )
         except requests.RequestException as exc:
             raise DarajaTokenUnavailable(f"Token request failed: {type(exc).__name__}: {exc}") from None
-        body = _json(response)
+        body = json_body(response)
         if response.status_code in (400, 401, 403):
             code = body.get("errorCode") or f"http_{response.status_code}"
             message = body.get("errorMessage") or "credentials refused"
@@ -308,7 +264,7 @@ class DarajaClient:
                 self.throttle.wait()
             except Exception as exc:  # no slot, so nothing left: provably not processed
                 _logger.warning("Daraja %s %s: no request slot (%s): not sent", path, ocid or "", exc)
-                outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="throttle", message=_describe(exc))
+                outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="throttle", message=describe(exc))
                 break
             try:
                 outcome = self._post(path, payload, token, ocid)
@@ -344,31 +300,22 @@ class DarajaClient:
 
     def _post(self, path: str, payload: dict, token: str, ocid: str | None) -> SubmitOutcome:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        try:
-            response = self.session.post(
-                self.config.base_url + path,
-                data=json.dumps(payload),
-                headers=headers,
-                auth=_BearerAuth(token),
-                timeout=self.config.timeout,
-                # requests turns a redirected POST into a GET: never follow one with money in it.
-                allow_redirects=False,
-            )
-        except requests.ConnectTimeout as exc:
-            return SubmitOutcome(OutcomeKind.TRANSIENT, code="connect_timeout", message=_describe(exc))
-        except requests.ReadTimeout as exc:
-            return SubmitOutcome(OutcomeKind.UNKNOWN, code="read_timeout", message=_describe(exc))
-        except requests.ConnectionError as exc:
-            if _pre_send(exc):
-                return SubmitOutcome(OutcomeKind.TRANSIENT, code="connect_error", message=_describe(exc))
-            return SubmitOutcome(OutcomeKind.UNKNOWN, code="connection_lost", message=_describe(exc))
-        except requests.RequestException as exc:
-            return SubmitOutcome(OutcomeKind.UNKNOWN, code="connection_lost", message=_describe(exc))
+        response = send(
+            self.session,
+            "POST",
+            self.config.base_url + path,
+            data=json.dumps(payload),
+            headers=headers,
+            auth=BearerAuth(token),
+            timeout=self.config.timeout,
+        )
+        if isinstance(response, SubmitOutcome):
+            return response
         return self._classify(response, ocid)
 
     def _classify(self, response: requests.Response, ocid: str | None) -> SubmitOutcome:
         status = response.status_code
-        body = _json(response)
+        body = json_body(response)
         error_code = str(body.get("errorCode") or "").strip()
         message = str(body.get("errorMessage") or body.get("ResponseDescription") or "")
         common = {"http_status": status, "request_id": body.get("requestId")}
@@ -382,7 +329,7 @@ class DarajaClient:
                 OutcomeKind.TRANSIENT,
                 code=error_code,
                 message=message,
-                retry_after=_retry_after(response, SPIKE_ARREST_RETRY_AFTER),
+                retry_after=retry_after(response, SPIKE_ARREST_RETRY_AFTER),
                 **common,
             )
         if error_code == QUOTA_CODE:
@@ -390,7 +337,7 @@ class DarajaClient:
                 OutcomeKind.TRANSIENT,
                 code=error_code,
                 message=message,
-                retry_after=_retry_after(response, QUOTA_RETRY_AFTER),
+                retry_after=retry_after(response, QUOTA_RETRY_AFTER),
                 **common,
             )
         if error_code == DUPLICATE_CODE:
@@ -439,7 +386,7 @@ class DarajaClient:
                 OutcomeKind.TRANSIENT,
                 code=error_code or "http_429",
                 message=message,
-                retry_after=_retry_after(response, SPIKE_ARREST_RETRY_AFTER),
+                retry_after=retry_after(response, SPIKE_ARREST_RETRY_AFTER),
                 **common,
             )
         if status == 408 or status >= 500:
@@ -453,15 +400,3 @@ class DarajaClient:
             message=message or response.reason or "",
             **common,
         )
-
-
-def _json(response: requests.Response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"

@@ -24,7 +24,7 @@ class DarajaConfig:
     # RecieverIdentifierType of a reversal: "11" in Safaricom's current docs, "4" in older ones.
     reversal_identifier_type: str = "11"
     # Where the market's Daraja has its routes (Kenya's by default; Safaricom Ethiopia's differ:
-    # markets.py), and whose numbers it pays.
+    # wire/markets.py), and whose numbers it pays.
     token_path: str = "/oauth/v1/generate"
     b2c_path: str = "/mpesa/b2c/v3/paymentrequest"
     b2c_validated_path: str = "/mpesa/b2cvalidate/v2/paymentrequest"  # empty: the market has none

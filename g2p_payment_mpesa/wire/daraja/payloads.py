@@ -9,152 +9,26 @@ object, parameters without a Value, amounts as numbers or strings.
 import contextlib
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..errors import InvalidMsisdn, MalformedPayload
 from ..numbers import normalise_msisdn
+from ..results import (
+    PLACEHOLDER_TRANSACTION_ID,
+    AccountBalance,
+    B2CResult,
+    BalanceResult,
+    QueueTimeoutNotice,
+    ReversalResult,
+    ReversalTimeoutNotice,
+    StatusResult,
+)
 from .result_codes import normalise_result_code
 
 # M-Pesa writes times in Kenyan time (EAT, UTC+3, no daylight saving); Odoo stores naive UTC.
 KENYA_UTC_OFFSET = timedelta(hours=3)
-_PLACEHOLDER_TRANSACTION_ID = re.compile(r"[A-Z0-9]{3}0{7}")
-
-
-@dataclass(frozen=True)
-class B2CResult:
-    originator_conversation_id: str
-    conversation_id: str | None
-    result_type: str | None
-    result_code: str
-    result_desc: str
-    transaction_id: str | None
-    receipt: str | None = None
-    amount: Decimal | None = None
-    receiver_msisdn: str | None = None
-    receiver_name: str | None = None
-    completed_at: datetime | None = None
-    utility_funds: Decimal | None = None
-    working_funds: Decimal | None = None
-    charges_paid_funds: Decimal | None = None
-    recipient_registered: bool | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_success(self) -> bool:
-        return self.result_code == "0"
-
-
-@dataclass(frozen=True)
-class StatusResult:
-    # The query's own ids; the transaction looked up is in original_conversation_id / receipt.
-    originator_conversation_id: str
-    conversation_id: str | None
-    result_code: str
-    result_desc: str
-    receipt: str | None = None
-    amount: Decimal | None = None
-    status: str | None = None
-    credit_party_name: str | None = None
-    finalised_at: datetime | None = None
-    original_conversation_id: str | None = None
-    credit_party_msisdn: str | None = None
-    debit_party_name: str | None = None
-    initiated_at: datetime | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_success(self) -> bool:
-        """The query itself succeeded (the transaction was found); see ``status`` for its state."""
-        return self.result_code == "0"
-
-    @property
-    def transaction_found(self) -> bool:
-        """The result describes the transaction (it carries its TransactionStatus).
-
-        A non-zero ResultCode WITH a status is the transaction's own failure; WITHOUT one it is
-        the query that failed (2001 bad credential, 8006 locked, 17/26 busy, 2032/2033 not
-        found) and says nothing about the payment: never mark a payment failed on that.
-        """
-        return self.status is not None
-
-
-@dataclass(frozen=True)
-class AccountBalance:
-    currency: str
-    current: Decimal
-    available: Decimal
-    reserved: Decimal
-    uncleared: Decimal
-
-
-@dataclass(frozen=True)
-class BalanceResult:
-    result_code: str
-    result_desc: str
-    accounts: dict[str, AccountBalance]
-    originator_conversation_id: str | None = None
-    conversation_id: str | None = None
-    completed_at: datetime | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_success(self) -> bool:
-        return self.result_code == "0"
-
-
-@dataclass(frozen=True)
-class ReversalResult:
-    """The result of a Transaction Reversal request (posted to its ResultURL)."""
-
-    # M-Pesa's ids of the reversal request (M-Pesa makes both: the request carries none).
-    originator_conversation_id: str
-    conversation_id: str | None
-    result_type: str | None
-    result_code: str
-    result_desc: str
-    # On success the reversal's own receipt; on a failure a placeholder ("SKE0000000").
-    transaction_id: str | None
-    original_transaction_id: str | None = None
-    amount_cents: int | None = None
-    charge_cents: int | None = None
-    completed_at: datetime | None = None
-    debit_party_name: str | None = None
-    credit_party_name: str | None = None
-    debit_account_balance: str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_success(self) -> bool:
-        return self.result_code == "0"
-
-    @property
-    def receipt(self) -> str | None:
-        """The reversal's receipt: TransactionID of a success that is not a placeholder."""
-        if not self.is_success or not self.transaction_id:
-            return None
-        if _PLACEHOLDER_TRANSACTION_ID.fullmatch(self.transaction_id):
-            return None
-        return self.transaction_id
-
-
-@dataclass(frozen=True)
-class ReversalTimeoutNotice:
-    """M-Pesa gave up waiting for a reversal in its queue: the outcome is unknown."""
-
-    originator_conversation_id: str | None = None
-    conversation_id: str | None = None
-    original_transaction_id: str | None = None
-
-
-@dataclass(frozen=True)
-class QueueTimeoutNotice:
-    """M-Pesa gave up waiting in its queue: the outcome is unknown, never "failed"."""
-
-    originator_conversation_id: str
-    conversation_id: str | None = None
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -329,7 +203,7 @@ def _receipt(params: dict, key: str, result: dict, success: bool) -> str | None:
         # A success without the receipt parameter still carries the receipt as TransactionID;
         # on failures TransactionID is a placeholder and must not pass for a receipt.
         transaction_id = _text(result, "TransactionID")
-        if transaction_id and not _PLACEHOLDER_TRANSACTION_ID.fullmatch(transaction_id):
+        if transaction_id and not PLACEHOLDER_TRANSACTION_ID.fullmatch(transaction_id):
             receipt = transaction_id
     return receipt
 
@@ -364,6 +238,10 @@ def parse_result(body) -> B2CResult:
     )
 
 
+# 2032: no transaction with this receipt; 2033: none with this OriginatorConversationID.
+STATUS_NOT_FOUND_CODES = ("2032", "2033")
+
+
 def parse_status_result(body) -> StatusResult:
     """Parse a TransactionStatusQuery result."""
     result = _result(body)
@@ -387,6 +265,7 @@ def parse_status_result(body) -> StatusResult:
         debit_party_name=_param_text(params, "DebitPartyName"),
         initiated_at=_kenyan_time(params, "InitiatedTime", strict=False),
         parameters=params,
+        not_found=code in STATUS_NOT_FOUND_CODES,
     )
 
 

@@ -1,0 +1,86 @@
+"""HTTP plumbing shared by every API family: one pooled session that never re-sends on its own,
+and the rule that sorts a failed request into "provably not sent" and "maybe processed"."""
+
+import requests
+import requests.auth
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from .outcomes import OutcomeKind, SubmitOutcome
+
+
+def new_session(pool_maxsize: int = 16) -> requests.Session:
+    session = requests.Session()
+    # max_retries=0: urllib3 must never re-send a payment on its own.
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def pre_send(exc: requests.ConnectionError) -> bool:
+    """True when the connection failed before any byte of the request left (refused, DNS).
+
+    requests wraps urllib3's MaxRetryError, whose ``reason`` is the original error; a
+    connection reset or a server closing mid-request shows up as a ProtocolError instead.
+    """
+    reason = exc.args[0] if exc.args else None
+    for _depth in range(5):
+        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
+            return True
+        reason = getattr(reason, "reason", None)
+        if reason is None:
+            return False
+    return False
+
+
+def retry_after(response: requests.Response, default: float) -> float:
+    value = response.headers.get("Retry-After")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return default
+    return seconds if seconds >= 0 else default
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """Bearer token as an auth object: with a plain header, a ~/.netrc entry for the host would
+    silently replace it (requests applies netrc whenever no auth is given)."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+def json_body(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def send(session: requests.Session, method: str, url: str, **kwargs) -> requests.Response | SubmitOutcome:
+    """The response, or the outcome of a request that got none: TRANSIENT when nothing left
+    (connect error or timeout), UNKNOWN when it may have reached M-Pesa (read timeout, lost)."""
+    # requests turns a redirected POST into a GET: never follow one with money in it.
+    kwargs.setdefault("allow_redirects", False)
+    try:
+        return session.request(method, url, **kwargs)
+    except requests.ConnectTimeout as exc:
+        return SubmitOutcome(OutcomeKind.TRANSIENT, code="connect_timeout", message=describe(exc))
+    except requests.ReadTimeout as exc:
+        return SubmitOutcome(OutcomeKind.UNKNOWN, code="read_timeout", message=describe(exc))
+    except requests.ConnectionError as exc:
+        if pre_send(exc):
+            return SubmitOutcome(OutcomeKind.TRANSIENT, code="connect_error", message=describe(exc))
+        return SubmitOutcome(OutcomeKind.UNKNOWN, code="connection_lost", message=describe(exc))
+    except requests.RequestException as exc:
+        return SubmitOutcome(OutcomeKind.UNKNOWN, code="connection_lost", message=describe(exc))
