@@ -1,12 +1,15 @@
 """Markets are data: each one's number plan, currency, limits and API settings, and Kenya's as
 before."""
 
-import dataclasses
+import base64
 
 import pytest
+from cryptography.hazmat.backends import default_backend
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+import wire
 from wire import InvalidMsisdn, markets, normalise_msisdn
-from wire.daraja import DarajaConfig
 from wire.numbers import KENYA, msisdn_matches
 
 ET = markets.ETHIOPIA.number_plan
@@ -16,7 +19,7 @@ def test_kenya_is_the_default_and_its_plan_is_the_wire_codes():
     assert markets.market(None) is markets.KENYA
     assert markets.KENYA.number_plan is KENYA
     assert normalise_msisdn("0712 345-678", markets.KENYA.number_plan) == "254712345678"
-    with pytest.raises(KeyError, match="known: KE, ET"):
+    with pytest.raises(KeyError, match="known: KE, ET, TZ, CD, LS, GH"):
         markets.market("XX")
 
 
@@ -48,16 +51,39 @@ def test_masked_numbers_are_read_in_the_markets_plan():
     assert not msisdn_matches("0712***678", "254712345678", ET)
 
 
+def _public_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024, backend=default_backend())
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
+SETTINGS = {
+    "daraja": {
+        "consumer_key": "k", "consumer_secret": "s", "shortcode": "600000", "initiator_name": "i",
+        "initiator_password": "p", "certificate": base64.b64encode(b"pem"),
+    },
+    "openapi": {"api_key": "k", "public_key": _public_key(), "shortcode": "000000"},
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("market", list(markets.MARKETS.values()), ids=list(markets.MARKETS))
 def test_each_market_configures_its_api_family_and_says_where_its_facts_come_from(market):
-    assert market.api_family == "daraja"
-    known = {f.name for f in dataclasses.fields(DarajaConfig)}
-    assert set(market.api_paths) <= known
-    config = DarajaConfig(
-        base_url=market.base_urls["sandbox"], consumer_key="k", consumer_secret="s", shortcode="600000",
-        initiator_name="i", initiator_password="p", certificate=b"pem", min_amount=market.min_amount,
-        max_amount=market.max_amount, number_plan=market.number_plan, **market.api_paths,
-    )  # fmt: skip
+    family = wire.for_market(market)
+    assert family.name == market.api_family
+    settings = {
+        **SETTINGS[family.name],
+        "base_url": market.base_urls["sandbox"],
+        "min_amount": market.min_amount,
+        "max_amount": market.max_amount,
+    }
+    assert set(family.required_settings) <= set(settings)
+    config = family.config(settings, market)
+    for name, value in market.api_paths.items():
+        if hasattr(config, name):
+            assert getattr(config, name) == value
+    assert config.number_plan is market.number_plan
     assert config.base_url.startswith("https://")
     assert 0 < market.min_amount <= market.max_amount
     assert market.currency and market.ussd.startswith("*") and market.sources
@@ -68,3 +94,51 @@ def test_ethiopia_is_daraja_with_its_own_routes():
     assert paths["token_path"] == "/v1/token/generate"
     assert paths["b2c_path"] == "/mpesa/b2c/v2/paymentrequest"
     assert markets.ETHIOPIA.base_urls["production"] == "https://api.safaricom.et"
+
+
+@pytest.mark.parametrize(
+    "code, raw, expected",
+    [
+        ("TZ", "0741 234 567", "255741234567"),
+        ("TZ", "+255 791 234 567", "255791234567"),
+        ("CD", "0811234567", "243811234567"),
+        ("CD", "+243 83 123 4567", "243831234567"),
+        ("LS", "5812 3456", "26658123456"),  # Lesotho: 8-digit numbers, no trunk 0
+        ("LS", "+26650123456", "26650123456"),
+        ("GH", "020 123 4567", "233201234567"),
+        ("GH", "0501234567", "233501234567"),
+    ],
+)
+def test_vodacom_markets_pay_vodacoms_numbers(code, raw, expected):
+    market = markets.market(code)
+    assert market.api_family == "openapi"
+    assert normalise_msisdn(raw, market.number_plan) == expected
+
+
+@pytest.mark.parametrize(
+    "code, raw, reason",
+    [
+        ("TZ", "0712345678", "not_mpesa"),  # Yas (Tigo) Tanzania
+        ("TZ", "0681234567", "not_mpesa"),  # Airtel Tanzania
+        ("CD", "0991234567", "not_mpesa"),  # Airtel Congo
+        ("LS", "62123456", "not_mpesa"),  # Econet Lesotho
+        ("GH", "0241234567", "not_mpesa"),  # MTN Ghana
+        ("GH", "+254712345678", "not_ghanaian"),
+    ],
+)
+def test_other_networks_numbers_are_refused_in_vodacom_markets(code, raw, reason):
+    with pytest.raises(InvalidMsisdn) as info:
+        normalise_msisdn(raw, markets.market(code).number_plan)
+    assert info.value.code == reason
+
+
+def test_the_openapi_markets_carry_the_portals_market_table():
+    table = {m.code: (m.api_paths["market_context"], m.api_paths["country"], m.currency) for m in
+             (markets.TANZANIA, markets.DR_CONGO, markets.LESOTHO, markets.GHANA)}  # fmt: skip
+    assert table == {
+        "TZ": ("vodacomTZN", "TZN", "TZS"),
+        "CD": ("vodacomDRC", "DRC", "USD"),
+        "LS": ("vodacomLES", "LES", "LSL"),
+        "GH": ("vodafoneGHA", "GHA", "GHS"),
+    }
+    assert all(not m.id_types for m in (markets.TANZANIA, markets.DR_CONGO, markets.LESOTHO, markets.GHANA))

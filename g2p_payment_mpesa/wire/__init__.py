@@ -3,14 +3,11 @@
 The addon calls one interface (:class:`~wire.interface.Family` and its client) for the market's
 API family, and reads every answer in the outcome classes here. What is shared by every family
 lives at this level (markets, numbers, amounts, names, outcomes, errors, throttle, token cache);
-each family is one subpackage (``daraja``). Tests import it as ``wire`` (the addon folder is on
+each family is one subpackage (``daraja``, ``openapi``). Tests import it as ``wire`` (the addon folder is on
 their path), the addon as ``odoo.addons.g2p_payment_mpesa.wire``.
 """
 
-from . import (
-    daraja,
-    markets,
-)
+from . import daraja, markets, openapi
 from .amounts import to_whole_units
 from .errors import AuthError, InvalidAmount, InvalidMsisdn, MalformedPayload, TokenUnavailable, WireError
 from .interface import Client, Family
@@ -21,7 +18,7 @@ from .outcomes import OutcomeKind, ResultClass, ReversalClass, SubmitOutcome
 from .throttle import NO_THROTTLE, NoThrottle, Throttle
 from .token_cache import TOKEN_CACHE, TokenCache
 
-FAMILIES = {family.name: family for family in (daraja.FAMILY,)}
+FAMILIES = {family.name: family for family in (daraja.FAMILY, openapi.FAMILY)}
 
 
 def family(name: str) -> Family:

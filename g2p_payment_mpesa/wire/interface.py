@@ -80,3 +80,7 @@ class Family:
     # The operator's statement export (bytes, filename, number_plan=) -> Statement.
     parse_statement: Callable[..., Any]
     statement_error: type[Exception]
+    # What the API offers besides B2C and status: a balance query; results in the response
+    # (synchronous answers) rather than only in callbacks.
+    has_balance: bool = True
+    results_in_response: bool = False

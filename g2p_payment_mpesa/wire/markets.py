@@ -115,7 +115,120 @@ ETHIOPIA = Market(
     ),
 )
 
-MARKETS = MappingProxyType({market.code: market for market in (KENYA, ETHIOPIA)})
+
+def _vodacom(code, name, operator, currency, plan, context, country, max_amount, ussd, sources, **extra):
+    """A market of Vodacom's M-Pesa OpenAPI: one protocol, the market in the URL path."""
+    paths = {"market_context": context, "country": country, **extra.pop("api_paths", {})}
+    return Market(
+        code=code,
+        name=name,
+        operator=operator,
+        currency=currency,
+        minor_units=2,
+        whole_units_only=True,
+        number_plan=plan,
+        min_amount=1,
+        max_amount=max_amount,
+        daily_limit=extra.pop("daily_limit", None),
+        wallet_cap=None,
+        id_types=(),  # the OpenAPI has no ID-validated B2C
+        api_family="openapi",
+        base_urls=MappingProxyType(
+            {"sandbox": "https://openapi.m-pesa.com", "production": "https://openapi.m-pesa.com"}
+        ),
+        api_paths=MappingProxyType(paths),
+        ussd=ussd,
+        sources=MappingProxyType(
+            {
+                "host, paths, session, B2C, query, reversal, INS codes": "docs/markets/vodacom-openapi.md "
+                "1-6 [H]: the OpenAPI portal's pages",
+                "URL context, input_Country, currency": "docs/markets/vodacom-openapi.md 7 [H]: the portal's "
+                "market table",
+                "limits": "docs/markets/vodacom-openapi.md 7: set per application (INS-990..995); no "
+                "national per-transaction cap found: minimum 1, the maximum a manager setting",
+                **sources,
+            }
+        ),
+    )
+
+
+TANZANIA = _vodacom(
+    "TZ",
+    "Tanzania",
+    "Vodacom Tanzania",
+    "TZS",
+    NumberPlan(255, "TZ", "Tanzanian", "Tanzania", prefixes=("74", "75", "76", "79")),
+    "vodacomTZN",
+    "TZN",
+    5_000_000,
+    "*150*00#",
+    {
+        "Vodacom 74, 75, 76, 79": "docs/markets/vodacom-openapi.md 7 [H]: libphonenumber carrier file 255",
+        "USSD *150*00#": "docs/markets/vodacom-openapi.md 7 [H]: vodacom.co.tz",
+        "maximum 5,000,000": "a setting: the tariff table runs to 'Over Tsh 3,000,000'",
+    },
+)
+
+DR_CONGO = _vodacom(
+    "CD",
+    "DR Congo",
+    "Vodacom Congo",
+    "USD",
+    NumberPlan(243, "CD", "Congolese", "DR Congo", prefixes=("81", "82", "83")),
+    "vodacomDRC",
+    "DRC",
+    2_500,
+    "*1222#",
+    {
+        "USD": "docs/markets/vodacom-openapi.md 7 [H]: the portal's market table; CDF [L] only in third "
+        "parties (not offered)",
+        "Vodacom 81, 82, 83": "docs/markets/vodacom-openapi.md 7: 81, 82 [H] libphonenumber; 83 [L]",
+        "USSD *1222#": "NOT FOUND: unverified (docs/markets/vodacom-openapi.md 7)",
+        "maximum 2,500": "a setting (no public cap)",
+    },
+)
+
+LESOTHO = _vodacom(
+    "LS",
+    "Lesotho",
+    "Vodacom Lesotho",
+    "LSL",
+    NumberPlan(266, "LS", "Basotho", "Lesotho", national_length=8, prefixes=("5",)),
+    "vodacomLES",
+    "LES",
+    50_000,
+    "*111#",
+    {
+        "Vodacom 5x, 8-digit numbers": "docs/markets/vodacom-openapi.md 7 [H]: libphonenumber 266",
+        "11-digit MSISDN (the portal's regex wants 12-14)": "docs/markets/vodacom-openapi.md 3 [M]: "
+        "a setting",
+        "USSD *111#": "docs/markets/vodacom-openapi.md 7 [H]: vodacom.co.ls",
+        "maximum 50,000": "a setting (no public cap)",
+    },
+    api_paths={"msisdn_pattern": "[0-9]{11,14}"},
+)
+
+GHANA = _vodacom(
+    "GH",
+    "Ghana",
+    "Telecel Ghana (formerly Vodafone)",
+    "GHS",
+    NumberPlan(233, "GH", "Ghanaian", "Ghana", prefixes=("20", "50")),
+    "vodafoneGHA",
+    "GHA",
+    15_000,
+    "*110#",
+    {
+        "Vodafone/Telecel 20, 50": "docs/markets/vodacom-openapi.md 7 [H]: libphonenumber 233",
+        "USSD *110#": "docs/markets/vodacom-openapi.md 7 [M]",
+        "maximum 15,000, daily 15,000": "docs/markets/vodacom-openapi.md 7 [M]: BoG tiers (233prime.com)",
+    },
+    daily_limit=15_000,
+)
+
+MARKETS = MappingProxyType(
+    {market.code: market for market in (KENYA, ETHIOPIA, TANZANIA, DR_CONGO, LESOTHO, GHANA)}
+)
 DEFAULT = KENYA.code
 
 

@@ -50,7 +50,7 @@ def normalise_msisdn(raw: str, plan: NumberPlan = KENYA) -> str:
         # International call prefix used in Europe and elsewhere; Kenya's own is 000.
         text = "+" + text.lstrip("0")
     digits = text.lstrip("+")
-    if len(digits) < 9:
+    if len(digits) < plan.national_length:
         raise InvalidMsisdn(f"Phone number {raw!r} is too short", "too_short")
     if len(digits) > 15:
         raise InvalidMsisdn(f"Phone number {raw!r} is too long", "too_long")
