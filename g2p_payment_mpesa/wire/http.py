@@ -1,12 +1,17 @@
 """HTTP plumbing shared by every API family: one pooled session that never re-sends on its own,
 and the rule that sorts a failed request into "provably not sent" and "maybe processed"."""
 
+import json
+
 import requests
 import requests.auth
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from .errors import MalformedPayload
 from .outcomes import OutcomeKind, SubmitOutcome
+from .throttle import NO_THROTTLE, Throttle
+from .token_cache import TOKEN_CACHE, TokenCache
 
 
 def new_session(pool_maxsize: int = 16) -> requests.Session:
@@ -84,3 +89,54 @@ def send(session: requests.Session, method: str, url: str, **kwargs) -> requests
         return SubmitOutcome(OutcomeKind.UNKNOWN, code="connection_lost", message=describe(exc))
     except requests.RequestException as exc:
         return SubmitOutcome(OutcomeKind.UNKNOWN, code="connection_lost", message=describe(exc))
+
+
+def json_object(body) -> dict:
+    """A callback body (bytes, text or already parsed) as a JSON object, or MalformedPayload."""
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedPayload("Callback body is not UTF-8 text") from None
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError as exc:
+            raise MalformedPayload(f"Callback body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise MalformedPayload(f"Callback body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+class PooledClient:
+    """What every family's client shares: one pooled ``requests.Session`` for its threads (its
+    own unless ``session`` is given), a throttle every API request takes a slot from, and a
+    :class:`TokenCache` (the process-wide one unless ``token_cache`` is given) keyed by
+    ``token_key``. A context manager that closes the pool it made."""
+
+    def __init__(
+        self,
+        config,
+        session: requests.Session | None,
+        token_key,
+        *,
+        token_cache: TokenCache | None = None,
+        pool_maxsize: int = 16,
+        throttle: Throttle | None = None,
+    ):
+        self.config = config
+        self.throttle = throttle if throttle is not None else NO_THROTTLE
+        self._own_session = session is None
+        self.session = session if session is not None else new_session(pool_maxsize)
+        self.token_cache = token_cache if token_cache is not None else TOKEN_CACHE
+        self._token_key = token_key
+
+    def close(self) -> None:
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()

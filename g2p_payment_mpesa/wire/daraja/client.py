@@ -17,11 +17,10 @@ import requests.auth
 
 from ..amounts import to_whole_units
 from ..errors import InvalidMsisdn
-from ..http import BearerAuth, describe, json_body, new_session, retry_after, send
+from ..http import BearerAuth, PooledClient, describe, json_body, retry_after, send
 from ..messages import B2CRequest, ReversalRequest
 from ..outcomes import OutcomeKind, SubmitOutcome
-from ..throttle import NO_THROTTLE, Throttle
-from ..token_cache import TOKEN_CACHE, TokenCache
+from ..token_cache import TokenCache
 from .config import DarajaConfig
 from .credential import security_credential as _encrypt_credential
 from .errors import DarajaAuthError, DarajaTokenUnavailable
@@ -58,45 +57,19 @@ class _TokenRefused(Exception):
     """Internal: the API call answered "invalid access token"."""
 
 
-class DarajaClient:
-    """A thread-safe client of one Daraja app.
-
-    One pooled ``requests.Session`` is shared by the threads using the client; tokens come
-    from a :class:`TokenCache` (the process-wide one unless ``token_cache`` is given). Every API
+class DarajaClient(PooledClient):
+    """A thread-safe client of one Daraja app (see :class:`~wire.http.PooledClient`). Every API
     request (B2C, status, balance; not the token) first takes a slot from ``throttle``, and a
     spike arrest or quota answer pauses it.
     """
 
-    def __init__(
-        self,
-        config: DarajaConfig,
-        session: requests.Session | None = None,
-        *,
-        token_cache: TokenCache | None = None,
-        pool_maxsize: int = 16,
-        throttle: Throttle | None = None,
-    ):
-        self.config = config
-        self.throttle = throttle if throttle is not None else NO_THROTTLE
-        self._own_session = session is None
-        self.session = session if session is not None else new_session(pool_maxsize)
-        self.token_cache = token_cache if token_cache is not None else TOKEN_CACHE
-        self._token_key = TokenCache.key_for(config.base_url, config.consumer_key)
+    def __init__(self, config: DarajaConfig, session: requests.Session | None = None, **options):
+        super().__init__(config, session, TokenCache.key_for(config.base_url, config.consumer_key), **options)
         self._credential: str | None = None
         self._credential_lock = threading.Lock()
 
     def __repr__(self):
         return f"<DarajaClient {self.config.base_url} shortcode={self.config.shortcode}>"
-
-    def close(self) -> None:
-        if self._own_session:
-            self.session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
     # --- token and credential ----------------------------------------------------------------
 

@@ -7,13 +7,13 @@ object, parameters without a Value, amounts as numbers or strings.
 """
 
 import contextlib
-import json
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..errors import InvalidMsisdn, MalformedPayload
+from ..http import json_object
 from ..numbers import normalise_msisdn
 from ..results import (
     PLACEHOLDER_TRANSACTION_ID,
@@ -34,24 +34,8 @@ KENYA_UTC_OFFSET = timedelta(hours=3)
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _load(body) -> dict:
-    if isinstance(body, bytes | bytearray):
-        try:
-            body = bytes(body).decode("utf-8")
-        except UnicodeDecodeError:
-            raise MalformedPayload("Callback body is not UTF-8 text") from None
-    if isinstance(body, str):
-        try:
-            body = json.loads(body)
-        except ValueError as exc:
-            raise MalformedPayload(f"Callback body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise MalformedPayload(f"Callback body must be a JSON object, not {type(body).__name__}")
-    return body
-
-
 def _result(body) -> dict:
-    data = _load(body)
+    data = json_object(body)
     result = data.get("Result")
     if result is None:
         raise MalformedPayload("Callback body has no 'Result' object")
@@ -314,7 +298,7 @@ def parse_balance_result(body) -> BalanceResult:
 
 def parse_queue_timeout(body) -> QueueTimeoutNotice:
     """Parse a QueueTimeOutURL notice, sent either as a Result envelope or as the request echoed."""
-    data = _load(body)
+    data = json_object(body)
     if "Result" in data:
         result = _result(data)
         return QueueTimeoutNotice(
@@ -397,7 +381,7 @@ def parse_reversal_result(body) -> ReversalResult:
 def parse_reversal_timeout(body) -> ReversalTimeoutNotice:
     """Parse a reversal's QueueTimeOutURL notice: a Result envelope, or the request echoed (which
     carries no OriginatorConversationID, only the receipt to reverse)."""
-    data = _load(body)
+    data = json_object(body)
     if "Result" in data:
         result = _result(data)
         params = _parameters(result)

@@ -25,7 +25,6 @@ import base64
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 
@@ -35,11 +34,10 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from ..amounts import to_whole_units
 from ..errors import AuthError, InvalidMsisdn, TokenUnavailable, WireError
-from ..http import BearerAuth, describe, json_body, new_session, retry_after, send
+from ..http import BearerAuth, PooledClient, describe, json_body, retry_after, send
 from ..messages import B2CRequest, ReversalRequest
 from ..outcomes import OutcomeKind, SubmitOutcome
-from ..throttle import NO_THROTTLE, Throttle
-from ..token_cache import TOKEN_CACHE, TokenCache
+from ..token_cache import TokenCache
 from . import codes
 from .config import OpenApiConfig, public_key_der
 from .payloads import b2c_result, reversal_result, status_result
@@ -81,40 +79,18 @@ def transaction_reference(conversation_id: str) -> str:
     return _REFERENCE.sub("", conversation_id)[:20] or "G2P"
 
 
-class OpenApiClient:
-    """A thread-safe client of one OpenAPI application in one market."""
+class OpenApiClient(PooledClient):
+    """A thread-safe client of one OpenAPI application in one market (see
+    :class:`~wire.http.PooledClient`); ``sleep`` waits out a new session's activation delay."""
 
-    def __init__(
-        self,
-        config: OpenApiConfig,
-        session=None,
-        *,
-        token_cache: TokenCache | None = None,
-        pool_maxsize: int = 16,
-        throttle: Throttle | None = None,
-        sleep=time.sleep,
-    ):
-        self.config = config
-        self.throttle = throttle if throttle is not None else NO_THROTTLE
-        self._own_session = session is None
-        self.session = session if session is not None else new_session(pool_maxsize)
-        self.token_cache = token_cache if token_cache is not None else TOKEN_CACHE
-        self._token_key = TokenCache.key_for(config.url("getSession"), config.api_key)
+    def __init__(self, config: OpenApiConfig, session=None, *, sleep=time.sleep, **options):
+        super().__init__(
+            config, session, TokenCache.key_for(config.url("getSession"), config.api_key), **options
+        )
         self._sleep = sleep
-        self._lock = threading.Lock()
 
     def __repr__(self):
         return f"<OpenApiClient {self.config.base_url} {self.config.market_context}>"
-
-    def close(self) -> None:
-        if self._own_session:
-            self.session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
     # --- session -------------------------------------------------------------------------------
 

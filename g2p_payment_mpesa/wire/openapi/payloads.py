@@ -6,27 +6,10 @@ Synchronous answers (the response to b2cPayment, queryTransactionStatus, reversa
 receiver's number: the results leave them unset rather than echo what we sent.
 """
 
-import json
-
 from ..errors import MalformedPayload
+from ..http import json_object
 from ..results import B2CResult, ReversalResult, StatusResult
 from . import codes
-
-
-def _load(body) -> dict:
-    if isinstance(body, bytes | bytearray):
-        try:
-            body = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise MalformedPayload("Callback body is not UTF-8 text") from None
-    if isinstance(body, str):
-        try:
-            body = json.loads(body)
-        except ValueError as exc:
-            raise MalformedPayload(f"Callback body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise MalformedPayload(f"Callback body must be a JSON object, not {type(body).__name__}")
-    return body
 
 
 def _text(body: dict, key: str, *, required: bool = False) -> str | None:
@@ -66,7 +49,7 @@ def b2c_result(outcome, conversation_id: str, amount: int, msisdn: str) -> B2CRe
 
 def parse_result(body) -> B2CResult:
     """An asynchronous B2C result posted to the listener."""
-    body = _load(body)
+    body = json_object(body)
     code = _code(body, "input_ResultCode")
     transaction_id = _text(body, "input_TransactionID")
     return B2CResult(
@@ -84,7 +67,7 @@ def parse_result(body) -> B2CResult:
 
 def parse_reversal_result(body) -> ReversalResult:
     """An asynchronous reversal result posted to the listener (the same fields as B2C)."""
-    body = _load(body)
+    body = json_object(body)
     code = _code(body, "input_ResultCode")
     return ReversalResult(
         originator_conversation_id=_text(body, "input_ThirdPartyConversationID", required=True),
@@ -138,7 +121,7 @@ def status_result(body: dict, query_id: str, reference: str, conversation_id: st
 
 def parse_status_result(body) -> StatusResult:
     """A queryTransactionStatus answer given as a body (the OpenAPI answers it synchronously)."""
-    body = _load(body)
+    body = json_object(body)
     query_id = _text(body, "output_ThirdPartyConversationID", required=True)
     return status_result(body, query_id, query_id, None)
 
