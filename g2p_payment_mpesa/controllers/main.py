@@ -5,6 +5,7 @@ import logging
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
+from .. import wire
 from ..models.payment_manager_results import CallbackRefused
 from ..wire import MalformedPayload
 
@@ -17,14 +18,11 @@ KINDS_WITH_ID = ("status", "reversal", "reversal_timeout")
 BASE = "/g2p_payment_mpesa/<int:manager_id>/<string:secret>"
 
 
-def _answer(status, accepted):
-    # Refusals say nothing about why: the reason is in our log, not in the caller's hands.
-    body = (
-        {"ResultCode": 0, "ResultDesc": "Accepted"}
-        if accepted
-        else {"ResultCode": 1, "ResultDesc": "Rejected"}
-    )
-    return request.make_json_response(body, status=status)
+def _answer(status, accepted, manager=None, body=None):
+    # Refusals say nothing about why: the reason is in our log, not in the caller's hands. The
+    # shape is the market's API family's (Daraja's until the manager is known).
+    family = manager._mpesa_wire() if manager else wire.family("daraja")
+    return request.make_json_response(family.callback_answer(body, accepted), status=status)
 
 
 class MpesaCallbackController(http.Controller):
@@ -72,6 +70,6 @@ class MpesaCallbackController(http.Controller):
             outcome = manager._mpesa_handle_callback(kind, body, ocid)
         except (MalformedPayload, CallbackRefused) as exc:
             _logger.warning("M-Pesa %s callback refused (from %s): %s", kind, source, exc)
-            return _answer(400, False)
+            return _answer(400, False, manager, body)
         _logger.info("M-Pesa %s callback from %s: %s", kind, source, outcome)
-        return _answer(200, True)
+        return _answer(200, True, manager, body)

@@ -3,6 +3,7 @@ UPDATE g2p_program_payment_manager_mpesa
    SET consumer_key = NULL,
        consumer_secret = NULL,
        initiator_password = NULL,
+       api_key = NULL,
        simulator_admin_token = NULL,
        callback_secret = md5(random()::text || clock_timestamp()::text),
        sending_enabled = false;

@@ -29,10 +29,16 @@ class PaymentManager(models.Model):
 
 # API families whose markets a manager can be set to (the settings, callbacks and result paths
 # of another family are not built into the manager yet).
-MANAGED_FAMILIES = ("daraja",)
+MANAGED_FAMILIES = ("daraja", "openapi")
 
 # Values no log line may show (log_redaction): remembered as soon as this process sees them.
-SECRET_FIELDS = ("consumer_secret", "initiator_password", "callback_secret", "simulator_admin_token")
+SECRET_FIELDS = (
+    "consumer_secret",
+    "initiator_password",
+    "api_key",
+    "callback_secret",
+    "simulator_admin_token",
+)
 
 
 def notify(title, message, kind, sticky=False, then="close"):
@@ -96,7 +102,7 @@ class G2PPaymentManagerMpesa(models.Model):
         help="The country whose M-Pesa pays: its currency, numbers, limits and API (wire/markets.py).",
     )
     environment = fields.Selection(
-        [("simulator", "Simulator"), ("sandbox", "Safaricom sandbox"), ("production", "Production")],
+        [("simulator", "Simulator"), ("sandbox", "Sandbox"), ("production", "Production")],
         required=True,
         default="simulator",
         tracking=True,
@@ -117,6 +123,18 @@ class G2PPaymentManagerMpesa(models.Model):
         help="The environment's X.509 certificate (PEM or DER) used to encrypt the initiator password."
     )
     certificate_filename = fields.Char()
+    # The OpenAPI's (Vodacom's markets): the application's API key and the market's public key.
+    api_family = fields.Char(compute="_compute_api_family", help="The market's API family.")
+    api_key = fields.Char("API key", groups="base.group_system")
+    public_key = fields.Text(
+        help="The market's public key from the M-Pesa OpenAPI portal (base64), used to encrypt the "
+        "API key and each session id."
+    )
+    session_delay_seconds = fields.Float(
+        "Session activation delay (s)",
+        default=30.0,
+        help="A new OpenAPI session is used only after this delay (the portal: 'up to 30 seconds').",
+    )
     command_id = fields.Selection(
         [
             ("BusinessPayment", "Business payment"),
@@ -294,6 +312,11 @@ class G2PPaymentManagerMpesa(models.Model):
     def _mpesa_market(self):
         return markets.market(self.market)
 
+    @api.depends("market")
+    def _compute_api_family(self):
+        for rec in self:
+            rec.api_family = rec._mpesa_market().api_family
+
     def _mpesa_wire(self):
         """The API family the market pays through: the only way the models reach M-Pesa."""
         return wire.for_market(self._mpesa_market())
@@ -310,6 +333,8 @@ class G2PPaymentManagerMpesa(models.Model):
             "initiator_name": _("Initiator name"),
             "initiator_password": _("Initiator password"),
             "certificate": _("Certificate"),
+            "api_key": _("API key"),
+            "public_key": _("Public key"),
         }
         missing = [labels.get(name, name) for name in self._mpesa_wire().required_settings if not rec[name]]
         if rec.payee_source == "id_type" and not rec.payee_id_type_id:
@@ -320,8 +345,9 @@ class G2PPaymentManagerMpesa(models.Model):
 
     def _mpesa_config(self):
         self.ensure_one()
-        if self.environment == "simulator" and not self.certificate and self.base_url:
-            # The simulator publishes its certificate as Safaricom does: no need to upload it.
+        key_field = "public_key" if self.api_family == "openapi" else "certificate"
+        if self.environment == "simulator" and not self[key_field] and self.base_url:
+            # The simulator publishes its certificate (or public key) as M-Pesa does.
             self.action_fetch_simulator_certificate()
         missing = self._mpesa_missing_settings()
         if missing:
@@ -335,7 +361,10 @@ class G2PPaymentManagerMpesa(models.Model):
         settings = {name: rec[name] for name in family.required_settings}
         settings.update({name: rec[name] for name in family.optional_settings if name in rec._fields})
         settings.update(
-            base_url=rec.base_url.rstrip("/"), min_amount=rec.min_amount, max_amount=rec.max_amount
+            base_url=rec.base_url.rstrip("/"),
+            min_amount=rec.min_amount,
+            max_amount=rec.max_amount,
+            environment=rec.environment,
         )
         return family.config(settings, self._mpesa_market())
 
@@ -397,6 +426,8 @@ class G2PPaymentManagerMpesa(models.Model):
 
     def action_fetch_simulator_certificate(self):
         self.ensure_one()
+        if self.api_family == "openapi":
+            return self._mpesa_fetch_simulator_public_key()
         try:
             response = requests.get(f"{self.base_url.rstrip('/')}/sim/certificate.pem", timeout=10)
             response.raise_for_status()
@@ -412,18 +443,40 @@ class G2PPaymentManagerMpesa(models.Model):
             % len(response.content)
         )
 
+    def _mpesa_fetch_simulator_public_key(self):
+        try:
+            response = requests.get(f"{self.base_url.rstrip('/')}/sim/openapi/public-key", timeout=10)
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            message = _("Could not fetch the public key from %(url)s: %(error)s")
+            raise UserError(message % {"url": self.base_url, "error": exc}) from exc
+        self.write({"public_key": response.text.strip()})
+        return self._mpesa_done(
+            _("Public key fetched from the simulator: the API key and each session id are encrypted with it.")
+        )
+
     def action_test_connection(self):
-        """Get a token and ask for the balance: proves the URL, the app keys and the initiator."""
+        """Get a token and ask for the balance: proves the URL, the app keys and the initiator
+        (where the API has no balance query, the session alone proves the URL and the key)."""
         self.ensure_one()
+        family = self._mpesa_wire()
         try:
             with self._mpesa_client() as client:
                 client.token()
+                if not family.has_balance:
+                    return notify(
+                        _("M-Pesa"),
+                        _("Connected: M-Pesa opened a session for this API key (%s has no balance query).")
+                        % family.label,
+                        "success",
+                        then=None,
+                    )
                 outcome = client.account_balance(
                     result_url=self._mpesa_callback_url("balance"),
                     timeout_url=self._mpesa_callback_url("timeout"),
                 )
         except wire.AuthError as exc:
-            raise UserError(_("M-Pesa refused the consumer key or secret: %s") % exc) from exc
+            raise UserError(_("M-Pesa refused the app's credentials: %s") % exc) from exc
         except (wire.WireError, requests.RequestException) as exc:
             raise UserError(
                 _("M-Pesa could not be reached at %(url)s: %(error)s") % {"url": self.base_url, "error": exc}

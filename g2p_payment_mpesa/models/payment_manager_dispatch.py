@@ -26,6 +26,7 @@ from ..wire import (
     to_whole_units,
 )
 from .payment_manager import notify as _notify
+from .payment_manager_results import CallbackRefused
 
 _logger = logging.getLogger(__name__)
 
@@ -517,9 +518,22 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
                 retry.append(tx.payment_id.id)
                 retry_delay = max(retry_delay, outcome.retry_after or 0, 2**tx.submit_attempts)
         self._mpesa_mark_accepted(accepted, check_at)
+        self._mpesa_apply_answered_results(outcomes.values())
         if retry:
             _logger.info("M-Pesa: %s transient refusals, retrying in %ss", len(retry), retry_delay)
             self._mpesa_enqueue(retry, eta=min(retry_delay, 300))
+
+    def _mpesa_apply_answered_results(self, outcomes):
+        """Results an API gives in the answer to the request itself (the OpenAPI's synchronous
+        B2C), applied as a callback's would be, in the same transaction as the acknowledgement."""
+        for outcome in outcomes:
+            if outcome.kind != OutcomeKind.ACCEPTED or outcome.result is None:
+                continue
+            try:
+                self._mpesa_apply_result(outcome.result)
+            except CallbackRefused as exc:
+                # Left awaiting its result: a status query settles it, and a person if need be.
+                _logger.warning("M-Pesa result in the answer not applied: %s", exc)
 
     def _mpesa_mark_accepted(self, accepted, check_at):
         """What _mpesa_set_state(TX_ACCEPTED) does, for a whole chunk in two statements.

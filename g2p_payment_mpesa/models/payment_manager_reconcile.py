@@ -7,6 +7,7 @@ from odoo import _, api, fields, models
 
 from .. import const
 from ..wire import OutcomeKind, WireError
+from .payment_manager_results import CallbackRefused
 
 _logger = logging.getLogger(__name__)
 
@@ -84,6 +85,13 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
             )
         )
 
+    def _mpesa_apply_answered_status(self, ocid, result):
+        try:
+            return self._mpesa_apply_status(result, ocid)
+        except CallbackRefused as exc:
+            _logger.warning("M-Pesa status answer for %s not applied: %s", ocid, exc)
+            return "refused"
+
     def _mpesa_reconcile(self, limit=500):
         """Send a Transaction Status query for each request due; flag those asked often enough."""
         self.ensure_one()
@@ -116,6 +124,9 @@ class G2PPaymentManagerMpesaReconcile(models.Model):
 
         with client:
             answers = self._mpesa_in_parallel(ask, jobs)
+        for (ocid, _url), answer in zip(jobs, answers, strict=True):
+            if getattr(answer, "result", None) is not None:  # answered in the response (OpenAPI)
+                self._mpesa_retrying(lambda o=ocid, a=answer: self._mpesa_apply_answered_status(o, a.result))
         refused = [
             ocid
             for (ocid, _url), answer in zip(jobs, answers, strict=True)

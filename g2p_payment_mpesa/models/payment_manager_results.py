@@ -78,17 +78,24 @@ class G2PPaymentManagerMpesaResults(models.Model):
         return tx
 
     def _mpesa_check_match(self, tx, amount, msisdn):
-        """A success is applied only to the payment it belongs to: same amount, same number."""
+        """A success is applied only to the payment it belongs to: same amount, same number.
+        Returns the amount paid."""
+        if amount is None and not self._mpesa_wire().results_carry_amount:
+            # The API's results name no amount (the OpenAPI's): M-Pesa confirms the request made
+            # under our own id, which named this amount.
+            amount = tx.amount
         if amount is None or Decimal(amount) != Decimal(tx.amount):
             raise CallbackRefused(
-                f"amount {amount} does not match KES {tx.amount} sent for {tx.originator_conversation_id}"
+                f"amount {amount} does not match {self._mpesa_market().currency} {tx.amount} sent for "
+                f"{tx.originator_conversation_id}"
             )
         if msisdn and not msisdn_matches(msisdn, tx.msisdn, self._mpesa_market().number_plan):
             raise CallbackRefused(
                 f"number {msisdn} does not match the number sent for {tx.originator_conversation_id}"
             )
+        return amount
 
-    def _mpesa_late_success(self, tx, result):
+    def _mpesa_late_success(self, tx, result, amount):
         """A success for a request a statement had concluded unpaid: paid, unless OpenG2P has
         already made another payment for the entitlement (then a person decides: paid twice?)."""
         again = tx._mpesa_paid_again()[:1]
@@ -104,15 +111,19 @@ class G2PPaymentManagerMpesaResults(models.Model):
             return "late success, flagged"
         tx._mpesa_pay(
             receipt=result.receipt,
-            amount=result.amount,
+            amount=amount,
             completed_at=result.completed_at,
             receiver_name=result.receiver_name,
+            result_code=result.result_code,
             result_desc=result.result_desc,
         )
         return "late success, paid"
 
     def _mpesa_on_result(self, body):
-        result = self._mpesa_wire().parse_result(body)
+        return self._mpesa_apply_result(self._mpesa_wire().parse_result(body))
+
+    def _mpesa_apply_result(self, result):
+        """A B2C result, from a callback or given in the answer to the request itself."""
         tx = self._mpesa_lock_tx(result.originator_conversation_id)
         if tx.conversation_id and result.conversation_id and tx.conversation_id != result.conversation_id:
             raise CallbackRefused(
@@ -120,8 +131,8 @@ class G2PPaymentManagerMpesaResults(models.Model):
             )
         if tx.state == const.TX_FAILED and tx.result_code == const.NOT_ON_STATEMENT and result.is_success:
             # Odoo, not M-Pesa, concluded it unpaid from a statement: M-Pesa's success is proof.
-            self._mpesa_check_match(tx, result.amount, result.receiver_msisdn)
-            return self._mpesa_late_success(tx, result)
+            amount = self._mpesa_check_match(tx, result.amount, result.receiver_msisdn)
+            return self._mpesa_late_success(tx, result, amount)
         if tx.state in const.TX_FINAL_STATES:
             paid = tx.state in (const.TX_PAID, const.TX_REVERSED)  # a reversed request was paid first
             same = (paid and result.is_success and result.receipt == tx.receipt) or (
@@ -133,12 +144,13 @@ class G2PPaymentManagerMpesaResults(models.Model):
                 f"a different result for {tx.originator_conversation_id}, already {tx.state}"
             )
         if result.is_success:
-            self._mpesa_check_match(tx, result.amount, result.receiver_msisdn)
+            amount = self._mpesa_check_match(tx, result.amount, result.receiver_msisdn)
             tx._mpesa_pay(
                 receipt=result.receipt,
-                amount=result.amount,
+                amount=amount,
                 completed_at=result.completed_at,
                 receiver_name=result.receiver_name,
+                result_code=result.result_code,
                 result_desc=result.result_desc,
             )
             if result.utility_funds is not None and self._mpesa_float_report_due():
@@ -195,7 +207,10 @@ class G2PPaymentManagerMpesaResults(models.Model):
         return "ignored"
 
     def _mpesa_on_status(self, body, ocid=None):
-        result = self._mpesa_wire().parse_status_result(body)
+        return self._mpesa_apply_status(self._mpesa_wire().parse_status_result(body), ocid)
+
+    def _mpesa_apply_status(self, result, ocid=None):
+        """A status query's answer, from a callback or given in the response to the query."""
         tx = self._mpesa_lock_tx(ocid or result.original_conversation_id)
         if tx.state in const.TX_FINAL_STATES:
             return "ignored"
@@ -225,12 +240,13 @@ class G2PPaymentManagerMpesaResults(models.Model):
                 )
             if tx.receipt and result.receipt != tx.receipt:
                 raise CallbackRefused(f"receipt {result.receipt} differs from {tx.receipt}")
-            self._mpesa_check_match(tx, result.amount, None)
+            amount = self._mpesa_check_match(tx, result.amount, None)
             tx._mpesa_pay(
                 receipt=result.receipt,
-                amount=result.amount,
+                amount=amount,
                 completed_at=result.finalised_at,
                 receiver_name=(result.credit_party_name or "").split(" - ", 1)[-1] or None,
+                result_code=result.result_code,
                 result_desc=_("Confirmed by a status query."),
             )
             return "applied"

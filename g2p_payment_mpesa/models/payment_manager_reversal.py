@@ -125,6 +125,7 @@ class G2PPaymentManagerMpesaReversal(models.Model):
                 remarks=f"Reversal of {reversal.original_receipt}",
                 result_url=result_url,
                 timeout_url=timeout_url,
+                reference=reversal.reference,
             )
         except ValueError as exc:
             outcome = SubmitOutcome(OutcomeKind.REJECTED, code="G2P_INVALID", message=str(exc))
@@ -159,6 +160,19 @@ class G2PPaymentManagerMpesaReversal(models.Model):
         reversal = self._mpesa_lock_reversal(reversal_id=reversal_id)
         if not reversal or reversal.state not in (const.REV_REQUESTED, const.REV_ACCEPTED):
             return  # its result came before its acknowledgement: the result wins
+        if outcome.result is not None:
+            # The answer is the result (the OpenAPI's synchronous reversal).
+            reversal.write(
+                {
+                    "originator_conversation_id": outcome.originator_conversation_id or False,
+                    "conversation_id": outcome.conversation_id or False,
+                }
+            )
+            try:
+                self._mpesa_apply_reversal_result(outcome.result, reversal)
+            except CallbackRefused as exc:
+                reversal._mpesa_apply_review(outcome.code or "", outcome.message, str(exc))
+            return
         if outcome.kind == OutcomeKind.ACCEPTED:
             reversal.write(
                 {
@@ -219,9 +233,12 @@ class G2PPaymentManagerMpesaReversal(models.Model):
 
     def _mpesa_on_reversal_result(self, body, reference):
         self.ensure_one()
+        result = self._mpesa_wire().parse_reversal_result(body)
+        return self._mpesa_apply_reversal_result(result, self._mpesa_find_reversal(reference))
+
+    def _mpesa_apply_reversal_result(self, result, reversal):
+        """A reversal's result, from a callback or given in the answer to the request (OpenAPI)."""
         family = self._mpesa_wire()
-        result = family.parse_reversal_result(body)
-        reversal = self._mpesa_find_reversal(reference)
         code = result.result_code
         klass = family.classify_reversal_code(code)
         desc = result.result_desc or family.describe_reversal_code(code)
@@ -245,7 +262,7 @@ class G2PPaymentManagerMpesaReversal(models.Model):
             if result.amount_cents is not None and result.amount_cents != reversal.amount * 100:
                 raise CallbackRefused(
                     f"reversal {reversal.reference} result amount {result.amount_cents / 100} is not "
-                    f"KES {reversal.amount}"
+                    f"{self._mpesa_market().currency} {reversal.amount}"
                 )
             # Applied from any other state: M-Pesa's success is the proof the money came back.
             reversal._mpesa_apply_reversed(

@@ -84,3 +84,11 @@ class Family:
     # (synchronous answers) rather than only in callbacks.
     has_balance: bool = True
     results_in_response: bool = False
+    # Whether results name the amount paid (the OpenAPI's do not: they confirm our request).
+    results_carry_amount: bool = True
+    # (callback body or None, accepted) -> the JSON the listener answers M-Pesa with.
+    callback_answer: Callable[[Any, bool], dict] = lambda _body, accepted: (
+        {"ResultCode": 0, "ResultDesc": "Accepted"}
+        if accepted
+        else {"ResultCode": 1, "ResultDesc": "Rejected"}
+    )

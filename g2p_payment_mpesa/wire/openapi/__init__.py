@@ -9,6 +9,7 @@ from .client import OpenApiAuthError, OpenApiClient, OpenApiError, OpenApiSessio
 from .codes import classify_result_code, classify_reversal_code, describe_code
 from .config import OpenApiConfig, config_from_settings
 from .payloads import (
+    callback_answer,
     parse_balance_result,
     parse_queue_timeout,
     parse_result,
@@ -35,7 +36,7 @@ FAMILY = Family(
     name="openapi",
     label="Vodacom M-Pesa OpenAPI",
     required_settings=("base_url", "api_key", "public_key", "shortcode"),
-    optional_settings=("session_delay_seconds", "session_lifetime_seconds"),
+    optional_settings=("session_delay_seconds", "session_lifetime_seconds", "environment"),
     config=config_from_settings,
     client=lambda config, throttle: OpenApiClient(config, throttle=throttle),
     parse_result=parse_result,
@@ -52,6 +53,8 @@ FAMILY = Family(
     statement_error=StatementUnavailable,
     has_balance=False,
     results_in_response=True,
+    results_carry_amount=False,
+    callback_answer=callback_answer,
 )
 
 __all__ = [

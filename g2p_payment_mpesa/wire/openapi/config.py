@@ -85,11 +85,11 @@ def config_from_settings(settings, market) -> OpenApiConfig:
     """A config from the manager's settings (field name -> value) for ``market``: its URL context,
     country, currency, number plan, and the environment's path prefix."""
     paths = dict(market.api_paths)
-    optional = {
-        name: settings[name]
-        for name in ("session_delay_seconds", "session_lifetime_seconds")
-        if settings.get(name) not in (None, False, "")
-    }
+    optional = {}
+    for name in ("session_delay_seconds", "session_lifetime_seconds"):
+        value = settings.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            optional[name] = float(value)
     return OpenApiConfig(
         base_url=settings["base_url"],
         api_key=settings["api_key"],
@@ -98,7 +98,7 @@ def config_from_settings(settings, market) -> OpenApiConfig:
         market_context=paths["market_context"],
         country=paths["country"],
         currency=market.currency,
-        path_prefix=settings.get("path_prefix") or paths.get("path_prefix", SANDBOX_PREFIX),
+        path_prefix=PRODUCTION_PREFIX if settings.get("environment") == "production" else SANDBOX_PREFIX,
         min_amount=settings["min_amount"],
         max_amount=settings["max_amount"],
         number_plan=market.number_plan,

@@ -126,6 +126,18 @@ def parse_status_result(body) -> StatusResult:
     return status_result(body, query_id, query_id, None)
 
 
+def callback_answer(body, accepted: bool) -> dict:
+    """What the listener answers (the portal: output_OriginalConversationID, output_ResponseCode
+    "0", output_ResponseDesc "Successfully Accepted Result", output_ThirdPartyConversationID)."""
+    body = body if isinstance(body, dict) else {}
+    return {
+        "output_OriginalConversationID": str(body.get("input_OriginalConversationID") or ""),
+        "output_ResponseCode": "0" if accepted else "1",
+        "output_ResponseDesc": "Successfully Accepted Result" if accepted else "Rejected",
+        "output_ThirdPartyConversationID": str(body.get("input_ThirdPartyConversationID") or ""),
+    }
+
+
 def _none(what: str):
     def parse(body):
         raise MalformedPayload(f"the M-Pesa OpenAPI sends no {what}")
