@@ -3,7 +3,6 @@
 import logging
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -357,6 +356,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         by_payment = {tx.payment_id.id: tx for tx in open_txs}
         to_submit = Tx.browse()
         vals_list = []
+        new_id = self._mpesa_wire().new_conversation_id
         for payment in payments:
             tx = by_payment.get(payment.id)
             if tx:
@@ -371,7 +371,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
                 continue
             vals_list.append(
                 {
-                    "originator_conversation_id": str(uuid.uuid4()),
+                    "originator_conversation_id": new_id(),
                     "payment_id": payment.id,
                     "manager_id": self.id,
                     "msisdn": msisdn,

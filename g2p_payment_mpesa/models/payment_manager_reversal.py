@@ -55,6 +55,8 @@ class G2PPaymentManagerMpesaReversal(models.Model):
                 "amount": tx.amount,
                 "reason": reason,
                 "requested_by": self.env.user.id,
+                # Our id of the reversal, in the form the market's API takes it as its own key.
+                "reference": tx.manager_id._mpesa_wire().new_conversation_id(),
             }
             try:
                 with self.env.cr.savepoint():

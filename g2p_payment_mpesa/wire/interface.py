@@ -7,6 +7,7 @@ readers of what M-Pesa posts back. Every answer is in the outcome classes of :mo
 result), so the addon's models decide the same way for every family and never name one.
 """
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -86,6 +87,8 @@ class Family:
     results_in_response: bool = False
     # Whether results name the amount paid (the OpenAPI's do not: they confirm our request).
     results_carry_amount: bool = True
+    # Our idempotency key of a new request, in the form the API takes.
+    new_conversation_id: Callable[[], str] = lambda: str(uuid.uuid4())
     # (callback body or None, accepted) -> the JSON the listener answers M-Pesa with.
     callback_answer: Callable[[Any, bool], dict] = lambda _body, accepted: (
         {"ResultCode": 0, "ResultDesc": "Accepted"}

@@ -4,6 +4,8 @@ layer, built from the OpenAPI portal's documentation (docs/markets/vodacom-opena
 No Odoo import. The addon reaches it only through :data:`FAMILY` (``wire.for_market``).
 """
 
+import uuid
+
 from ..interface import Family
 from .client import OpenApiAuthError, OpenApiClient, OpenApiError, OpenApiSessionUnavailable, encrypt
 from .codes import classify_result_code, classify_reversal_code, describe_code
@@ -55,6 +57,8 @@ FAMILY = Family(
     results_in_response=True,
     results_carry_amount=False,
     callback_answer=callback_answer,
+    # input_ThirdPartyConversationID: letters and digits only (the portal's regex), up to 40.
+    new_conversation_id=lambda: uuid.uuid4().hex,
 )
 
 __all__ = [

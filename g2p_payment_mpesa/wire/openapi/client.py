@@ -46,6 +46,8 @@ _logger = logging.getLogger(__name__)
 
 THROTTLED_RETRY_AFTER = 1.0
 _REFERENCE = re.compile(r"[^0-9A-Za-z]")
+# input_ThirdPartyConversationID as the portal's regex allows it (FAMILY.new_conversation_id).
+_CONVERSATION_ID = re.compile(r"[0-9A-Za-z_ +]{1,40}")
 
 
 class OpenApiError(WireError):
@@ -152,6 +154,7 @@ class OpenApiClient(PooledClient):
             currency=self.config.currency,
         )
         self._check_msisdn(req.msisdn)
+        self._check_conversation_id(req.originator_conversation_id)
         payload = {
             "input_Amount": str(req.amount),
             "input_Country": self.config.country,
@@ -217,6 +220,7 @@ class OpenApiClient(PooledClient):
     def reverse(self, req: ReversalRequest) -> SubmitOutcome:
         """Reverse a transaction by its receipt, for its whole amount (PUT reversal)."""
         conversation_id = req.reference or uuid.uuid4().hex
+        self._check_conversation_id(conversation_id)
         payload = {
             "input_Country": self.config.country,
             "input_ReversalAmount": str(req.amount),
@@ -232,6 +236,14 @@ class OpenApiClient(PooledClient):
         return outcome
 
     # --- plumbing ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_conversation_id(conversation_id: str) -> None:
+        if not _CONVERSATION_ID.fullmatch(conversation_id or ""):
+            raise ValueError(
+                f"ThirdPartyConversationID {conversation_id!r} must be 1 to 40 letters and digits "
+                "(make it with the family's new_conversation_id)"
+            )
 
     def _check_msisdn(self, msisdn: str) -> None:
         plan = self.config.number_plan
