@@ -198,6 +198,14 @@ def test_numbers_and_amounts_are_checked_before_anything_is_sent():
     assert not transport.requests
 
 
+def test_remarks_are_sent_as_the_portals_free_text_allows():
+    ok = answer(201, "INS-0", output_TransactionID="8H1ABCDEF6")
+    client, transport, _sleeps = client_for({SESSION: [SESSION_OK], B2C: [ok]})
+    request = B2CRequest(**{**b2c().__dict__, "remarks": "M-Pesa: cycle 1/2026 (Dodoma)"})
+    client.b2c_submit(request)
+    assert json.loads(transport.calls(B2C)[0].body)["input_PaymentItemsDesc"] == "M Pesa cycle 1 2026 Dodoma"
+
+
 def test_lesotho_pays_eleven_digit_numbers():
     ok = answer(201, "INS-0", output_TransactionID="8H1ABCDEF2")
     routes = {path.replace("vodacomTZN", "vodacomLES"): [r] for path, r in ((SESSION, SESSION_OK), (B2C, ok))}

@@ -46,6 +46,8 @@ _logger = logging.getLogger(__name__)
 
 THROTTLED_RETRY_AFTER = 1.0
 _REFERENCE = re.compile(r"[^0-9A-Za-z]")
+# What the portal's regex for free text (input_PaymentItemsDesc) leaves out: sent as spaces.
+_NOT_DESC = re.compile(r"[^0-9A-Za-z_ +]+")
 # input_ThirdPartyConversationID as the portal's regex allows it (FAMILY.new_conversation_id).
 _CONVERSATION_ID = re.compile(r"[0-9A-Za-z_ +]{1,40}")
 
@@ -79,6 +81,12 @@ def encrypt(public_key: str, text: str) -> str:
 def transaction_reference(conversation_id: str) -> str:
     """input_TransactionReference (1 to 20 letters and digits) from our conversation id."""
     return _REFERENCE.sub("", conversation_id)[:20] or "G2P"
+
+
+def payment_items_desc(text: str) -> str:
+    """input_PaymentItemsDesc (1 to 256 of letters, digits, ``_``, ``+`` and spaces) from our
+    remarks: "M-Pesa: cycle 1/2026" becomes "M Pesa cycle 1 2026"."""
+    return " ".join(_NOT_DESC.sub(" ", text or "").split())[:256]
 
 
 class OpenApiClient(PooledClient):
@@ -163,7 +171,7 @@ class OpenApiClient(PooledClient):
             "input_ServiceProviderCode": self.config.service_provider_code,
             "input_ThirdPartyConversationID": req.originator_conversation_id,
             "input_TransactionReference": transaction_reference(req.originator_conversation_id),
-            "input_PaymentItemsDesc": (req.remarks or self.config.payment_items_desc)[:256],
+            "input_PaymentItemsDesc": payment_items_desc(req.remarks) or self.config.payment_items_desc,
         }
         outcome = self._call("POST", "b2cPayment", req.originator_conversation_id, json_payload=payload)
         if outcome.accepted and outcome.result is None and outcome.request_id:
