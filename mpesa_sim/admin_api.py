@@ -53,12 +53,28 @@ def info(request: Request):
     from mpesa_sim import organisation
 
     sim = _sim(request)
-    return {
+    answer = {
         **sim.org,
         "initiator": sim.db.get_setting("initiator"),
         "config": sim.config,
         "market": sim.market.public(),
         "simple_mpesa": {"agent": organisation.DEMO_AGENT, "administrator": organisation.DEMO_ADMIN},
+    }
+    if sim.openapi is not None:
+        answer["openapi"] = openapi_settings(sim)
+    return answer
+
+
+def openapi_settings(sim: Simulator) -> dict:
+    """What an OpenAPI client is configured with (an OpenAPI market's simulator only)."""
+    return {
+        "api_key": sim.openapi["api_key"],
+        "public_key": sim.openapi["public_key"],
+        "service_provider_code": sim.org["shortcode"],
+        "market_context": sim.market.openapi["context"],
+        "country": sim.market.openapi["country"],
+        "currency": sim.market.currency,
+        "path_prefix": sim.market.openapi["path_prefix"],
     }
 
 

@@ -10,7 +10,9 @@ DEFAULT_DB = "./mpesa_sim.sqlite3"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mpesa-sim", description="A local M-Pesa (Daraja B2C) simulator.")
+    parser = argparse.ArgumentParser(
+        prog="mpesa-sim", description="A local M-Pesa (Daraja B2C, Vodacom OpenAPI) simulator."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     db_help = f"SQLite file (default $MPESA_SIM_DB or {DEFAULT_DB})"
 
@@ -24,13 +26,16 @@ def main(argv: list[str] | None = None) -> int:
         help="admin token (default: generated at first start and stored)",
     )
     serve.add_argument("--no-demo", action="store_true", help="no demo wallets/till/agent on a new database")
+    from mpesa_sim.markets import MARKETS
+
     serve.add_argument(
         "--market",
         type=str.upper,
-        choices=["KE", "ET"],
+        choices=list(MARKETS),
         default=os.environ.get("MPESA_SIM_MARKET") or None,
-        help="KE (Kenya, the default for a new database) or ET (Ethiopia); one market per process."
-        " Stored in the database: a restart keeps it, another market is refused",
+        help="KE (Kenya, the default for a new database) or ET (Ethiopia): Daraja; TZ (Tanzania), CD (DR"
+        " Congo), LS (Lesotho) or GH (Ghana): Vodacom's M-Pesa OpenAPI. One market per process, stored in"
+        " the database: a restart keeps it, another market is refused",
     )
     serve.add_argument("--log-level", default="warning")
 
@@ -82,15 +87,39 @@ def banner(sim, base_url: str, db_path: str) -> str:
         f"  pages             {base_url}/phone (a beneficiary's phone), {base_url}/console (operator)",
         f"  database          {os.path.abspath(db_path)}",
         f"  admin token       {sim.admin_token}   (Authorization: Bearer ... on /sim/admin/*)",
-        f"  consumer key      {org['consumer_key']}",
-        f"  consumer secret   {org['consumer_secret']}",
-        f"  B2C shortcode     {org['shortcode']} ({org['org_name']})",
+    ]
+    market_line = (
         f"  market            {market.code} ({market.country}, {market.operator}),"
-        f" currency {market.currency}, USSD {market.ussd_code}",
-        f"  Daraja paths      token GET {paths['token']}, B2C POST {paths['b2c']},"
-        f" status {paths['status']}, balance {paths['balance']}, reversal {paths['reversal']}",
-        f"  initiator         {org['initiator_name']} / {org['initiator_password']}",
-        f"  certificate       {base_url}/sim/certificate.pem (encrypt the initiator password with it)",
+        f" currency {market.currency}, USSD {market.ussd_code}"
+    )
+    if market.is_openapi:
+        cfg = sim.config
+        lines += [
+            f"  API key           {sim.openapi['api_key']}",
+            f"  public key        {base_url}/sim/openapi/public-key (base64 DER; encrypt the API key and"
+            " the SessionID with it)",
+            f"  ServiceProvider   {org['shortcode']} ({org['org_name']})",
+            market_line,
+            f"  OpenAPI paths     {market.openapi['path_prefix']}/{market.openapi['context']}/:"
+            " getSession/ GET, b2cPayment/ POST, queryTransactionStatus/ GET, reversal/ PUT"
+            " (also under /openapi/ipg/v2)",
+            f"  input_Country     {market.openapi['country']}, input_Currency {market.currency}",
+            f"  sessions          live after {cfg['openapi_session_delay_seconds']} s, for"
+            f" {cfg['openapi_session_lifetime_seconds']} s; answers {cfg['openapi_b2c_mode']}"
+            + (f", results to {cfg['openapi_callback_url']}" if cfg["openapi_callback_url"] else ""),
+        ]
+    else:
+        lines += [
+            f"  consumer key      {org['consumer_key']}",
+            f"  consumer secret   {org['consumer_secret']}",
+            f"  B2C shortcode     {org['shortcode']} ({org['org_name']})",
+            market_line,
+            f"  Daraja paths      token GET {paths['token']}, B2C POST {paths['b2c']},"
+            f" status {paths['status']}, balance {paths['balance']}, reversal {paths['reversal']}",
+            f"  initiator         {org['initiator_name']} / {org['initiator_password']}",
+            f"  certificate       {base_url}/sim/certificate.pem (encrypt the initiator password with it)",
+        ]
+    lines += [
         f"  simple-mpesa      agent {agent['email']} / {agent['password']};"
         f" administrator {admin['email']} / {admin['password']}",
         "  wallets (PIN 1234 unless seeded otherwise):",

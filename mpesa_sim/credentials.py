@@ -1,4 +1,5 @@
-"""The organisation's secrets: RSA key + certificate for SecurityCredential, PINs, passwords."""
+"""The organisation's secrets: RSA key + certificate for SecurityCredential, the OpenAPI key pair and
+API key, PINs, passwords."""
 
 from __future__ import annotations
 
@@ -40,6 +41,42 @@ def generate_key_and_certificate(common_name: str = "mpesa-sim") -> tuple[str, s
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+# Vodacom's OpenAPI key is 4096-bit (vodacom-openapi.md 2); the simulator's is smaller for speed:
+# a client must not depend on the size.
+OPENAPI_KEY_BITS = 2048
+
+
+def generate_openapi_key(bits: int = OPENAPI_KEY_BITS) -> tuple[str, str]:
+    """The OpenAPI key pair: (private key PEM, public key as base64 DER SubjectPublicKeyInfo, the way
+    Vodacom's portal shows it)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return key_pem, public_key_base64(key_pem)
+
+
+def public_key_base64(key_pem: str) -> str:
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
+def openapi_bearer(public_key_b64: str, secret: str) -> str:
+    """What an OpenAPI client sends after ``Bearer``: base64(RSA PKCS#1 v1.5(public key, secret)),
+    the secret being the API key (getSession) or the SessionID (every other call)."""
+    public_key = serialization.load_der_public_key(base64.b64decode(public_key_b64))
+    return base64.b64encode(public_key.encrypt(secret.encode(), padding.PKCS1v15())).decode()
+
+
+def new_openapi_api_key() -> str:
+    """An application's API key: 32 alphanumeric characters, like the portal's."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(32))
 
 
 def certificate_der(cert_pem: str) -> bytes:

@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,                -- b2c, reversal, till_payment, deposit, transfer, withdraw,
                                        -- float_transfer
-    api TEXT,                          -- b2c_v3, b2c_v1, b2c_validate, reversal
+    api TEXT,                          -- b2c_v3, b2c_v1, b2c_validate, reversal, openapi_b2c,
+                                       -- openapi_reversal
     receipt TEXT UNIQUE,
     originator_conversation_id TEXT UNIQUE,
     conversation_id TEXT,
@@ -91,6 +92,7 @@ CREATE TABLE IF NOT EXISTS transactions (
 CREATE INDEX IF NOT EXISTS transactions_party_b ON transactions(party_b);
 CREATE INDEX IF NOT EXISTS transactions_status ON transactions(status);
 CREATE INDEX IF NOT EXISTS transactions_to ON transactions(to_account, status, finalised_at);
+CREATE INDEX IF NOT EXISTS transactions_conversation ON transactions(conversation_id);
 -- The organisation's accounts' journal (their statement): one entry per change of balance, in
 -- the write transaction that made it, so the order of ids is the order of the balances.
 CREATE TABLE IF NOT EXISTS account_entries (
@@ -105,6 +107,13 @@ CREATE TABLE IF NOT EXISTS account_entries (
 CREATE INDEX IF NOT EXISTS account_entries_at ON account_entries(account_ref, created_at);
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+-- Vodacom OpenAPI markets' sessions (getSession): live from live_at until expires_at (Unix seconds).
+CREATE TABLE IF NOT EXISTS openapi_sessions (
+    session_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    live_at REAL NOT NULL,
     expires_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS callbacks (

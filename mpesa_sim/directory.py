@@ -27,13 +27,14 @@ class SeedError(ValueError):
 
 
 def normalise_msisdn(raw: str) -> str:
-    """2547XXXXXXXX from '+254 7..', '07..', '7..' (in Ethiopia 2517... from '07..' and so on);
-    anything else is returned digits-only."""
+    """2547XXXXXXXX from '+254 7..', '07..', '7..' (in Ethiopia 2517... from '07..' and so on, in
+    Lesotho 2665XXXXXXX from '5XXXXXXX'); anything else is returned digits-only."""
     market = markets.current()
     digits = re.sub(r"[\s\-()]", "", str(raw)).lstrip("+")
-    if digits.startswith("0") and len(digits) == 10:
+    national = market.national_length  # 9; Lesotho's are 8
+    if digits.startswith("0") and len(digits) == national + 1:
         digits = market.country_code + digits[1:]
-    elif len(digits) == 9 and digits[0] in market.local_lead_digits:
+    elif len(digits) == national and digits[0] in market.local_lead_digits:
         digits = market.country_code + digits
     return digits
 

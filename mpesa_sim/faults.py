@@ -1,8 +1,9 @@
 """Faults switchable at run time: which ones fire, for whom, how often, reproducibly.
 
 A fault rule is ``{"rate": 0..1, "msisdn": glob, "msisdn_regex": regex, ...parameters}``; a rule
-with a pattern only fires for requests whose PartyB matches it. Decisions come from one
-``random.Random(seed)``, so a given seed and request order fire the same faults again.
+with a pattern only fires for requests whose PartyB (OpenAPI: input_CustomerMSISDN, or the reversed
+payment's) matches it. Decisions come from one ``random.Random(seed)``, so a given seed and request
+order fire the same faults again.
 """
 
 from __future__ import annotations
@@ -15,31 +16,56 @@ from typing import Any
 
 from mpesa_sim.db import Database
 
+# Every kind applies to the Daraja markets (Kenya, Ethiopia); the OpenAPI markets (Tanzania, DR
+# Congo, Lesotho, Ghana) apply those whose doc says "OpenAPI" (to b2cPayment, reversal and the
+# status query; never to getSession). The callback kinds act on OpenAPI's async mode only.
 KINDS: dict[str, dict[str, Any]] = {
-    "sync_500": {"doc": "HTTP 500 500.001.1001; the request was NOT processed"},
-    "sync_500_processed": {
-        "doc": "the request IS accepted and processed, yet the answer is HTTP 500 (outcome unknown)"
+    "sync_500": {
+        "doc": "HTTP 500 500.001.1001; the request was NOT processed."
+        " OpenAPI: HTTP 500 with INS-1, not processed"
     },
-    "spike_arrest": {"doc": "HTTP 500 500.003.02 Spike arrest violation; not processed"},
-    "slow_response": {"doc": "the synchronous answer comes delay_ms late", "delay_ms": 2000},
-    "no_callback": {"doc": "accepted and processed, but no result callback is ever sent"},
-    "duplicate_callback": {"doc": "the result callback is sent `copies` times", "copies": 2},
-    "late_callback": {"doc": "the callback is sent delay_ms after processing", "delay_ms": 3000},
+    "sync_500_processed": {
+        "doc": "the request IS accepted and processed, yet the answer is HTTP 500 (outcome unknown)."
+        " OpenAPI: processed, answered HTTP 408 INS-9 Request timeout"
+    },
+    "ins_1": {
+        "doc": "OpenAPI only: HTTP 400 INS-1 Internal Error, which says nothing about the outcome;"
+        " `processed` says whether the request still went through",
+        "processed": False,
+    },
+    "spike_arrest": {"doc": "HTTP 500 500.003.02 Spike arrest violation; not processed (Daraja only)"},
+    "slow_response": {"doc": "the synchronous answer comes delay_ms late (also OpenAPI)", "delay_ms": 2000},
+    "no_callback": {
+        "doc": "accepted and processed, but no result callback is ever sent (also OpenAPI async)"
+    },
+    "duplicate_callback": {
+        "doc": "the result callback is sent `copies` times (also OpenAPI async)",
+        "copies": 2,
+    },
+    "late_callback": {
+        "doc": "the callback is sent delay_ms after processing (also OpenAPI async)",
+        "delay_ms": 3000,
+    },
     "out_of_order_callback": {
-        "doc": "each callback waits a random 0..delay_ms, so later ones overtake",
+        "doc": "each callback waits a random 0..delay_ms, so later ones overtake (also OpenAPI async)",
         "delay_ms": 1000,
     },
     "queue_timeout": {
         "doc": "a notice goes to QueueTimeOutURL instead of the result; `processed` says whether the payment"
-        " still went through; `shape` is 'result' (Result envelope, code 1037) or 'echo' (the request)",
+        " still went through; `shape` is 'result' (Result envelope, code 1037) or 'echo' (the request)"
+        " (Daraja only)",
         "processed": False,
         "shape": "result",
     },
-    "transient_result": {"doc": "result `code` (17 or 26) and no money moved", "code": 17},
-    "callback_delivery_failure": {"doc": "the callback is recorded but deliberately not delivered"},
+    "transient_result": {"doc": "result `code` (17 or 26) and no money moved (Daraja only)", "code": 17},
+    "callback_delivery_failure": {
+        "doc": "the callback is recorded but deliberately not delivered (also OpenAPI async)"
+    },
     "lost_result": {
         "doc": "accepted and processed (money moves), but no result callback is ever sent and every"
-        " later status query about it is acknowledged, its result never sent"
+        " later status query about it is acknowledged, its result never sent. OpenAPI: processed;"
+        " no callback (async) or an HTTP 408 INS-9 answer (sync), and every status query about it is"
+        " answered HTTP 408 INS-9"
     },
 }
 
@@ -85,6 +111,8 @@ def validate(config: Any) -> dict:
                 raise FaultError(f"{kind}: {key} must be a non-negative integer")
         if kind == "transient_result" and clean["code"] not in (17, 26):
             raise FaultError("transient_result: code is 17 or 26")
+        if kind == "ins_1" and not isinstance(clean["processed"], bool):
+            raise FaultError("ins_1: processed is true or false")
         if kind == "queue_timeout" and clean["shape"] not in ("result", "echo"):
             raise FaultError("queue_timeout: shape is 'result' or 'echo'")
         out[kind] = clean

@@ -1,17 +1,19 @@
-"""The markets the simulator can be: Kenya (the default) and Ethiopia, on the same ledger engine.
+"""The markets the simulator can be, on the same ledger engine: Kenya (the default) and Ethiopia
+(Safaricom's Daraja), Tanzania, DR Congo, Lesotho and Ghana (Vodacom's M-Pesa OpenAPI).
 
-A market is data: country, currency, number plan, limits, API paths, token error shape, USSD code
-and menu languages, demo organisation and wallets. One simulator process serves one market
-(``mpesa-sim serve --market ET``); the market is stored in the database at its first start, a
-restart keeps it, and a database made for one market refuses to start as another.
+A market is data: API family, country, currency, number plan, limits, API paths, token error
+shape, USSD code and menu languages, demo organisation and wallets. One simulator process serves
+one market (``mpesa-sim serve --market ET``); the market is stored in the database at its first
+start, a restart keeps it, and a database made for one market refuses to start as another.
 
 The process's market is set once by ``Simulator`` (``activate``); the small pure helpers (number
 normalisation, SMS and USSD wording, balance strings) read it with ``current()`` so that no call
 site needs another argument. Kenya is active until a simulator says otherwise.
 
-Ethiopian facts come from docs/markets/ethiopia.md with its confidence marks; where that research
-found nothing (per-transaction limits, result codes, SMS wording, receipt format, ID number
-format) the value here is the simulator's own choice and ``notes`` says so.
+Ethiopian facts come from docs/markets/ethiopia.md with its confidence marks, the OpenAPI markets'
+from docs/markets/vodacom-openapi.md; where that research found nothing (per-transaction limits,
+result codes, SMS wording, receipt format, ID number format) the value here is the simulator's
+own choice and ``notes`` says so.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class Market:
     demo_wallets: tuple
     demo_tills: tuple
     notes: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    api_family: str = "daraja"  # "daraja" (Safaricom) or "openapi" (Vodacom's M-Pesa OpenAPI)
+    national_length: int = 9  # digits of a national number after the country code
+    # OpenAPI markets: context (the URL's market part), country (input_Country), msisdn (the
+    # input_CustomerMSISDN pattern). Empty for Daraja markets.
+    openapi: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def public(self) -> dict:
         """What the pages and ``/sim/market`` show: nothing secret."""
@@ -64,7 +71,14 @@ class Market:
             "limits": dict(self.limits),
             "api_paths": dict(self.api_paths),
             "notes": dict(self.notes),
+            "api_family": self.api_family,
+            "national_length": self.national_length,
+            **({"openapi": dict(self.openapi)} if self.openapi else {}),
         }
+
+    @property
+    def is_openapi(self) -> bool:
+        return self.api_family == "openapi"
 
 
 KENYA = Market(
@@ -250,7 +264,291 @@ ETHIOPIA = Market(
     ),
 )
 
-MARKETS = MappingProxyType({m.code: m for m in (KENYA, ETHIOPIA)})
+# -- Vodacom's M-Pesa OpenAPI markets (docs/markets/vodacom-openapi.md) ---------------------------
+OPENAPI_SANDBOX_PREFIX = "/sandbox/ipg/v2"
+OPENAPI_PRODUCTION_PREFIX = "/openapi/ipg/v2"
+OPENAPI_PREFIXES = (OPENAPI_SANDBOX_PREFIX, OPENAPI_PRODUCTION_PREFIX)
+# role -> the API's name in the URL (vodacom-openapi.md 1, PORTAL endpoint tables [H])
+OPENAPI_APIS = MappingProxyType(
+    {
+        "session": "getSession",
+        "b2c": "b2cPayment",
+        "status": "queryTransactionStatus",
+        "reversal": "reversal",
+    }
+)
+
+_OPENAPI_NOTES = {
+    "API": "Vodacom M-Pesa OpenAPI (vodacom-openapi.md 1-6 [H]): GET getSession/, POST b2cPayment/, GET"
+    " queryTransactionStatus/ (query parameters), PUT reversal/; sandbox and production prefixes both served",
+    "session": "activation delay (docs: up to 30 s [H]) and lifetime are config settings"
+    " (openapi_session_delay_seconds, openapi_session_lifetime_seconds); the answer to an unknown,"
+    " not-yet-live or expired session is NOT documented: HTTP 401 INS-6 Transaction Failed is the"
+    " simulator's choice (config openapi_invalid_session_status/_code/_desc)",
+    "sync or async": "per application in the real portal (NOT FOUND which); here config openapi_b2c_mode"
+    " (sync|async) and openapi_callback_url (the application's Response URL)",
+    "limits": "no per-transaction cap is public (vodacom-openapi.md 7): minimum, maximum, recipient daily"
+    " limit and balance cap are the simulator's choice; breaching the recipient's daily limit or balance"
+    " cap is INS-990 (Customer Transaction Value Limit Breached)",
+    "inactive account": "the OpenAPI tables have no inactive-account code: a frozen (or unregistered)"
+    " customer is HTTP 400 INS-2051 MSISDN invalid. (the simulator's choice)",
+    "duplicates": "what INS-10 compares is NOT FOUND: here any input_ThirdPartyConversationID already"
+    " received (B2C or reversal, whatever its outcome) is 409 INS-10",
+    "SMS, receipts, ID numbers, times": "the simulator's choice: Kenya's SMS wording and 10-character"
+    " receipts in the market's currency, times in EAT (UTC+3) as in every market of the simulator",
+}
+
+
+def _openapi_paths(context: str) -> MappingProxyType:
+    return MappingProxyType(
+        {role: f"{OPENAPI_SANDBOX_PREFIX}/{context}/{api}/" for role, api in OPENAPI_APIS.items()}
+    )
+
+
+def _openapi_market(
+    *,
+    context: str,
+    country_input: str,
+    msisdn_digits: tuple[int, int] = (12, 14),
+    notes: dict,
+    **fields,
+) -> Market:
+    low, high = msisdn_digits
+    return Market(
+        api_family="openapi",
+        openapi=MappingProxyType(
+            {
+                "context": context,
+                "country": country_input,
+                "msisdn": f"^[0-9]{{{low},{high}}}$",
+                "path_prefix": OPENAPI_SANDBOX_PREFIX,
+                "path_prefixes": list(OPENAPI_PREFIXES),
+            }
+        ),
+        api_paths=_openapi_paths(context),
+        token_errors="openapi",
+        invalid_token=(401, "INS-6", "Transaction Failed"),
+        shortcode_digits=(4, 12),  # input_ServiceProviderCode ^([0-9A-Za-z]{4,12})$ [H]
+        sms_promo="",
+        notes=MappingProxyType({**_OPENAPI_NOTES, **notes}),
+        **fields,
+    )
+
+
+def _wallets(country: str, people: list[tuple], unregistered: str, frozen: tuple[str, str]) -> tuple:
+    """Demo wallets: (msisdn, first, last, id_number, balance or None) each, one unregistered line
+    and one frozen account."""
+    wallets = []
+    for msisdn, first, last, id_number, balance in people:
+        wallet = {
+            "msisdn": msisdn,
+            "first_name": first,
+            "last_name": last,
+            "id_number": id_number,
+            "email": f"{first.lower()}.{country}@mpesa-sim.local",
+        }
+        if balance is not None:
+            wallet["balance"] = balance
+        wallets.append(wallet)
+    wallets.append(
+        {"msisdn": unregistered, "first_name": "Unregistered", "last_name": "Line", "registered": False}
+    )
+    wallets.append(
+        {
+            "msisdn": frozen[0],
+            "first_name": "Frozen",
+            "last_name": "Account",
+            "id_number": frozen[1],
+            "status": "frozen",
+        }
+    )
+    return tuple(wallets)
+
+
+TANZANIA = _openapi_market(
+    code="TZ",
+    country="Tanzania",
+    operator="Vodacom Tanzania",
+    currency="TZS",
+    money="Tsh",
+    country_code="255",
+    # Vodacom: 74, 75, 76 and 79 (libphonenumber carrier file [H]); 6x and the other 7x are Yas/Tigo
+    # and Airtel: read as Tanzanian, refused as not M-Pesa.
+    mobile=re.compile(r"^2557[4569]\d{7}$"),
+    local_lead_digits="67",
+    number_plan="Vodacom Tanzania M-Pesa number (25574/75/76/79XXXXXXX)",
+    example_msisdn="255754123456",
+    context="vodacomTZN",
+    country_input="TZN",
+    limits=MappingProxyType(
+        {
+            "min_amount": 1,
+            "max_amount": 5_000_000,
+            "recipient_daily_limit": 10_000_000,
+            "recipient_balance_cap": 20_000_000,
+        }
+    ),
+    ussd_code="*150*00#",
+    languages=(("en", "English"), ("sw", "Kiswahili")),
+    help_line="Call 100",
+    org=MappingProxyType({"shortcode": "000000", "org_name": "OpenG2P Demo Ministry Tanzania"}),
+    # NIDA-style 20-digit ID numbers: the simulator's choice.
+    demo_wallets=_wallets(
+        "tz",
+        [
+            ("255754123456", "Neema", "Mwakyusa", "19900101123450000123", "1000"),
+            ("255764000001", "Juma", "Mwinyi", "19850615234560000234", "0"),
+            ("255744000002", "Rehema", "Kimaro", "19920303345670000345", "250"),
+            ("255794000003", "Baraka", "Massawe", "19781120456780000456", None),
+        ],
+        "255759000004",
+        ("255740000005", "19950505567890000567"),
+    ),
+    demo_tills=({"till_number": "123456", "name": "Kariakoo Grocers"},),
+    notes={
+        "USSD": "*150*00# (vodacom.co.tz [H]); menu in English and Kiswahili, its wording the simulator's",
+        "prefixes": "Vodacom 74, 75, 76, 79 (libphonenumber; 72 is listed too but not taken here)",
+        "help line": "'Call 100' is the simulator's choice",
+    },
+)
+
+DR_CONGO = _openapi_market(
+    code="CD",
+    country="DR Congo",
+    operator="Vodacom DR Congo",
+    currency="USD",
+    money="USD ",
+    country_code="243",
+    mobile=re.compile(r"^2438[123]\d{7}$"),
+    local_lead_digits="89",  # 8x and 9x are Congolese mobiles; only Vodacom's 81-83 are M-Pesa
+    number_plan="Vodacom DR Congo M-Pesa number (24381/82/83XXXXXXX)",
+    example_msisdn="243812345678",
+    context="vodacomDRC",
+    country_input="DRC",
+    limits=MappingProxyType(
+        {
+            "min_amount": 1,
+            "max_amount": 5_000,
+            "recipient_daily_limit": 10_000,
+            "recipient_balance_cap": 20_000,
+        }
+    ),
+    ussd_code="*1222#",
+    languages=(("en", "English"),),
+    help_line="Contact customer care",
+    org=MappingProxyType({"shortcode": "000243", "org_name": "OpenG2P Demo Ministry DR Congo"}),
+    demo_wallets=_wallets(
+        "cd",
+        [
+            ("243812345678", "Esther", "Mukendi", "1234567890", "100"),
+            ("243822000001", "Jean", "Ilunga", "2345678901", "0"),
+            ("243832000002", "Nadine", "Kalala", "3456789012", "25"),
+            ("243812000003", "Didier", "Tshibangu", "4567890123", None),
+        ],
+        "243829000004",
+        ("243810000005", "5678901234"),
+    ),
+    demo_tills=({"till_number": "123456", "name": "Marche de la Liberte"},),
+    notes={
+        "currency": "USD (PORTAL market table [H]); CDF only in weak sources",
+        "USSD": "NOT FOUND: *1222# is the simulator's choice (unverified memory); menu in English only"
+        " (the simulator writes no French, Lingala or Swahili menu for DR Congo)",
+        "prefixes": "Vodacom 81, 82 (libphonenumber) and 83 (the brief; the stored carrier file lacks it)",
+    },
+)
+
+LESOTHO = _openapi_market(
+    code="LS",
+    country="Lesotho",
+    operator="Vodacom Lesotho",
+    currency="LSL",
+    money="LSL ",
+    country_code="266",
+    mobile=re.compile(r"^2665\d{7}$"),
+    national_length=8,
+    local_lead_digits="56",  # 5x Vodacom, 6x Econet (read as Lesotho's, refused as not M-Pesa)
+    number_plan="Vodacom Lesotho M-Pesa number (2665XXXXXXX)",
+    example_msisdn="26658123456",
+    context="vodacomLES",
+    country_input="LES",
+    msisdn_digits=(11, 14),  # 266 + 8 digits = 11, which the documented ^[0-9]{12,14}$ refuses
+    limits=MappingProxyType(
+        {
+            "min_amount": 1,
+            "max_amount": 100_000,
+            "recipient_daily_limit": 200_000,
+            "recipient_balance_cap": 500_000,
+        }
+    ),
+    ussd_code="*111#",
+    languages=(("en", "English"),),
+    help_line="Contact customer care",
+    org=MappingProxyType({"shortcode": "000266", "org_name": "OpenG2P Demo Ministry Lesotho"}),
+    demo_wallets=_wallets(
+        "ls",
+        [
+            ("26658123456", "Palesa", "Mohapi", "012345678901", "1000"),
+            ("26659000001", "Thabo", "Mofokeng", "023456789012", "0"),
+            ("26657000002", "Lineo", "Letsie", "034567890123", "250"),
+            ("26650000003", "Tumelo", "Ramakatane", "045678901234", None),
+        ],
+        "26659900004",
+        ("26650000005", "056789012345"),
+    ),
+    demo_tills=({"till_number": "123456", "name": "Maseru Corner Cafe"},),
+    notes={
+        "USSD": "*111# option 4 M-Pesa (vodacom.co.ls FAQ [H]); the simulator's menu answers *111# directly,"
+        " in English only (no Sesotho)",
+        "numbers": "266 + 8 digits: input_CustomerMSISDN accepts 11 to 14 digits here ([M])",
+    },
+)
+
+GHANA = _openapi_market(
+    code="GH",
+    country="Ghana",
+    operator="Vodafone (Telecel) Ghana",
+    currency="GHS",
+    money="GHS ",
+    country_code="233",
+    mobile=re.compile(r"^233(20|50)\d{7}$"),
+    local_lead_digits="25",  # 2x and 5x are Ghanaian mobiles; Vodafone/Telecel's are 20 and 50
+    number_plan="Vodafone (Telecel) Ghana number (23320/50XXXXXXX)",
+    example_msisdn="233201234567",
+    context="vodafoneGHA",
+    country_input="GHA",
+    limits=MappingProxyType(
+        {
+            "min_amount": 1,
+            "max_amount": 50_000,
+            "recipient_daily_limit": 100_000,
+            "recipient_balance_cap": 200_000,
+        }
+    ),
+    ussd_code="*110#",
+    languages=(("en", "English"),),
+    help_line="Contact customer care",
+    org=MappingProxyType({"shortcode": "000233", "org_name": "OpenG2P Demo Ministry Ghana"}),
+    # Ghana Card style ID numbers: the simulator's choice.
+    demo_wallets=_wallets(
+        "gh",
+        [
+            ("233201234567", "Ama", "Mensah", "GHA-123456789-0", "1000"),
+            ("233502000001", "Kwame", "Asante", "GHA-234567890-1", "0"),
+            ("233202000002", "Abena", "Owusu", "GHA-345678901-2", "250"),
+            ("233501000003", "Kofi", "Boateng", "GHA-456789012-3", None),
+        ],
+        "233209000004",
+        ("233500000005", "GHA-567890123-4"),
+    ),
+    demo_tills=({"till_number": "123456", "name": "Makola Market Stall"},),
+    notes={
+        "USSD": "*110# ([M]); the wallet is Telecel Cash today, the simulator's menus still say M-PESA",
+        "limits": "BoG KYC tiers cap daily amounts at GHS 2,000/10,000/15,000 ([M]); the limits here are"
+        " the simulator's choice (maximum 50,000, daily 100,000, balance 200,000), not the tiers",
+    },
+)
+
+MARKETS = MappingProxyType({m.code: m for m in (KENYA, ETHIOPIA, TANZANIA, DR_CONGO, LESOTHO, GHANA)})
 DEFAULT = KENYA.code
 
 _current = KENYA

@@ -36,6 +36,29 @@ DEFAULT_CONFIG = {
     "ussd_pin_attempts": 3,
 }
 
+# The OpenAPI markets' own settings, also through PUT /sim/admin/config (Kenya and Ethiopia have
+# none of them).
+OPENAPI_CONFIG = {
+    # "SessionID can take up to 30 seconds to become 'live'" (vodacom-openapi.md 2 [H])
+    "openapi_session_delay_seconds": 30,
+    "openapi_session_lifetime_seconds": 3600,
+    # Synchronous answers (receipt in the 201) or asynchronous ones (result POSTed to the
+    # application's Response URL): per application in the real portal.
+    "openapi_b2c_mode": "sync",
+    "openapi_callback_url": "",
+    # The answer to an unknown, not yet live or expired session: NOT documented by Vodacom.
+    "openapi_invalid_session_status": 401,
+    "openapi_invalid_session_code": "INS-6",
+    "openapi_invalid_session_desc": "Transaction Failed",
+}
+# The settings that are text, and what each may be.
+TEXT_SETTINGS = {
+    "openapi_b2c_mode": (r"sync|async", "sync or async"),
+    "openapi_callback_url": (r"(https?://[^\s/?#]+[^\s]*)?", "an http(s) URL or empty"),
+    "openapi_invalid_session_code": (r"INS-\d{1,5}", "an INS code such as INS-6"),
+    "openapi_invalid_session_desc": (r"[^\x00-\x1f]{1,200}", "1 to 200 characters"),
+}
+
 DEMO_AGENT = {"email": "agent@mpesa-sim.local", "password": "Agent-Pass-1", "float_cents": 500_000_00}
 DEMO_ADMIN = {"email": "admin@mpesa-sim.local", "password": "Admin-Pass-1"}
 DEMO_SUBSCRIBER_PASSWORD = "Subscriber-Pass-1"
@@ -45,8 +68,9 @@ DEMO_TILLS = [dict(t) for t in markets.KENYA.demo_tills]
 
 
 def default_config(market: markets.Market) -> dict:
-    """The settings a new database starts with: Kenya's as ever, a market's own limits otherwise."""
-    return {**DEFAULT_CONFIG, **market.limits}
+    """The settings a new database starts with: Kenya's as ever, a market's own limits otherwise,
+    and an OpenAPI market's own settings."""
+    return {**DEFAULT_CONFIG, **market.limits, **(OPENAPI_CONFIG if market.is_openapi else {})}
 
 
 def stored_market(db: Database) -> markets.Market | None:
@@ -91,6 +115,15 @@ def bootstrap(
             db.set_setting("market", market.code, conn)
         if db.get_setting("config") is None:
             db.set_setting("config", default_config(market), conn)
+        if market.is_openapi and db.get_setting("openapi") is None:
+            # The OpenAPI application: its API key, and the key pair whose public half the
+            # portal publishes (clients encrypt the API key and the SessionID with it).
+            key_pem, public_key = credentials.generate_openapi_key()
+            db.set_setting(
+                "openapi",
+                {"api_key": credentials.new_openapi_api_key(), "key_pem": key_pem, "public_key": public_key},
+                conn,
+            )
     return db.get_setting("org")
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
-from mpesa_sim import credentials, markets, organisation, payments
+from mpesa_sim import credentials, markets, openapi_payments, organisation, payments
 from mpesa_sim.callbacks import Dispatcher
 from mpesa_sim.db import Database, GroupCommit
 from mpesa_sim.faults import Faults
@@ -18,7 +19,8 @@ log = logging.getLogger("mpesa_sim")
 
 
 class RequestLog:
-    """When each Daraja API request (B2C, status, balance) arrived: the rate a client really sent.
+    """When each API request (Daraja: B2C, status, balance; OpenAPI: b2cPayment, queryTransactionStatus,
+    reversal) arrived: the rate a client really sent.
 
     In memory, bounded; a restart starts it afresh. Wall-clock seconds, so that a client's own
     timestamps can be compared with it.
@@ -70,6 +72,13 @@ class Simulator:
         self.certificate_pem = self.db.get_setting("certificate_pem")
         self.jwt_secret = self.db.get_setting("jwt_secret")
         self.decryptor = credentials.CredentialDecryptor(self.db.get_setting("rsa_key_pem"))
+        # An OpenAPI market's application (API key, key pair) and its settings; None elsewhere.
+        self.openapi = self.db.get_setting("openapi") if self.market.is_openapi else None
+        if self.openapi is not None:
+            for key, value in organisation.OPENAPI_CONFIG.items():
+                self.config.setdefault(key, value)
+            self.openapi_decryptor = credentials.CredentialDecryptor(self.openapi["key_pem"])
+            self.openapi_sessions = openapi_payments.Sessions(self.db, self.config)
         self.faults = Faults(self.db)
         self.dispatcher = Dispatcher(self.db, self.faults, self.config)
         self.group_commit = GroupCommit(self.db)
@@ -80,11 +89,15 @@ class Simulator:
         self._processor.start()
         # Requests accepted before a stop are still owed a result: pick them up again.
         processors = {"b2c": payments.process_b2c, "reversal": payments.process_reversal}
+        openapi_processors = {
+            "openapi_b2c": openapi_payments.process_b2c,
+            "openapi_reversal": openapi_payments.process_reversal,
+        }
         for row in self.db.all(
-            "SELECT id, kind FROM transactions WHERE status = 'pending' AND kind IN ('b2c', 'reversal')"
+            "SELECT id, kind, api FROM transactions WHERE status = 'pending' AND kind IN ('b2c', 'reversal')"
             " ORDER BY id"
         ):
-            self.enqueue(processors[row["kind"]], row["id"])
+            self.enqueue(openapi_processors.get(row["api"]) or processors[row["kind"]], row["id"])
 
     # -- background processing --------------------------------------------------------------
     def enqueue(self, func: Callable, *args) -> None:
@@ -112,12 +125,18 @@ class Simulator:
 
     # -- configuration ----------------------------------------------------------------------
     def update_config(self, changes: dict) -> dict:
-        unknown = set(changes) - set(organisation.DEFAULT_CONFIG)
+        unknown = set(changes) - set(organisation.default_config(self.market))
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
         for key, value in changes.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            if key in organisation.TEXT_SETTINGS:
+                pattern, what = organisation.TEXT_SETTINGS[key]
+                if not isinstance(value, str) or not re.fullmatch(pattern, value):
+                    raise ValueError(f"{key}: {what}")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{key}: a non-negative number")
+            elif key == "openapi_invalid_session_status" and value not in range(400, 600):
+                raise ValueError(f"{key}: an HTTP error status, 400 to 599")
         # Mutated in place: the dispatcher holds the same dict.
         self.config.update(changes)
         with self.db.write() as conn:

@@ -82,6 +82,9 @@ class RunningSimulator:
         # The market it serves (country, currency, USSD code, api_paths: role -> path), from
         # /sim/admin/info at start.
         self.market: dict = {}
+        # An OpenAPI market's application: api_key, public_key, service_provider_code,
+        # market_context, country, currency, path_prefix ({} in a Daraja market).
+        self.openapi: dict = {}
 
     # -- process ----------------------------------------------------------------------------
     def start(self, timeout: float = 30) -> RunningSimulator:
@@ -132,6 +135,7 @@ class RunningSimulator:
         ):
             setattr(self, name, info[name])
         self.market = info.get("market") or {}
+        self.openapi = info.get("openapi") or {}
         return self
 
     @property
@@ -208,8 +212,12 @@ class RunningSimulator:
         return body["access_token"]
 
     def app_settings(self) -> dict:
-        """Where and as whom a Daraja client calls this simulator: the fields every client (the
-        wire client's DarajaConfig, the addon's manager) is configured with."""
+        """Where and as whom a client calls this simulator: the fields every client (the wire
+        client's config, the addon's manager) is configured with. Daraja: consumer key and secret,
+        shortcode, initiator; OpenAPI: api_key, public_key (base64 DER), service_provider_code,
+        market_context, country, currency, path_prefix."""
+        if self.openapi:
+            return {"base_url": self.base_url, **self.openapi}
         return {
             "base_url": self.base_url,
             "consumer_key": self.consumer_key,
@@ -231,6 +239,41 @@ class RunningSimulator:
         key = x509.load_pem_x509_certificate(self.certificate_pem()).public_key()
         secret = (self.initiator_password if password is None else password).encode()
         return base64.b64encode(key.encrypt(secret, padding.PKCS1v15())).decode()
+
+    # -- Vodacom OpenAPI markets ------------------------------------------------------------
+    def openapi_path(self, api: str, prefix: str | None = None) -> str:
+        """``/sandbox/ipg/v2/<context>/<api>/``, e.g. ``openapi_path("b2cPayment")``."""
+        return f"{prefix or self.openapi['path_prefix']}/{self.openapi['market_context']}/{api}/"
+
+    def openapi_bearer(self, secret: str) -> str:
+        """The Bearer value for a secret (the API key or a SessionID): base64(RSA PKCS#1 v1.5).
+        Needs the cryptography package."""
+        from mpesa_sim.credentials import openapi_bearer
+
+        return openapi_bearer(self.openapi["public_key"], secret)
+
+    def openapi_session(self, api_key: str | None = None) -> str:
+        """A new SessionID from getSession (live at once only if the test set
+        ``openapi_session_delay_seconds`` to 0)."""
+        status, body = self.call(
+            "GET",
+            self.openapi_path("getSession"),
+            headers={"Authorization": "Bearer " + self.openapi_bearer(api_key or self.openapi["api_key"])},
+        )
+        if status != 200:
+            raise RuntimeError(f"getSession answered {status}: {body}")
+        return body["output_SessionID"]
+
+    def openapi_call(
+        self, method: str, api: str, session_id: str, json: Any = None, query: dict | None = None
+    ) -> tuple[int, Any]:
+        """One OpenAPI call with the session's Bearer, e.g. ``openapi_call("POST", "b2cPayment",
+        sid, json={...})`` or ``openapi_call("GET", "queryTransactionStatus", sid, query={...})``."""
+        path = self.openapi_path(api)
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        headers = {"Authorization": "Bearer " + self.openapi_bearer(session_id), "Origin": "*"}
+        return self.call(method, path, json=json, headers=headers)
 
     def set_faults(self, faults: dict | None = None, *, seed: int | None = None, **kinds: Any) -> dict:
         """Replace the fault switches, e.g. ``set_faults(sync_500={"rate": 0.5}, seed=7)``."""
@@ -276,8 +319,8 @@ def start_simulator(
 ) -> Iterator[RunningSimulator]:
     """Run ``python -m mpesa_sim serve`` on a free port (temp DB unless given) until the block ends.
 
-    ``market`` "KE" or "ET" starts that market's simulator (``--market``); None: the database's
-    own, Kenya for a new one.
+    ``market`` "KE", "ET", "TZ", "CD", "LS" or "GH" starts that market's simulator
+    (``--market``); None: the database's own, Kenya for a new one.
     """
     workdir = tempfile.mkdtemp(prefix="mpesa-sim-")
     market_args = ("--market", market) if market else ()

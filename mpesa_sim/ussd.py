@@ -13,6 +13,9 @@ documented: the place is the simulator's.
 In Ethiopia (*733#) the same menu speaks English only, in birr: Safaricom Ethiopia's menus also
 offer Amharic and other languages, which the simulator does not write (no bad Amharic); the
 language menu there offers English alone. Its wording is the simulator's.
+
+Vodacom's OpenAPI markets get the same menu in their currency: Tanzania (*150*00#) in English and
+Kiswahili, DR Congo (*1222#, the simulator's choice), Lesotho (*111#) and Ghana (*110#) in English.
 """
 
 from __future__ import annotations
@@ -114,7 +117,51 @@ TEXT_ET = {
         "language": "Choose language\n1. English",
     }
 }
-TEXTS = {"KE": TEXT, "ET": TEXT_ET}
+
+# Vodacom's markets: Kenya's menu in the market's currency, limit and help line; Tanzania's in
+# English and Kiswahili ("Lipa kwa M-PESA"), the others in English only. The wording is the
+# simulator's (the real menus are not public).
+_UNITS = {
+    "TZ": ("shillings", "shilingi"),
+    "CD": ("dollars", None),
+    "LS": ("maloti", None),
+    "GH": ("cedis", None),
+}
+
+
+def _vodacom_texts(market: markets.Market) -> dict:
+    maximum = f"{int(market.limits['max_amount']):,}"
+    unit, unit_sw = _UNITS[market.code]
+    help_line = market.help_line
+    replace = (
+        ("Ksh", market.money),
+        ("Lipa na M-PESA (pay till)", "Lipa kwa M-PESA (pay till)" if unit_sw else "Pay merchant (till)"),
+        ("Lipa na M-PESA (till)", "Lipa kwa M-PESA (till)"),
+        ("whole shillings, 1 to 250,000", f"whole {unit}, 1 to {maximum}"),
+        ("shilingi kamili, 1 hadi 250,000", f"{unit_sw} kamili, 1 hadi {maximum}"),
+        ("Call 100 for help", f"{help_line} for help"),
+        ("Call 100 to reset it", f"{help_line} to reset it"),
+        ("Call 100", help_line),
+    )
+
+    def local(text: str) -> str:
+        for old, new in replace:
+            text = text.replace(old, new)
+        return text
+
+    texts = {}
+    for code, _name in market.languages:
+        texts[code] = {key: local(value) for key, value in TEXT[code].items()}
+    if len(market.languages) == 1:
+        texts["en"]["language"] = "Choose language\n1. English"
+    return texts
+
+
+TEXTS = {
+    "KE": TEXT,
+    "ET": TEXT_ET,
+    **{code: _vodacom_texts(markets.MARKETS[code]) for code in _UNITS},
+}
 
 
 def _texts() -> dict:

@@ -452,7 +452,7 @@ def test_a_kenyan_database_stays_kenyan(tmp_path):
 
 def test_unknown_market_is_refused_by_the_cli(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "mpesa_sim", "serve", "--market", "TZ", "--db", str(tmp_path / "x.sqlite3")],
+        [sys.executable, "-m", "mpesa_sim", "serve", "--market", "XX", "--db", str(tmp_path / "x.sqlite3")],
         capture_output=True,
         text=True,
         timeout=60,

@@ -292,7 +292,7 @@
 
   const loadCredentials = guard(async () => {
     const info = await Sim.api("GET", "/sim/admin/info");
-    const entries = [
+    let entries = [
       ["Base URL", location.origin],
       ["Consumer key", info.consumer_key],
       ["Consumer secret", info.consumer_secret],
@@ -302,6 +302,30 @@
       ["Initiator password", info.initiator_password],
       ["Token lifetime", `${info.config.token_ttl_seconds} s`],
     ];
+    if (info.openapi) {
+      // Vodacom's M-Pesa OpenAPI markets: an application's API key and the portal's public key.
+      const o = info.openapi;
+      const c = info.config;
+      entries = [
+        ["Base URL", location.origin],
+        ["API key", o.api_key],
+        ["Public key", o.public_key],
+        ["Service provider code", o.service_provider_code],
+        ["Organisation", info.org_name],
+        ["Market context", o.market_context],
+        ["Country", o.country],
+        ["Currency", o.currency],
+        ["Path prefix", o.path_prefix],
+        ["Session", `live after ${c.openapi_session_delay_seconds} s, for ${c.openapi_session_lifetime_seconds} s`],
+        ["Answers", c.openapi_b2c_mode + (c.openapi_callback_url ? `, results to ${c.openapi_callback_url}` : "")],
+      ];
+      $("cred-title").textContent = "OpenAPI credentials (for the addon)";
+      $("cert-pem").hidden = true;
+      $("cert-cer").hidden = true;
+      $("cred-help").textContent = "In the addon's payment manager: base URL, API key, public key and service provider"
+        + " code as above. Sessions, synchronous or asynchronous answers and the callback URL are simulator settings"
+        + " (PUT /sim/admin/config).";
+    }
     const items = [];
     for (const [label, value] of entries) {
       const id = "cred-" + label.toLowerCase().replace(/[^a-z]+/g, "-");

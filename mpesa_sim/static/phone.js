@@ -4,15 +4,15 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  let SERVICE_CODE = "334"; // the market's (*334# Kenya, *733# Ethiopia), from /sim/market
-  let COUNTRY = { code: "254", lead: "17" };
+  let SERVICE_CODE = "*334#"; // the market's (*334# Kenya, *733# Ethiopia, *150*00# Tanzania ...), from /sim/market
+  let COUNTRY = { code: "254", lead: "17", length: 9 };
   const state = { msisdn: "", session: null, smsIds: null, polling: null, inboxBusy: false };
 
   // -- whose phone ------------------------------------------------------------------------
   function normalise(number) {
     let digits = String(number || "").replace(/[^0-9]/g, "");
     if (digits.startsWith("0")) digits = COUNTRY.code + digits.slice(1);
-    else if (digits.length === 9 && COUNTRY.lead.includes(digits[0])) digits = COUNTRY.code + digits;
+    else if (digits.length === COUNTRY.length && COUNTRY.lead.includes(digits[0])) digits = COUNTRY.code + digits;
     return digits;
   }
 
@@ -83,7 +83,7 @@
     const session = state.session;
     const form = new URLSearchParams({
       sessionId: session.id,
-      serviceCode: "*" + SERVICE_CODE + "#",
+      serviceCode: SERVICE_CODE,
       phoneNumber: "+" + state.msisdn,
       networkCode: "63902",
       text: session.inputs.join("*"),
@@ -105,17 +105,18 @@
       showDialer("Choose a phone number first.");
       return;
     }
-    const match = /^\*(\d+)((?:\*[0-9]*)*)#$/.exec(code);
-    if (!match) {
-      showDialer(code ? "Invalid MMI code." : `Dial a code, e.g. *${SERVICE_CODE}#`);
+    if (!/^\*\d+(?:\*[0-9]*)*#$/.test(code)) {
+      showDialer(code ? "Invalid MMI code." : `Dial a code, e.g. ${SERVICE_CODE}`);
       return;
     }
-    if (match[1] !== SERVICE_CODE) {
-      showScreen(`END UNKNOWN APPLICATION. This simulator answers *${SERVICE_CODE}# (M-PESA).`);
+    // The service code may have several parts (*150*00#): what follows it are the first inputs.
+    const base = SERVICE_CODE.slice(0, -1);
+    if (code !== SERVICE_CODE && !code.startsWith(base + "*")) {
+      showScreen(`END UNKNOWN APPLICATION. This simulator answers ${SERVICE_CODE} (M-PESA).`);
       return;
     }
     // Africa's Talking passes the digits dialled after the service code as the first inputs.
-    const inputs = match[2].split("*").filter((part) => part !== "");
+    const inputs = code.slice(base.length, -1).split("*").filter((part) => part !== "");
     state.session = { id: "web-" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8), inputs };
     $("ussd-text").textContent = "USSD code running...";
     $("dialer").hidden = true;
@@ -219,8 +220,8 @@
   const initial = asked || $("msisdn").value;
   usePhone(initial);
   Sim.loadMarket().then((market) => {
-    SERVICE_CODE = market.ussd_code.replace(/[*#]/g, "");
-    COUNTRY = { code: market.country_code, lead: market.local_lead_digits };
+    SERVICE_CODE = market.ussd_code;
+    COUNTRY = { code: market.country_code, lead: market.local_lead_digits, length: market.national_length || 9 };
     $("dial-input").placeholder = market.ussd_code;
     $("msisdn").placeholder = market.example_msisdn;
     // Another market's default number: this market's example instead (a number asked for stays).
