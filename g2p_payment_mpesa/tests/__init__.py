@@ -7,6 +7,7 @@ from . import (
     test_install,
     test_manager_form,
     test_markets,
+    test_openapi_market,
     test_payment_flow,
     test_preflight,
     test_prepare,
