@@ -1,7 +1,7 @@
-"""A Tanzanian program paid through Vodacom's M-Pesa OpenAPI, in a real OpenG2P, into the
-simulator's Vodacom Tanzania: the session handshake, synchronous results applied from the answer,
-a lost answer settled by a status query, a duplicate never paid twice, a reversal, asynchronous
-results at the listener, and the refusals a Vodacom market has."""
+"""Programs paid through Vodacom's M-Pesa OpenAPI, in a real OpenG2P, into the simulator's Vodacom
+market (Tanzania, and the same flow in the DR Congo, Lesotho and Ghana): the session handshake,
+synchronous results applied from the answer, a lost answer settled by a status query, a reversal,
+asynchronous results at the listener, and the refusals a Vodacom market has."""
 
 import base64
 
@@ -11,11 +11,24 @@ from odoo.tests import tagged
 
 from .common import MPESA, MpesaLiveCase
 
+# National numbers per market: four of Vodacom's M-Pesa, another network's, one with no wallet.
+NUMBERS = {
+    "TZ": ("741000001", "751000002", "761000003", "791000004", "712345678", "749999999"),
+    "CD": ("811000001", "821000002", "831000003", "811000004", "991234567", "819999999"),
+    "LS": ("58100001", "50100002", "57100003", "59100004", "62123456", "58999999"),
+    "GH": ("201000001", "501000002", "201000003", "501000004", "241234567", "209999999"),
+}
+
 
 class _OpenApiCase(MpesaLiveCase):
     MARKET = "TZ"
     SIM_MARKET = "TZ"
     CURRENCY = "TZS"
+
+    @classmethod
+    def local(cls, national):
+        """As a registration officer types it: with the trunk 0 (Lesotho has none)."""
+        return national if cls.market().number_plan.national_length == 8 else f"0{national}"
 
     @classmethod
     def _manager_vals(cls, sim):
@@ -61,26 +74,29 @@ class TestTanzaniaPaysEndToEnd(_OpenApiCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        first, second, third, fourth, other_network, stranger = NUMBERS[cls.MARKET]
+        names = ("Neema Mushi", "Baraka Mollel", "Rehema Swai", "Juma Kombo")
         cls.sim.seed(
             wallets=[
-                {"msisdn": "255741000001", "name": "Neema Mushi"},
-                {"msisdn": "255751000002", "name": "Baraka Mollel"},
-                {"msisdn": "255761000003", "name": "Rehema Swai"},
-                {"msisdn": "255791000004", "name": "Juma Kombo"},
+                {"msisdn": cls.msisdn(national), "name": name}
+                for national, name in zip((first, second, third, fourth), names, strict=True)
             ]
         )
-        cls.neema = cls._registrant("Neema", phone="0741 000 001")
-        cls.baraka = cls._registrant("Baraka", phone="+255751000002")
-        cls.rehema = cls._registrant("Rehema", phone="0761000003")
-        cls.juma = cls._registrant("Juma", phone="0791000004")
-        cls.yas = cls._registrant("Yas", phone="0712345678")  # Yas (Tigo), not Vodacom's M-Pesa
-        cls.stranger = cls._registrant("Stranger", phone="0749999999")  # no M-Pesa wallet
+        cls.neema = cls._registrant("Neema", phone=cls.local(first))
+        cls.baraka = cls._registrant("Baraka", phone=f"+{cls.msisdn(second)}")
+        cls.rehema = cls._registrant("Rehema", phone=cls.local(third))
+        cls.juma = cls._registrant("Juma", phone=cls.local(fourth))
+        cls.juma_msisdn = cls.msisdn(fourth)
+        cls.yas = cls._registrant("Yas", phone=cls.local(other_network))  # not Vodacom's M-Pesa
+        cls.stranger = cls._registrant("Stranger", phone=cls.local(stranger))  # no M-Pesa wallet
 
     def test_the_manager_speaks_the_openapi_of_its_market(self):
         self.assertEqual(self.manager.api_family, "openapi")
         config = self.manager._mpesa_config()
+        paths = self.market().api_paths
         self.assertEqual(
-            (config.market_context, config.country, config.currency), ("vodacomTZN", "TZN", "TZS")
+            (config.market_context, config.country, config.currency),
+            (paths["market_context"], paths["country"], self.CURRENCY),
         )
         result = self.manager.action_test_connection()
         self.assertIn("session", result["params"]["message"])
@@ -96,7 +112,7 @@ class TestTanzaniaPaysEndToEnd(_OpenApiCase):
             self.assertEqual(payment.amount_paid, self.AMOUNT)
             (row,) = self.ledger(payment)
             self.assertEqual((row["receipt"], row["amount"]), (payment.mpesa_receipt, self.AMOUNT))
-            self.assertEqual(payment.currency_id.name, "TZS")
+            self.assertEqual(payment.currency_id.name, self.CURRENCY)
             self.assertEqual(payment.mpesa_result_code, "INS-0")
         yas = self.payment_of(self.yas)
         self.assertEqual((yas.status, yas.mpesa_result_code), ("failed", MPESA.PREFLIGHT_MSISDN))
@@ -132,12 +148,30 @@ class TestTanzaniaPaysEndToEnd(_OpenApiCase):
         reversal.invalidate_recordset()
         self.assertEqual(reversal.state, MPESA.REV_REVERSED, reversal.result_desc)
         self.assertTrue(reversal.reversal_receipt)
-        wallet = self.sim.admin("GET", "/sim/admin/wallets/255791000004")[1]
+        wallet = self.sim.admin("GET", f"/sim/admin/wallets/{self.juma_msisdn}")[1]
         self.assertEqual(wallet["balance_cents"], 0)
 
     def test_the_statement_import_says_why_it_cannot_read_vodacom_statements(self):
         with self.assertRaisesRegex(UserError, "not publicly documented"):
             self.manager.mpesa_import_statement(base64.b64encode(b"Receipt No.,x\n"), "statement.csv")
+
+
+@tagged("post_install", "-at_install")
+class TestDrCongoPaysEndToEnd(TestTanzaniaPaysEndToEnd):
+    MARKET = SIM_MARKET = "CD"
+    CURRENCY = "USD"
+
+
+@tagged("post_install", "-at_install")
+class TestLesothoPaysEndToEnd(TestTanzaniaPaysEndToEnd):
+    MARKET = SIM_MARKET = "LS"
+    CURRENCY = "LSL"
+
+
+@tagged("post_install", "-at_install")
+class TestGhanaPaysEndToEnd(TestTanzaniaPaysEndToEnd):
+    MARKET = SIM_MARKET = "GH"
+    CURRENCY = "GHS"
 
 
 @tagged("post_install", "-at_install")
