@@ -548,7 +548,55 @@ GHANA = _openapi_market(
     },
 )
 
-MARKETS = MappingProxyType({m.code: m for m in (KENYA, ETHIOPIA, TANZANIA, DR_CONGO, LESOTHO, GHANA)})
+MOZAMBIQUE = _openapi_market(
+    code="MZ",
+    country="Mozambique",
+    operator="Vodacom Mozambique",
+    currency="MZN",
+    money="MZN ",
+    country_code="258",
+    mobile=re.compile(r"^2588[45]\d{7}$"),
+    local_lead_digits="8",  # 82-87 are Mozambican mobiles; Vodacom's M-Pesa is 84 and 85
+    number_plan="Vodacom Mozambique M-Pesa number (25884/85XXXXXXX)",
+    example_msisdn="258841234567",
+    context="vodacomMOZ",
+    country_input="MOZ",
+    limits=MappingProxyType(
+        {
+            "min_amount": 1,
+            "max_amount": 125_000,
+            "recipient_daily_limit": 250_000,
+            "recipient_balance_cap": 500_000,
+        }
+    ),
+    ussd_code="*150#",
+    languages=(("en", "English"),),
+    help_line="Contact customer care",
+    org=MappingProxyType({"shortcode": "000258", "org_name": "OpenG2P Demo Ministry Mozambique"}),
+    demo_wallets=_wallets(
+        "mz",
+        [
+            ("258841234567", "Ana", "Machava", "110100000001A", "1000"),
+            ("258852000001", "Carlos", "Mondlane", "110100000002B", "0"),
+            ("258842000002", "Lurdes", "Nhantumbo", "110100000003C", "250"),
+            ("258851000003", "Armando", "Cossa", "110100000004D", None),
+        ],
+        "258849000004",
+        ("258840000005", "110100000005E"),
+    ),
+    demo_tills=({"till_number": "123456", "name": "Mercado Central"},),
+    notes={
+        "API": "Mozambique through the OpenAPI (vodacomMOZ, MOZ, MZN: the portal's market table [H]); "
+        "Vodacom Mozambique's own API (api.sandbox.vm.co.mz, v1x) is not simulated",
+        "USSD": "NOT FOUND: *150# is the simulator's choice (unverified); menu in English only",
+        "prefixes": "Vodacom 84 (libphonenumber) and 85 (paymentsds, ivanruby, abdulmueid accept it)",
+        "limits": "the simulator's choice",
+    },
+)
+
+MARKETS = MappingProxyType(
+    {m.code: m for m in (KENYA, ETHIOPIA, TANZANIA, DR_CONGO, LESOTHO, GHANA, MOZAMBIQUE)}
+)
 DEFAULT = KENYA.code
 
 _current = KENYA

@@ -319,7 +319,7 @@ def start_simulator(
 ) -> Iterator[RunningSimulator]:
     """Run ``python -m mpesa_sim serve`` on a free port (temp DB unless given) until the block ends.
 
-    ``market`` "KE", "ET", "TZ", "CD", "LS" or "GH" starts that market's simulator
+    ``market`` "KE", "ET", "TZ", "CD", "LS", "GH" or "MZ" starts that market's simulator
     (``--market``); None: the database's own, Kenya for a new one.
     """
     workdir = tempfile.mkdtemp(prefix="mpesa-sim-")

@@ -126,6 +126,7 @@ _UNITS = {
     "CD": ("dollars", None),
     "LS": ("maloti", None),
     "GH": ("cedis", None),
+    "MZ": ("meticais", None),
 }
 
 

@@ -29,12 +29,18 @@ try:  # an independent client: Vodacom's PortalSDK as openpesa/pypesa ships it
 except ImportError:  # pragma: no cover - the test extra installs it
     APIContext = None
 
-MARKETS = ["TZ", "CD", "LS", "GH"]
+MARKETS = ["TZ", "CD", "LS", "GH", "MZ"]
 # A Vodacom M-Pesa number prefix per market (country code + the first national digits).
-MPESA_PREFIX = {"TZ": "25575", "CD": "24382", "LS": "2665", "GH": "23320"}
+MPESA_PREFIX = {"TZ": "25575", "CD": "24382", "LS": "2665", "GH": "23320", "MZ": "25884"}
 # A number of the market's country that passes the MSISDN regex but is another operator's.
-NOT_MPESA = {"TZ": "255654000001", "CD": "243990000001", "LS": "26662000001", "GH": "233240000001"}
-MONEY = {"TZ": "Tsh", "CD": "USD ", "LS": "LSL ", "GH": "GHS "}
+NOT_MPESA = {
+    "TZ": "255654000001",
+    "CD": "243990000001",
+    "LS": "26662000001",
+    "GH": "233240000001",
+    "MZ": "258821000001",
+}
+MONEY = {"TZ": "Tsh", "CD": "USD ", "LS": "LSL ", "GH": "GHS ", "MZ": "MZN "}
 RECEIPT = re.compile(r"^[A-Z0-9]{10}$")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _counter = itertools.count(int.from_bytes(os.urandom(2), "big") * 1000)

@@ -19,7 +19,7 @@ from wire.openapi import OpenApiClient
 
 OPENAPI_MARKETS = sorted(code for code, m in markets.MARKETS.items() if m.api_family == "openapi")
 # A Vodacom M-Pesa national number per market (the simulator registers the wallet).
-NATIONAL = {"TZ": "74", "CD": "81", "LS": "5", "GH": "20"}
+NATIONAL = {"TZ": "74", "CD": "81", "LS": "5", "GH": "20", "MZ": "84"}
 _counter = itertools.count(int.from_bytes(os.urandom(2), "big") * 1000)
 
 

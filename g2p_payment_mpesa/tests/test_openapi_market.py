@@ -5,6 +5,8 @@ asynchronous results at the listener, and the refusals a Vodacom market has."""
 
 import base64
 
+import phonenumbers
+
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
@@ -17,6 +19,7 @@ NUMBERS = {
     "CD": ("811000001", "821000002", "831000003", "811000004", "991234567", "819999999"),
     "LS": ("58100001", "50100002", "57100003", "59100004", "62123456", "58999999"),
     "GH": ("201000001", "501000002", "201000003", "501000004", "241234567", "209999999"),
+    "MZ": ("841000001", "851000002", "841000003", "851000004", "821234567", "849999999"),
 }
 
 
@@ -27,8 +30,10 @@ class _OpenApiCase(MpesaLiveCase):
 
     @classmethod
     def local(cls, national):
-        """As a registration officer types it: with the trunk 0 (Lesotho has none)."""
-        return national if cls.market().number_plan.national_length == 8 else f"0{national}"
+        """As a registration officer types it: with the country's trunk prefix (Lesotho and
+        Mozambique have none)."""
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(cls.market().number_plan.region)
+        return f"{metadata.national_prefix or ''}{national}"
 
     @classmethod
     def _manager_vals(cls, sim):
@@ -172,6 +177,12 @@ class TestLesothoPaysEndToEnd(TestTanzaniaPaysEndToEnd):
 class TestGhanaPaysEndToEnd(TestTanzaniaPaysEndToEnd):
     MARKET = SIM_MARKET = "GH"
     CURRENCY = "GHS"
+
+
+@tagged("post_install", "-at_install")
+class TestMozambiquePaysEndToEnd(TestTanzaniaPaysEndToEnd):
+    MARKET = SIM_MARKET = "MZ"
+    CURRENCY = "MZN"
 
 
 @tagged("post_install", "-at_install")

@@ -226,8 +226,27 @@ GHANA = _vodacom(
     daily_limit=15_000,
 )
 
+MOZAMBIQUE = _vodacom(
+    "MZ",
+    "Mozambique",
+    "Vodacom Mozambique",
+    "MZN",
+    NumberPlan(258, "MZ", "Mozambican", "Mozambique", prefixes=("84", "85")),
+    "vodacomMOZ",
+    "MOZ",
+    125_000,
+    "*150#",
+    {
+        "through the OpenAPI": "docs/markets/vodacom-openapi.md 7 [H]: vodacomMOZ / MOZ / MZN in the "
+        "portal's market table; Vodacom Mozambique's own API (vm.co.mz): section 8, not built",
+        "Vodacom 84, 85": "docs/markets/vodacom-openapi.md 7: 84 [H] libphonenumber, 85 [M] three clients",
+        "USSD *150#": "NOT FOUND: unverified",
+        "maximum 125,000": "a setting (no public cap)",
+    },
+)
+
 MARKETS = MappingProxyType(
-    {market.code: market for market in (KENYA, ETHIOPIA, TANZANIA, DR_CONGO, LESOTHO, GHANA)}
+    {market.code: market for market in (KENYA, ETHIOPIA, TANZANIA, DR_CONGO, LESOTHO, GHANA, MOZAMBIQUE)}
 )
 DEFAULT = KENYA.code
 
