@@ -24,7 +24,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from mpesa_sim import directory, ledger, receipts, sms
-from mpesa_sim.payments import mark_silent
+from mpesa_sim.payments import mark_silent, recipient_limit_breach
 
 if TYPE_CHECKING:
     from mpesa_sim.state import Simulator
@@ -281,13 +281,8 @@ def decide_b2c(sim: Simulator, conn: sqlite3.Connection, row: sqlite3.Row) -> st
         return "INS-2051"
     if ledger.balance(conn, ledger.UTILITY) < cents:
         return "INS-2006"
-    midnight = receipts.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    received_today = ledger.received_since(conn, directory.wallet_ref(msisdn), receipts.iso(midnight))
-    if received_today + cents > int(cfg["recipient_daily_limit"]) * 100:
-        return "INS-990"
-    if wallet["balance_cents"] + cents > int(cfg["recipient_balance_cap"]) * 100:
-        return "INS-990"
-    return None
+    # Either of the recipient's limits: the customer value limit (INS-990).
+    return "INS-990" if recipient_limit_breach(conn, cfg, msisdn, wallet, cents) else None
 
 
 def _fail(conn: sqlite3.Connection, txn_id: int, code: str, at: str) -> None:

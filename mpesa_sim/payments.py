@@ -265,12 +265,20 @@ def decide_b2c(sim: Simulator, conn: sqlite3.Connection, txn: sqlite3.Row, req: 
             return "R003"
     if ledger.balance(conn, ledger.UTILITY) < cents:
         return "1"
+    return {"daily": "4", "cap": "8", None: None}[recipient_limit_breach(conn, cfg, msisdn, wallet, cents)]
+
+
+def recipient_limit_breach(
+    conn: sqlite3.Connection, cfg: dict, msisdn: str, wallet, cents: int
+) -> str | None:
+    """Which of the recipient's limits a payment of ``cents`` would break: "daily" (received
+    today), "cap" (wallet balance), or None. Each API answers it with its own code."""
     midnight = receipts.now().replace(hour=0, minute=0, second=0, microsecond=0)
     received_today = ledger.received_since(conn, directory.wallet_ref(msisdn), receipts.iso(midnight))
     if received_today + cents > int(cfg["recipient_daily_limit"]) * 100:
-        return "4"
+        return "daily"
     if wallet["balance_cents"] + cents > int(cfg["recipient_balance_cap"]) * 100:
-        return "8"
+        return "cap"
     return None
 
 
