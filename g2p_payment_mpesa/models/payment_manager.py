@@ -6,7 +6,7 @@ from decimal import Decimal
 import requests
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from .. import const, log_redaction, wire
 from ..wire import markets
@@ -292,7 +292,21 @@ class G2PPaymentManagerMpesa(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             log_redaction.remember(*(vals.get(name) for name in SECRET_FIELDS))
+            # A manager made in code gets its market's limits, as the form's market onchange sets
+            # them (the field defaults are Kenya's).
+            market = markets.market(vals.get("market"))
+            vals.setdefault("min_amount", market.min_amount)
+            vals.setdefault("max_amount", market.max_amount)
         return super().create(vals_list)
+
+    @api.constrains("validated_b2c", "market")
+    def _check_validated_b2c_market(self):
+        for rec in self:
+            if rec.validated_b2c and not rec._mpesa_market().id_types:
+                raise ValidationError(
+                    _("M-Pesa %(market)s has no ID-validated B2C: turn off 'Validate the recipient's ID'.")
+                    % {"market": rec._mpesa_market().name}
+                )
 
     def write(self, vals):
         log_redaction.remember(*(vals.get(name) for name in SECRET_FIELDS))

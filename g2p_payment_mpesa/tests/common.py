@@ -1,4 +1,8 @@
-"""Shared fixtures: a KES program with registrants, an M-Pesa manager, and a live simulator."""
+"""Shared fixtures: a program in the market's currency (Kenya's KES unless a class says otherwise)
+with registrants, an M-Pesa manager of that market, and a live simulator.
+
+A flow test class runs for another market by subclassing it with ``MARKET``, ``CURRENCY`` (and,
+for the live ones, ``SIM_MARKET``): its numbers come from the market (``msisdn``, ``LANDLINES``)."""
 
 import base64
 import os
@@ -13,6 +17,7 @@ from odoo import fields
 from odoo.tests.common import HttpCase, TransactionCase
 
 from .. import const
+from ..wire import markets
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -40,12 +45,47 @@ def start_simulator(stack, market=None):
     return stack.enter_context(testing.start_simulator(python=SIM_PYTHON, market=market))
 
 
+# A valid landline of each market (OpenG2P refuses to record an invalid number): not an M-Pesa payee.
+LANDLINES = {"KE": "020 2222222", "ET": "011 123 4567"}
+
+
 class MpesaProgramMixin:
-    """Builds the OpenG2P side: program (KES journal), registrants, cycle, approved entitlements."""
+    """Builds the OpenG2P side: program (journal in CURRENCY), registrants, cycle, approved
+    entitlements, and an M-Pesa manager of MARKET."""
 
     AMOUNT = 500
     MARKET = "KE"  # the manager's market, and the program's currency below
     CURRENCY = "KES"
+
+    @classmethod
+    def market(cls):
+        return markets.market(cls.MARKET)
+
+    @classmethod
+    def msisdn(cls, national):
+        """The number B2C pays for a national number of the market: msisdn("712000001") is
+        "254712000001" in Kenya, "251712000001" in Ethiopia. Its local spelling is "0" + national."""
+        return f"{cls.market().number_plan.country_code}{national}"
+
+    @classmethod
+    def landline_number(cls):
+        return LANDLINES[cls.MARKET]
+
+    @classmethod
+    def amount_out_of_limits(cls):
+        """A whole amount the market refuses: half its minimum (Kenya: 5 of 10), or one above its
+        maximum where nothing whole is below the minimum (Ethiopia: 150,001, its minimum is 1)."""
+        market = cls.market()
+        return market.min_amount // 2 or market.max_amount + 1
+
+    def require_validated_b2c(self):
+        """Skip a test of ID-validated B2C in a market that has none (no ID type to validate
+        against, and no route for it in the manager's API settings)."""
+        market = self.market()
+        if not market.id_types:
+            config = self.manager._mpesa_config()
+            self.assertFalse(getattr(config, "b2c_validated_path", ""), f"{market.name} validates IDs")
+            self.skipTest(f"no ID-validated B2C in {market.name}")
 
     @classmethod
     def _setup_program(cls, sim=None):
@@ -89,6 +129,9 @@ class MpesaProgramMixin:
             "batch_tag_ids": [(6, 0, tag.ids)],
             "environment": "simulator",
             "market": cls.MARKET,
+            # The market's own limits, as the form's market onchange sets them.
+            "min_amount": cls.market().min_amount,
+            "max_amount": cls.market().max_amount,
             "callback_base_url": cls._callback_base_url(),
             "reconcile_after_minutes": 0,
             "reconcile_max_attempts": 2,
@@ -124,9 +167,11 @@ class MpesaProgramMixin:
         }
         partner = cls.env["res.partner"].create(vals)
         if phone:
-            # OpenG2P validates a phone against its country when it is recorded.
-            countries = {"+255": "base.tz", "+251": "base.et"}
-            country = cls.env.ref(countries.get(phone[:4], "base.ke"))
+            # OpenG2P validates a phone against its country when it is recorded: an international
+            # number's own, a local one the market's.
+            countries = {"+254": "base.ke", "+255": "base.tz", "+251": "base.et"}
+            local = f"base.{cls.market().number_plan.region.lower()}"
+            country = cls.env.ref(countries.get(phone[:4], local))
             cls.env["g2p.phone.number"].create(
                 {"partner_id": partner.id, "phone_no": phone, "country_id": country.id}
             )

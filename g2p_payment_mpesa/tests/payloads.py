@@ -34,7 +34,9 @@ def result_body(
     return {"Result": result}
 
 
-def status_body(original_ocid, code=0, status="Completed", amount=500, receipt="UKR1ABCDEF"):
+def status_body(
+    original_ocid, code=0, status="Completed", amount=500, receipt="UKR1ABCDEF", msisdn="254712345678"
+):
     result = {
         "ResultType": 0,
         "ResultCode": code,
@@ -46,7 +48,7 @@ def status_body(original_ocid, code=0, status="Completed", amount=500, receipt="
     if code == 0:
         result["ResultParameters"] = {
             "ResultParameter": [
-                {"Key": "CreditPartyName", "Value": "254712345678 - JANE DOE"},
+                {"Key": "CreditPartyName", "Value": f"{msisdn} - JANE DOE"},
                 {"Key": "OriginatorConversationID", "Value": original_ocid},
                 {"Key": "FinalisedTime", "Value": 20261127131500},
                 {"Key": "TransactionStatus", "Value": status},

@@ -25,14 +25,19 @@ class _SentPaymentMixin:
     def _callback(self, kind, body, ocid=None):
         return self.manager._mpesa_handle_callback(kind, body, ocid)
 
+    def _result(self, ocid, **kw):
+        """M-Pesa's result for a payment to the sent payment's number (the market's)."""
+        return payloads.result_body(ocid, **{"msisdn": self.msisdn("712345678"), **kw})
+
+    def _status(self, original_ocid, **kw):
+        return payloads.status_body(original_ocid, **{"msisdn": self.msisdn("712345678"), **kw})
+
 
 @tagged("post_install", "-at_install")
 class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
-    def test_success_marks_the_payment_paid_with_receipt_amount_and_kenyan_time_in_utc(self):
+    def test_success_marks_the_payment_paid_with_receipt_amount_and_east_african_time_in_utc(self):
         payment, tx = self._sent_payment()
-        self.assertEqual(
-            self._callback("result", payloads.result_body(tx.originator_conversation_id)), "applied"
-        )
+        self.assertEqual(self._callback("result", self._result(tx.originator_conversation_id)), "applied")
         self.assertEqual(
             (payment.state, payment.status, payment.status_is_final), ("reconciled", "paid", True)
         )
@@ -44,7 +49,7 @@ class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
 
     def test_the_same_result_twice_changes_nothing(self):
         payment, tx = self._sent_payment()
-        body = payloads.result_body(tx.originator_conversation_id)
+        body = self._result(tx.originator_conversation_id)
         self._callback("result", body)
         write_date = payment.write_date
         self.assertEqual(self._callback("result", body), "duplicate")
@@ -52,23 +57,23 @@ class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
 
     def test_a_contradicting_result_is_refused(self):
         payment, tx = self._sent_payment()
-        self._callback("result", payloads.result_body(tx.originator_conversation_id))
+        self._callback("result", self._result(tx.originator_conversation_id))
         with self.assertRaises(CallbackRefused):
-            self._callback("result", payloads.result_body(tx.originator_conversation_id, code=2040))
+            self._callback("result", self._result(tx.originator_conversation_id, code=2040))
         self.assertEqual(payment.status, "paid")
 
     def test_unknown_id_is_refused(self):
         self._sent_payment()
         with self.assertRaisesRegex(CallbackRefused, "unknown"):
-            self._callback("result", payloads.result_body("not-ours"))
+            self._callback("result", self._result("not-ours"))
 
     def test_amount_or_number_that_does_not_match_is_refused_and_not_applied(self):
         payment, tx = self._sent_payment()
         with self.assertRaisesRegex(CallbackRefused, "amount"):
-            self._callback("result", payloads.result_body(tx.originator_conversation_id, amount=5000))
+            self._callback("result", self._result(tx.originator_conversation_id, amount=5000))
         with self.assertRaisesRegex(CallbackRefused, "number"):
             self._callback(
-                "result", payloads.result_body(tx.originator_conversation_id, msisdn="254799999999")
+                "result", self._result(tx.originator_conversation_id, msisdn=self.msisdn("799999999"))
             )
         self.assertEqual((payment.mpesa_state, tx.state), (MPESA.PAY_ACCEPTED, MPESA.TX_ACCEPTED))
 
@@ -77,19 +82,19 @@ class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
         with self.assertRaisesRegex(CallbackRefused, "ConversationID"):
             self._callback(
                 "result",
-                payloads.result_body(tx.originator_conversation_id, conversation_id="AG_20261127_ffff"),
+                self._result(tx.originator_conversation_id, conversation_id="AG_20261127_ffff"),
             )
 
     def test_final_failure_records_code_and_reason(self):
         payment, tx = self._sent_payment()
-        self._callback("result", payloads.result_body(tx.originator_conversation_id, code=2040))
+        self._callback("result", self._result(tx.originator_conversation_id, code=2040))
         self.assertEqual((payment.state, payment.status), ("reconciled", "failed"))
         self.assertEqual(payment.mpesa_result_code, "2040")
         self.assertEqual(payment.amount_paid, 0)
 
     def test_transient_result_sends_again_under_a_new_id(self):
         payment, tx = self._sent_payment()
-        self._callback("result", payloads.result_body(tx.originator_conversation_id, code=17))
+        self._callback("result", self._result(tx.originator_conversation_id, code=17))
         self.assertEqual(tx.state, MPESA.TX_FAILED)
         self.assertEqual(payment.mpesa_state, MPESA.PAY_QUEUED)
         self.assertFalse(payment.status)
@@ -98,7 +103,7 @@ class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
 
     def test_wrong_credential_result_stops_sending(self):
         _payment, tx = self._sent_payment()
-        self._callback("result", payloads.result_body(tx.originator_conversation_id, code=2001))
+        self._callback("result", self._result(tx.originator_conversation_id, code=2001))
         self.assertIn("2001", self.manager.sending_blocked_reason)
 
     def test_queue_timeout_means_unknown_never_failed(self):
@@ -110,9 +115,7 @@ class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
     def test_status_result_completed_pays(self):
         payment, tx = self._sent_payment()
         tx._mpesa_set_state(MPESA.TX_UNKNOWN)
-        self._callback(
-            "status", payloads.status_body(tx.originator_conversation_id), tx.originator_conversation_id
-        )
+        self._callback("status", self._status(tx.originator_conversation_id), tx.originator_conversation_id)
         self.assertEqual((payment.status, payment.mpesa_receipt), ("paid", "UKR1ABCDEF"))
 
     def test_status_not_found_resubmits_under_the_same_id(self):
@@ -120,7 +123,7 @@ class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
         tx._mpesa_set_state(MPESA.TX_UNKNOWN)
         self._callback(
             "status",
-            payloads.status_body(tx.originator_conversation_id, code=2033),
+            self._status(tx.originator_conversation_id, code=2033),
             tx.originator_conversation_id,
         )
         self.assertEqual(tx.state, MPESA.TX_RESERVED)
@@ -132,13 +135,21 @@ class TestResultCallbacks(_SentPaymentMixin, MpesaTransactionCase):
 
 
 @tagged("post_install", "-at_install")
+class TestResultCallbacksET(TestResultCallbacks):
+    """The same results for an Ethiopian manager: +251 numbers, birr, East African time too."""
+
+    MARKET = "ET"
+    CURRENCY = "ETB"
+
+
+@tagged("post_install", "-at_install")
 class TestWrongPersonGuard(_SentPaymentMixin, MpesaTransactionCase):
     """Invariant 6: a result naming someone other than the registrant is paid and flagged."""
 
     def _paid_to(self, registrant, received):
         payment, tx = self._sent_payment(name=registrant)
         payment.partner_id.name = registrant
-        self._callback("result", payloads.result_body(tx.originator_conversation_id, name=received))
+        self._callback("result", self._result(tx.originator_conversation_id, name=received))
         return payment
 
     def _review_activities(self):
@@ -186,7 +197,7 @@ class TestCallbackRoute(_SentPaymentMixin, MpesaProgramMixin, HttpCase):
 
     def test_result_with_the_right_secret_is_applied(self):
         payment, tx = self._sent_payment()
-        response = self._post(self._path("result"), payloads.result_body(tx.originator_conversation_id))
+        response = self._post(self._path("result"), self._result(tx.originator_conversation_id))
         self.assertEqual(response.status_code, 200)
         payment.invalidate_recordset()
         self.assertEqual(payment.status, "paid")
@@ -195,7 +206,7 @@ class TestCallbackRoute(_SentPaymentMixin, MpesaProgramMixin, HttpCase):
         payment, tx = self._sent_payment()
         response = self._post(
             f"/g2p_payment_mpesa/{self.manager.id}/wrong-secret/result",
-            payloads.result_body(tx.originator_conversation_id),
+            self._result(tx.originator_conversation_id),
         )
         self.assertEqual(response.status_code, 403)
         self.assertEqual(response.json(), {"ResultCode": 1, "ResultDesc": "Rejected"})
@@ -205,7 +216,7 @@ class TestCallbackRoute(_SentPaymentMixin, MpesaProgramMixin, HttpCase):
     def test_source_outside_the_allowlist_is_refused(self):
         payment, tx = self._sent_payment()
         self.manager.callback_ip_allowlist = "196.201.214.0/24"
-        response = self._post(self._path("result"), payloads.result_body(tx.originator_conversation_id))
+        response = self._post(self._path("result"), self._result(tx.originator_conversation_id))
         self.assertEqual(response.status_code, 403)
 
     def test_not_json_is_refused(self):
@@ -213,7 +224,7 @@ class TestCallbackRoute(_SentPaymentMixin, MpesaProgramMixin, HttpCase):
         self.assertEqual(response.status_code, 400)
 
     def test_unknown_id_is_refused_with_the_same_answer(self):
-        response = self._post(self._path("result"), payloads.result_body("not-ours"))
+        response = self._post(self._path("result"), self._result("not-ours"))
         self.assertEqual(response.status_code, 400)
         self.assertEqual(response.json(), {"ResultCode": 1, "ResultDesc": "Rejected"})
 

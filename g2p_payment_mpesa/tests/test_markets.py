@@ -1,5 +1,6 @@
 """The manager's market: Kenya by default and as before; Ethiopia's currency, numbers and routes."""
 
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from ..models.payment_manager_dispatch import PreflightError
@@ -49,6 +50,18 @@ class TestManagerMarket(MpesaTransactionCase):
         self.manager.environment = "production"
         self.manager._onchange_environment()
         self.assertEqual(self.manager.base_url, "https://api.safaricom.et")
+
+    def test_a_manager_made_in_code_gets_its_markets_limits(self):
+        vals = self._manager_vals(None)
+        vals.pop("min_amount", None)
+        vals.pop("max_amount", None)
+        manager = self.env["g2p.program.payment.manager.mpesa"].create(dict(vals, market="ET"))
+        self.assertEqual((manager.min_amount, manager.max_amount), (1, 150_000))
+
+    def test_a_market_without_validated_b2c_refuses_the_setting(self):
+        self.manager.market = "ET"
+        with self.assertRaisesRegex(ValidationError, "no ID-validated B2C"):
+            self.manager.write({"validated_b2c": True, "validation_id_type_id": self.national_id.id})
 
 
 @tagged("post_install", "-at_install")

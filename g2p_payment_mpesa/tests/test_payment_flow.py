@@ -12,16 +12,16 @@ class TestPaymentFlow(MpesaLiveCase):
         super().setUpClass()
         cls.sim.seed(
             wallets=[
-                {"msisdn": "254711000001", "name": "Amina Wanjiru", "id_number": "10000001"},
-                {"msisdn": "254711000002", "name": "Brian Otieno", "id_number": "10000002"},
-                {"msisdn": "254711000003", "name": "Not Registered", "registered": False},
-                {"msisdn": "254711000004", "name": "Other Person", "id_number": "99999999"},
+                {"msisdn": cls.msisdn("711000001"), "name": "Amina Wanjiru", "id_number": "10000001"},
+                {"msisdn": cls.msisdn("711000002"), "name": "Brian Otieno", "id_number": "10000002"},
+                {"msisdn": cls.msisdn("711000003"), "name": "Not Registered", "registered": False},
+                {"msisdn": cls.msisdn("711000004"), "name": "Other Person", "id_number": "99999999"},
             ]
         )
         cls.amina = cls._registrant("Amina", phone="0711 000 001", national_id="10000001")
-        cls.brian = cls._registrant("Brian", phone="+254711000002", national_id="10000002")
+        cls.brian = cls._registrant("Brian", phone="+" + cls.msisdn("711000002"), national_id="10000002")
         cls.unregistered = cls._registrant("Unregistered", phone="0711000003")
-        cls.bad_number = cls._registrant("Badnumber", phone="020 2222222")
+        cls.bad_number = cls._registrant("Badnumber", phone=cls.landline_number())
         cls.recycled = cls._registrant("Recycled", phone="0711000004", national_id="10000004")
 
     def _final(self, partners):
@@ -63,11 +63,12 @@ class TestPaymentFlow(MpesaLiveCase):
         self._entitlement(self.amina)
         self.prepare_and_send()
         self.wait_until(lambda: self._final([self.amina]), message="payment final")
-        status, inbox = self.sim.admin("GET", "/sim/admin/sms?msisdn=254711000001")
+        status, inbox = self.sim.admin("GET", f"/sim/admin/sms?msisdn={self.msisdn('711000001')}")
         self.assertEqual(status, 200)
         self.assertTrue(any(self.payment_of(self.amina).mpesa_receipt in sms["body"] for sms in inbox), inbox)
 
     def test_validated_b2c_pays_the_right_person_and_refuses_a_recycled_number(self):
+        self.require_validated_b2c()
         self.manager.write({"validated_b2c": True, "validation_id_type_id": self.national_id.id})
         self._entitlement(self.amina)
         self._entitlement(self.recycled)
@@ -76,7 +77,7 @@ class TestPaymentFlow(MpesaLiveCase):
         self.assertEqual(self.payment_of(self.amina).status, "paid")
         recycled = self.payment_of(self.recycled)
         self.assertEqual((recycled.status, recycled.mpesa_result_code), ("failed", "R003"))
-        self.assertFalse(self.sim.transactions(msisdn="254711000004", status="completed"))
+        self.assertFalse(self.sim.transactions(msisdn=self.msisdn("711000004"), status="completed"))
 
     def test_failed_payment_is_paid_again_through_openg2p_flow(self):
         self._entitlement(self.unregistered)
@@ -85,7 +86,7 @@ class TestPaymentFlow(MpesaLiveCase):
         first = self.payment_of(self.unregistered)
         self.assertEqual(first.status, "failed")
         # The beneficiary registers with M-Pesa; the approver prepares payments again.
-        self.sim.seed(wallets=[{"msisdn": "254711000003", "registered": True}])
+        self.sim.seed(wallets=[{"msisdn": self.msisdn("711000003"), "registered": True}])
         self.prepare_and_send()
         second = self.payment_of(self.unregistered)
         self.assertNotEqual(first, second)
@@ -97,6 +98,14 @@ class TestPaymentFlow(MpesaLiveCase):
         self.manager.action_test_connection()
         self.wait_until(lambda: self.manager.float_utility_balance, message="balance callback")
         self.assertGreater(float(self.manager.float_utility_balance), 0)
+
+
+@tagged("post_install", "-at_install")
+class TestPaymentFlowET(TestPaymentFlow):
+    """The same flow in Ethiopia: birr to Safaricom Ethiopia's +251 7 wallets (no ID-validated B2C)."""
+
+    MARKET = SIM_MARKET = "ET"
+    CURRENCY = "ETB"
 
 
 @tagged("post_install", "-at_install")

@@ -13,14 +13,14 @@ class TestPreflight(MpesaTransactionCase):
         super().setUpClass()
         cls.good = cls._registrant("Good", phone="0712 345 678")
         cls.foreign = cls._registrant("Foreign", phone="+255 754 123 456")
-        cls.landline = cls._registrant("Landline", phone="020 2222222")
+        cls.landline = cls._registrant("Landline", phone=cls.landline_number())
         cls.no_phone = cls._registrant("Nophone")
         cls.fraction = cls._registrant("Fraction", phone="0722000111")
-        cls.too_small = cls._registrant("Small", phone="0733000111")
+        cls.out_of_limits = cls._registrant("Small", phone="0733000111")
         for partner in (cls.good, cls.foreign, cls.landline, cls.no_phone):
             cls._entitlement(partner)
         cls._entitlement(cls.fraction, amount=500.5)
-        cls._entitlement(cls.too_small, amount=5)
+        cls._entitlement(cls.out_of_limits, amount=cls.amount_out_of_limits())  # Kenya: 5
 
     def _send(self):
         self.cycle.prepare_payment()
@@ -30,14 +30,14 @@ class TestPreflight(MpesaTransactionCase):
         self._send()
         good = self.payment_of(self.good)
         self.assertEqual(good.mpesa_state, MPESA.PAY_QUEUED)
-        self.assertEqual(good.mpesa_msisdn, "254712345678")
+        self.assertEqual(good.mpesa_msisdn, self.msisdn("712345678"))
         self.assertEqual(good.state, "issued")
         expectations = {
             self.foreign: MPESA.PREFLIGHT_MSISDN,
             self.landline: MPESA.PREFLIGHT_MSISDN,
             self.no_phone: MPESA.PREFLIGHT_MSISDN,
             self.fraction: MPESA.PREFLIGHT_AMOUNT,
-            self.too_small: MPESA.PREFLIGHT_AMOUNT,
+            self.out_of_limits: MPESA.PREFLIGHT_AMOUNT,
         }
         for partner, code in expectations.items():
             payment = self.payment_of(partner)
@@ -95,6 +95,15 @@ class TestPreflight(MpesaTransactionCase):
             self.manager.send_payments(self.cycle.payment_batch_ids)
 
     def test_validated_b2c_needs_the_national_id(self):
+        self.require_validated_b2c()
         self.manager.write({"validated_b2c": True, "validation_id_type_id": self.national_id.id})
         self._send()
         self.assertEqual(self.payment_of(self.good).mpesa_result_code, MPESA.PREFLIGHT_ID)
+
+
+@tagged("post_install", "-at_install")
+class TestPreflightET(TestPreflight):
+    """The same checks for an Ethiopian manager: birr, +251 7 numbers, 1..150,000 birr."""
+
+    MARKET = "ET"
+    CURRENCY = "ETB"

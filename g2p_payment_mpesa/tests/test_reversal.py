@@ -319,16 +319,18 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
 
     def _sim_has_reversal(self):
         status, spec = self.sim.call("GET", "/openapi.json")
-        return status == 200 and "/mpesa/reversal/v1/request" in spec.get("paths", {})
+        return status == 200 and self.sim.path("reversal") in spec.get("paths", {})
 
     def setUp(self):
         super().setUp()
         if not self._sim_has_reversal():
             self.skipTest("the simulator does not serve the Reversal API")
 
-    def _paid(self, msisdn, name="Amina Wanjiru"):
+    def _paid(self, national, name="Amina Wanjiru"):
+        """A registrant of this national number, paid through the simulator: (partner, payment)."""
+        msisdn = self.msisdn(national)
         self.sim.seed(wallets=[{"msisdn": msisdn, "name": name, "id_number": msisdn[-8:]}])
-        partner = self._registrant(name.split()[0], phone="0" + msisdn[3:])
+        partner = self._registrant(name.split()[0], phone="0" + national)
         partner.name = name
         self._entitlement(partner)
         self.prepare_and_send(partner.entitlement_ids)
@@ -353,8 +355,9 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
             )
 
     def test_a_paid_payment_is_reversed_once_and_paid_again_by_openg2p(self):
-        partner, payment = self._paid("254722100001")
-        paid_balance = self._balance("254722100001")
+        msisdn = self.msisdn("722100001")
+        partner, payment = self._paid("722100001")
+        paid_balance = self._balance(msisdn)
         validator = self._validator()
         reversal = self._reverse(payment, user=validator)
         self.assertIn(reversal.state, (MPESA.REV_REQUESTED, MPESA.REV_ACCEPTED))
@@ -367,7 +370,7 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
             (payment.status, payment.amount_paid, payment.mpesa_state), ("failed", 0, "reversed")
         )
         self.assertEqual(payment.mpesa_transaction_ids.state, MPESA.TX_REVERSED)
-        self.assertEqual(self._balance("254722100001"), paid_balance - self.AMOUNT * 100)
+        self.assertEqual(self._balance(msisdn), paid_balance - self.AMOUNT * 100)
         activity = self._activities("reversed")
         self.assertEqual(activity.user_id, validator)
         self.assertIn(reversal.reversal_receipt, activity.note)
@@ -388,7 +391,7 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
         self.assertEqual(status, 200)
         self.env.invalidate_all()
         self.assertEqual((reversal.write_date, reversal.state), (write_date, MPESA.REV_REVERSED))
-        self.assertEqual(self._balance("254722100001"), paid_balance - self.AMOUNT * 100)
+        self.assertEqual(self._balance(msisdn), paid_balance - self.AMOUNT * 100)
 
         # A wrong secret is refused and changes nothing.
         path = f"/g2p_payment_mpesa/{self.manager.id}/wrong-secret/reversal/{reversal.reference}"
@@ -402,8 +405,9 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
         self.assertEqual(second.status, "paid")
 
     def test_sending_again_after_a_lost_acknowledgement_reverses_once(self):
-        _partner, payment = self._paid("254722100002")
-        paid_balance = self._balance("254722100002")
+        msisdn = self.msisdn("722100002")
+        _partner, payment = self._paid("722100002")
+        paid_balance = self._balance(msisdn)
         reversal = self._reverse(payment)
         # The job runs again (its acknowledgement lost, or a crash): M-Pesa answers R000001.
         self.manager.with_context(queue_job__no_delay=True)._mpesa_send_reversal(reversal.id)
@@ -412,11 +416,7 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
         self.wait_until(
             lambda: reversal.state == MPESA.REV_REVERSED
             and len(
-                [
-                    t
-                    for t in self.sim.transactions(kind="reversal", msisdn="254722100002")
-                    if t["status"] != "pending"
-                ]
+                [t for t in self.sim.transactions(kind="reversal", msisdn=msisdn) if t["status"] != "pending"]
             )
             == 2,
             message=lambda: f"reversed ({reversal.state})",
@@ -424,11 +424,11 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
         self.drain()
         self.env.invalidate_all()
         self.assertEqual(reversal.state, MPESA.REV_REVERSED)
-        self.assertEqual(self._balance("254722100002"), paid_balance - self.AMOUNT * 100)
+        self.assertEqual(self._balance(msisdn), paid_balance - self.AMOUNT * 100)
         self.assertEqual(payment.mpesa_state, "reversed")
 
     def test_reversed_elsewhere_first_needs_review(self):
-        _partner, payment = self._paid("254722100003")
+        _partner, payment = self._paid("722100003")
         # Reversed on the portal (here: straight through the API), unknown to Odoo.
         body = {
             "Initiator": self.sim.initiator_name,
@@ -442,7 +442,7 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
             "QueueTimeOutURL": "http://127.0.0.1:9/portal",
             "Remarks": "Portal reversal",
         }
-        status, ack = self.sim.call("POST", "/mpesa/reversal/v1/request", json=body, token=self.sim.token())
+        status, ack = self.sim.call("POST", self.sim.path("reversal"), json=body, token=self.sim.token())
         self.assertEqual(status, 200, ack)
         self.drain()
         validator = self._validator()
@@ -455,8 +455,8 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
         self.assertEqual((reversal.state, payment.mpesa_state), (MPESA.REV_REVERSED, "reversed"))
 
     def test_money_already_spent_cannot_be_reversed(self):
-        msisdn = "254722100004"
-        _partner, payment = self._paid(msisdn)
+        msisdn = self.msisdn("722100004")
+        _partner, payment = self._paid("722100004")
         self._spend(msisdn)
         validator = self._validator()
         reversal = self._reverse(payment, user=validator)
@@ -470,7 +470,7 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
         self.assertTrue(payment.action_mpesa_reverse())
 
     def test_an_unknown_receipt_fails_the_reversal(self):
-        _partner, payment = self._paid("254722100005")
+        _partner, payment = self._paid("722100005")
         tx = payment.mpesa_transaction_ids
         tx.receipt = "UL10000009"  # not a receipt M-Pesa knows
         reversal = self._reverse(payment)
@@ -480,11 +480,11 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
 
     def _spend(self, msisdn):
         """The beneficiary pays a vendor from the phone (USSD, the wallet's default PIN)."""
-        shillings = self._balance(msisdn) // 100
+        whole = self._balance(msisdn) // 100
         till = "7" + msisdn[-5:]
         self.sim.seed(tills=[{"till_number": till, "name": "Duka"}])
         form = urllib.parse.urlencode(
-            {"sessionId": uuid.uuid4().hex, "phoneNumber": msisdn, "text": f"2*{till}*{shillings}*1234*1"}
+            {"sessionId": uuid.uuid4().hex, "phoneNumber": msisdn, "text": f"2*{till}*{whole}*1234*1"}
         )
         status, screen = self.sim.call(
             "POST", "/ussd", data=form.encode(), headers={"Content-Type": "application/x-www-form-urlencoded"}
@@ -492,3 +492,11 @@ class TestReversalFlow(_ReversalMixin, MpesaLiveCase):
         self.assertEqual(status, 200)
         self.assertTrue(str(screen).startswith("END"), screen)
         self.assertLess(self._balance(msisdn), self.AMOUNT * 100, screen)
+
+
+@tagged("post_install", "-at_install")
+class TestReversalFlowET(TestReversalFlow):
+    """The same reversals in Ethiopia (the Reversal API's v2 route)."""
+
+    MARKET = SIM_MARKET = "ET"
+    CURRENCY = "ETB"

@@ -16,7 +16,9 @@ class _OnePaymentCase(MpesaLiveCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        wallets = [{"msisdn": f"254{cls.PREFIX[1:]}0000{i:02d}", "name": f"Person {i}"} for i in range(20)]
+        wallets = [
+            {"msisdn": cls.msisdn(f"{cls.PREFIX[1:]}0000{i:02d}"), "name": f"Person {i}"} for i in range(20)
+        ]
         cls.sim.seed(wallets=wallets)
 
     def _one(self, index):
@@ -121,6 +123,12 @@ class TestNeverTwice(_OnePaymentCase):
 
 
 @tagged("post_install", "-at_install")
+class TestNeverTwiceET(TestNeverTwice):
+    MARKET = SIM_MARKET = "ET"
+    CURRENCY = "ETB"
+
+
+@tagged("post_install", "-at_install")
 class TestNeverLost(_OnePaymentCase):
     PREFIX = "0733"
 
@@ -178,3 +186,9 @@ class TestNeverLost(_OnePaymentCase):
         other = self._one(5)
         self.manager.with_context(queue_job__no_delay=True)._mpesa_send_chunk(other.ids)
         self.assertFalse(other.mpesa_transaction_ids, "nothing more is sent once stopped")
+
+
+@tagged("post_install", "-at_install")
+class TestNeverLostET(TestNeverLost):
+    MARKET = SIM_MARKET = "ET"
+    CURRENCY = "ETB"

@@ -351,7 +351,11 @@ class TestStatementFromSimulator(MpesaLiveCase):
         super().setUpClass()
         cls.sim.seed(
             wallets=[
-                {"msisdn": f"2547120000{i:02d}", "name": f"Lost Person{i}", "id_number": f"2000000{i}"}
+                {
+                    "msisdn": cls.msisdn(f"7120000{i:02d}"),
+                    "name": f"Lost Person{i}",
+                    "id_number": f"2000000{i}",
+                }
                 for i in range(1, 5)
             ]
         )
@@ -370,7 +374,7 @@ class TestStatementFromSimulator(MpesaLiveCase):
 
     def test_lost_results_are_resolved_by_the_statement_alone(self):
         start = fields.Datetime.now() - timedelta(minutes=1)
-        self.sim.set_faults(lost_result={"rate": 1.0, "msisdn": "25471200000[12]"})
+        self.sim.set_faults(lost_result={"rate": 1.0, "msisdn": self.msisdn("71200000[12]")})
         for person in self.people:
             self._entitlement(person)
         self.prepare_and_send()
@@ -403,3 +407,11 @@ class TestStatementFromSimulator(MpesaLiveCase):
             tx = payment.mpesa_transaction_ids
             self.assertEqual(len(tx), 1, "one request per payment: nothing paid twice")
             self.assertEqual(ledger[tx.originator_conversation_id]["receipt"], tx.receipt)
+
+
+@tagged("post_install", "-at_install")
+class TestStatementFromSimulatorET(TestStatementFromSimulator):
+    """The same in Ethiopia: Safaricom Ethiopia's statement export, +251 numbers, birr."""
+
+    MARKET = SIM_MARKET = "ET"
+    CURRENCY = "ETB"
