@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.request
 import xmlrpc.client
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +36,7 @@ from odoo_cluster import (  # noqa: E402,F401  (re-exported for the bench script
     write_config,
 )
 
+from mpesa_sim import markets as sim_markets  # noqa: E402  (standard library only)
 from mpesa_sim.testing import RunningSimulator  # noqa: E402,F401  (standard library only)
 
 MODULE = "g2p_payment_mpesa"
@@ -62,6 +64,44 @@ kes = env.ref("base.KES")
 kes.active = True
 kenya = env.ref("base.ke")
 """
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """What the drill and the bench need of a market, from the simulator's market data
+    (mpesa_sim/markets.py): currency, numbers, limits, API family."""
+
+    code: str
+    currency: str
+    country_code: str
+    national_length: int
+    prefixes: tuple  # the first two digits of the market's M-Pesa numbers
+    min_amount: int
+    max_amount: int
+    openapi: bool
+
+    @classmethod
+    def of(cls, code):
+        m = sim_markets.get(code)
+        filler = "0" * (m.national_length - 2)
+        prefixes = tuple(p for p in map(str, range(10, 100)) if m.mobile.match(m.country_code + p + filler))
+        return cls(m.code, m.currency, m.country_code, m.national_length, prefixes,
+                   int(m.limits["min_amount"]), int(m.limits["max_amount"]), m.is_openapi)  # fmt: skip
+
+    def phone(self, i):
+        """The i-th registrant's number as a registration officer types it: distinct numbers of the
+        market's M-Pesa. Kenya: Safaricom 0711..., as ever."""
+        if self.code == "KE":
+            return f"0711{i:06d}"
+        trunk = "0" if self.national_length == 9 else ""  # Lesotho's 8-digit numbers have none
+        return f"{trunk}{self.prefixes[i % len(self.prefixes)]}{i:0{self.national_length - 2}d}"
+
+    def beneficiaries(self, count, seed):
+        """(phone, amount) per registrant, amounts that vary with the seed."""
+        return [(self.phone(i), 100 + ((i * 37 + seed) % 50) * 10) for i in range(count)]
+
+    def msisdn(self, phone):
+        return self.country_code + (phone[1:] if phone.startswith("0") else phone)
 
 
 def default_addons_path():

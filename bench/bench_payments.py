@@ -18,6 +18,12 @@ timed from the button to the end of the work it starts:
 
 It prints one table (payments/s, seconds, ratio against the anchor, peak RSS of the busiest
 Odoo worker) with the command, and exits non-zero when a target is missed or a payment is wrong.
+
+`--markets KE,TZ` pays one more program of ours per market after the first, each into a simulator
+of that market (Tanzania: Vodacom's M-Pesa OpenAPI, a TZS program, Vodacom numbers), on the same
+Odoo and database, one after the other; the table above is the first market's, and a second one
+puts every market's figures side by side. `--openapi-b2c` says how the OpenAPI answers B2C: sync
+(the result is in the answer, the simulator's default) or async (posted to the result URL).
 """
 
 import argparse
@@ -43,6 +49,7 @@ from _harness import (
     BenchError,
     Cluster,
     CpuMeter,
+    MarketData,
     OdooServer,
     Rpc,
     RssSampler,
@@ -63,25 +70,37 @@ OLD_MODULE = "g2p_payment_simple_mpesa"
 AGENT = ("agent@mpesa-sim.local", "Agent-Pass-1")
 SIM_ADMIN = ("admin@mpesa-sim.local", "Admin-Pass-1")
 BATCH_SIZE = 500
+# Kenya (Daraja), and the Vodacom market (OpenAPI) the bench has been run on.
+MARKET_CHOICES = ("KE", "TZ")
 
 SETUP_SCRIPT = (
     SHELL_PRELUDE
     + r"""
 n = P["payments"]
-partner_ids = []
-for start in range(0, n, 1000):
-    partner_ids += env["res.partner"].create([
-        {"name": f"Bench {i:06d}", "given_name": "Bench", "family_name": f"{i:06d}",
-         "is_registrant": True, "is_group": False, "email": P["email"] %% i,
-         "phone_number_ids": [(0, 0, {"phone_no": P["phone"] %% i, "country_id": kenya.id})]}
-        for i in range(start, min(start + 1000, n))
-    ]).ids
-    env.cr.commit()
-    env.invalidate_all()
 
-def program(name, manager_model, manager_vals):
+# Kenya's registrants (also program A's, paid by e-mail) as ever; another market's with its numbers.
+def registrants(market):
+    country = env.ref(f"base.{market['country']}")
+    label = "Bench" if market["code"] == "KE" else f"Bench {market['code']}"
+    ids = []
+    for start in range(0, n, 1000):
+        ids += env["res.partner"].create([
+            {"name": f"{label} {i:06d}", "given_name": label, "family_name": f"{i:06d}",
+             "is_registrant": True, "is_group": False,
+             **({"email": P["email"] %% i} if market["code"] == "KE" else {}),
+             "phone_number_ids": [(0, 0, {"phone_no": market["phones"][i], "country_id": country.id})]}
+            for i in range(start, min(start + 1000, n))
+        ]).ids
+        env.cr.commit()
+        env.invalidate_all()
+    return ids
+
+partner_ids = registrants({"code": "KE", "country": "ke", "phones": P["kenya_phones"]})
+
+def program(name, manager_model, manager_vals, currency=kes, partner_ids=partner_ids):
+    currency.active = True
     wizard = env["g2p.program.create.wizard"].create({
-        "name": name, "currency_id": kes.id, "amount_per_cycle": 100, "target_type": "individual",
+        "name": name, "currency_id": currency.id, "amount_per_cycle": 100, "target_type": "individual",
         "approver_group_id": env.ref("g2p_programs.g2p_program_cycle_approver").id,
     })
     prog = env["g2p.program"].browse(wizard.create_program()["res_id"])
@@ -111,11 +130,23 @@ if P["with_old"]:
     cycle_a, manager_a = program("A simple-mpesa", "g2p.program.payment.manager.simple.mpesa", P["old"])
 else:
     cycle_a = manager_a = env["g2p.cycle"]
-cycle_b, manager_b = program("B M-Pesa", "g2p.program.payment.manager.mpesa", P["ours"])
-manager_b.action_fetch_simulator_certificate()
+ours = []
+market_of = {market["code"]: market for market in P["markets"]}
+for market in P["markets"]:
+    if market["code"] == "KE":
+        cycle, manager = program(market["program"], "g2p.program.payment.manager.mpesa", market["manager"])
+        manager.action_fetch_simulator_certificate()
+    else:
+        cycle, manager = program(market["program"], "g2p.program.payment.manager.mpesa", market["manager"],
+                                 env.ref(f"base.{market['currency']}"), registrants(market))
+    ours.append((market["code"], cycle, manager))
 counter = env["g2p.mpesa.bench.counter"].create({"name": "ceiling", "hits": 0})
 env.cr.commit()
-print("BENCH_READY", cycle_a.id or 0, manager_a.id or 0, cycle_b.id, manager_b.id, counter.id)
+for code, cycle, manager in ours:
+    # The result URL (its secret) only where the simulator must be told it: OpenAPI async.
+    url = manager._mpesa_callback_url("result") if market_of[code]["result_url"] else "-"
+    print("BENCH_OURS", code, cycle.id, manager.id, url)
+print("BENCH_READY", cycle_a.id or 0, manager_a.id or 0, ours[0][1].id, ours[0][2].id, counter.id)
 """
 )
 
@@ -159,6 +190,50 @@ def prepare_simulator(sim, payments, phone, email):
     )
     # A slow Odoo must not lose results: the simulator waits and retries rather than drops.
     sim.set_config(callback_timeout_seconds=120, callback_retries=3)
+
+
+def prepare_market_simulator(sim, market, payments, openapi_b2c):
+    """Another market's simulator: a wallet per registrant and the float for the program."""
+    for start in range(0, payments, 1000):
+        sim.seed(wallets=[
+            {"msisdn": market.msisdn(market.phone(i)), "first_name": f"Bench {market.code}",
+             "last_name": f"{i:06d}", "id_number": f"{30000000 + i}", "pin": "1234"}
+            for i in range(start, min(start + 1000, payments))
+        ])  # fmt: skip
+    total = sum(amount(i) for i in range(payments))
+    status, body = sim.admin("POST", "/sim/admin/float/topup", {"account": "utility", "amount": total})
+    if status != 200:
+        raise BenchError(f"{market.code} float top-up refused: {body}")
+    sim.set_config(callback_timeout_seconds=120, callback_retries=3)
+    if market.openapi:
+        # Sessions live at once (the manager waits session_delay_seconds: 0 too).
+        sim.set_config(openapi_session_delay_seconds=0, openapi_b2c_mode=openapi_b2c)
+
+
+def our_manager(sim, market, odoo_url, args):
+    """Our manager's settings for a market's simulator."""
+    if market.openapi:
+        app = sim.app_settings()
+        connection = {
+            "market": market.code,
+            "base_url": app["base_url"],
+            "api_key": app["api_key"],
+            "public_key": app["public_key"],
+            "shortcode": app["service_provider_code"],
+            "session_delay_seconds": 0,
+            "min_amount": market.min_amount,
+            "max_amount": market.max_amount,
+        }
+    else:
+        connection = sim.app_settings()
+    return {
+        **connection,
+        "environment": "simulator",
+        "callback_base_url": odoo_url,
+        "concurrency": args.concurrency,
+        "max_requests_per_second": args.rate,
+        "reconcile_after_minutes": 30,
+    }
 
 
 def measure_ceiling(url, row, seconds, clients):
@@ -328,8 +403,71 @@ def phase_send_ours(server, rpc, sql, cycle_id, payments, timeout, profile=None,
     }
 
 
+def market_label(code, args):
+    market = MarketData.of(code)
+    if not market.openapi:
+        return f"{code} (Daraja)"
+    return f"{code} (OpenAPI, {args.openapi_b2c})"
+
+
+def markets_table(results, args):
+    """Our figures per market, side by side (the first market's are also in the table above)."""
+    codes = list(results["markets"])
+    first = codes[0]
+    n = args.payments
+
+    rows = []
+    for label, phase, rate, seconds in (
+        ("prepare (batched), payments/s", "prepare", "rate", "seconds"),
+        ("send, submitted (acknowledged), payments/s", "send", "submit_rate", "submit_seconds"),
+        ("send, end to end (results applied), payments/s", "send", "rate", "seconds"),
+    ):
+        cells = [f"{r[phase][rate]:,.0f} ({r[phase][seconds]:.1f} s)" for r in results["markets"].values()]
+        ratios = [
+            f"{results['markets'][c][phase][rate] / results['markets'][first][phase][rate]:.2f}x"
+            for c in codes[1:]
+        ]
+        rows.append((label, *cells, *ratios))
+    sends = [r["send"] for r in results["markets"].values()]
+    blank = [""] * (len(codes) - 1)
+    rows += [
+        ("Send returned after, s", *(f"{s['pressed_seconds']:.1f}" for s in sends), *blank),
+        ("peak RSS of the busiest Odoo worker (send), MiB", *(f"{s['rss']:.0f}" for s in sends), *blank),
+        (
+            "M-Pesa requests the simulator saw (most in 1 s)",
+            *(f"{s.get('requests_seen')} ({s.get('max_per_second')})" for s in sends),
+            *blank,
+        ),
+    ]
+    if all(s.get("cpu") for s in sends):
+        parts = ("odoo", "postgres", "simulator")
+        per = [" / ".join(f"{s['cpu'].get(name, 0.0) * 1000 / n:.2f}" for name in parts) for s in sends]
+        totals = [sum(s["cpu"].values()) * 1000 / n for s in sends]
+        rows += [
+            ("CPU ms per payment, end to end: odoo / postgres / simulator", *per, *blank),
+            (
+                "CPU ms per payment, end to end: total",
+                *(f"{t:.2f}" for t in totals),
+                *(f"{t / totals[0]:.2f}x" for t in totals[1:]),
+            ),
+        ]
+    head = ("ours, by market", *(market_label(c, args) for c in codes))
+    head += tuple(f"{c} / {first}" for c in codes[1:])
+    lines = [
+        "",
+        f"Our manager per market, one after the other on the same Odoo (N = {n:,} each):",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
 def table(results, args, command):
     n = args.payments
+    first = args.markets[0]
+    ours = "ours" if first == "KE" else f"ours {first}"
     ceiling = results["ceiling"]["rate"]
     prep_old, prep_ours = results.get("prepare_old"), results["prepare_ours"]
     send_old, send_ours = results.get("send_old"), results["send_ours"]
@@ -347,7 +485,7 @@ def table(results, args, command):
         rows.append(("prepare: OpenG2P default", f"{prep_old['rate']:,.0f}", f"{prep_old['seconds']:.1f}",
                      anchor, f"{prep_old['rss']:.0f}"))  # fmt: skip
     faster = f"{prep_old['seconds'] / prep_ours['seconds']:.1f}x faster" if prep_old else "-"
-    rows.append(("prepare: ours (batched)", f"{prep_ours['rate']:,.0f}", f"{prep_ours['seconds']:.1f}",
+    rows.append((f"prepare: {ours} (batched)", f"{prep_ours['rate']:,.0f}", f"{prep_ours['seconds']:.1f}",
                  faster, f"{prep_ours['rss']:.0f}"))  # fmt: skip
     if send_old:
         rows.append(("send: simple-mpesa (submit only)", f"{send_old['rate']:,.0f}",
@@ -356,9 +494,9 @@ def table(results, args, command):
     else:
         submit_ratio = "-"
     rows += [
-        ("send: ours, submitted (acknowledged)", f"{send_ours['submit_rate']:,.0f}",
+        (f"send: {ours}, submitted (acknowledged)", f"{send_ours['submit_rate']:,.0f}",
          f"{send_ours['submit_seconds']:.1f}", submit_ratio, ""),
-        ("send: ours, end to end (results applied)", f"{send_ours['rate']:,.0f}",
+        (f"send: {ours}, end to end (results applied)", f"{send_ours['rate']:,.0f}",
          f"{send_ours['seconds']:.1f}", f"{send_ours['rate'] / ceiling:.0%} of ceiling",
          f"{send_ours['rss']:.0f}"),
     ]  # fmt: skip
@@ -382,8 +520,8 @@ def table(results, args, command):
         f"Our Send returned after {send_ours['pressed_seconds']:.1f}s (pre-flight of every payment, send"
         " jobs queued); the old manager's Send returns when it has posted every payment.",
         f"Requests-per-second ceiling on our manager: {ceiling_text}; the simulator saw "
-        f"{send_ours.get('requests_seen')} Daraja requests, at most {send_ours.get('max_per_second')} "
-        "in any one-second window.",
+        f"{send_ours.get('requests_seen')} {'OpenAPI' if MarketData.of(first).openapi else 'Daraja'} "
+        f"requests, at most {send_ours.get('max_per_second')} in any one-second window.",
     ]
     cpu_rows = [
         ("simple-mpesa send", send_old and send_old.get("cpu"), send_old and send_old["seconds"]),
@@ -407,6 +545,8 @@ def table(results, args, command):
                 + " | ".join(f"{ms:.2f}" for ms in per)
                 + f" | {total * 1000 / n:.2f} | {total / seconds:.2f} |"
             )
+    if len(results["markets"]) > 1:
+        lines += markets_table(results, args)
     lines += ["", f"command: {command}"]
     targets = [("end to end at least 50% of the ceiling", send_ours["rate"] >= 0.5 * ceiling)]
     if prep_old:
@@ -415,6 +555,10 @@ def table(results, args, command):
         )
     if send_old:
         targets.append(("submit at least 2x simple-mpesa", send_ours["submit_rate"] >= 2 * send_old["rate"]))
+    for code, figures in list(results["markets"].items())[1:]:
+        targets.append(
+            (f"{code}: end to end at least 50% of the ceiling", figures["send"]["rate"] >= 0.5 * ceiling)
+        )
     lines += [f"target: {label}: {'met' if ok else 'MISSED'}" for label, ok in targets]
     return "\n".join(lines), all(ok for _label, ok in targets)
 
@@ -424,6 +568,7 @@ def run(args, command):
     root.chmod(0o755)
     cluster = Cluster(root / "pg")
     sim = server = sql = None
+    sims = {}  # market -> its simulator (Kenya's is `sim`: program A's and the Kenyan program's)
     n = args.payments
     phone, email = "0711%06d", "bench%06d@bench.local"
     results = {}
@@ -433,6 +578,17 @@ def run(args, command):
                                (), str(root / "sim.log")).start()  # fmt: skip
         say(f"simulator {sim.base_url}; seeding {n} wallets")
         prepare_simulator(sim, n, phone, email)
+        sims["KE"] = sim
+        for code in args.markets:
+            if code in sims:
+                continue
+            market = MarketData.of(code)
+            sims[code] = RunningSimulator(
+                str(root / f"sim-{code}.sqlite3"), free_port(), "bench-admin-token", args.sim_python,
+                ("--market", code), str(root / f"sim-{code}.log"),
+            ).start()  # fmt: skip
+            say(f"{code} simulator {sims[code].base_url}; seeding {n} wallets")
+            prepare_market_simulator(sims[code], market, n, args.openapi_b2c)
 
         odoo_port = free_port()
         odoo_url = f"http://127.0.0.1:{odoo_port}"
@@ -456,10 +612,22 @@ def run(args, command):
             raise BenchError(f"install failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
 
         say(f"creating {n} registrants, programs A (simple-mpesa) and B (M-Pesa), approved entitlements")
+        markets = []
+        for code in args.markets:
+            market = MarketData.of(code)
+            markets.append({
+                "code": code,
+                "program": "B M-Pesa" if code == "KE" else f"B M-Pesa {code}",
+                "currency": market.currency,
+                "country": code.lower(),
+                "phones": [market.phone(i) for i in range(n)] if code != "KE" else [],
+                "manager": our_manager(sims[code], market, odoo_url, args),
+                "result_url": market.openapi and args.openapi_b2c == "async",
+            })  # fmt: skip
         params = {
             "odoo_url": odoo_url,
             "payments": n,
-            "phone": phone,
+            "kenya_phones": [phone % i for i in range(n)],
             "email": email,
             "batch_size": BATCH_SIZE,
             "with_old": not args.only_ours,
@@ -472,21 +640,20 @@ def run(args, command):
                 "password": AGENT[1],
                 "api_timeout": 30,
             },
-            "ours": {
-                **sim.app_settings(),
-                "environment": "simulator",
-                "callback_base_url": odoo_url,
-                "concurrency": args.concurrency,
-                "max_requests_per_second": args.rate,
-                "reconcile_after_minutes": 30,
-            },
+            "markets": markets,
         }
         proc = odoo_run(config, "-d", DB, "--no-http", command="shell",
                         stdin=SETUP_SCRIPT % {"params": json.dumps(params)})  # fmt: skip
         ready = re.search(r"^BENCH_READY (\d+) (\d+) (\d+) (\d+) (\d+)$", proc.stdout, re.M)
         if not ready:
             raise BenchError(f"set-up failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-        cycle_a, _manager_a, cycle_b, _manager_b, counter = (int(x) for x in ready.groups())
+        cycle_a, _manager_a, _cycle_b, _manager_b, counter = (int(x) for x in ready.groups())
+        found = re.findall(r"^BENCH_OURS (\w+) (\d+) (\d+) (\S+)$", proc.stdout, re.M)
+        ours = {code: (int(cycle), url) for code, cycle, _manager, url in found}
+        for code in args.markets:
+            if MarketData.of(code).openapi and args.openapi_b2c == "async":
+                # The application's Response URL on the portal: where asynchronous results go.
+                sims[code].set_config(openapi_callback_url=ours[code][1])
 
         server = OdooServer(config, DB, root / "odoo.log", odoo_url).start()
         rpc = Rpc(odoo_url, DB)
@@ -507,9 +674,13 @@ def run(args, command):
             say("2/3 prepare: OpenG2P's default (program A)")
             results["prepare_old"] = phase_prepare(server, rpc, sql, cycle_a, n, timeout)
             say(f"default prepare {results['prepare_old']['seconds']:.1f}s")
-        say("2/3 prepare: ours (program B)")
-        results["prepare_ours"] = phase_prepare(server, rpc, sql, cycle_b, n, timeout)
-        say(f"our prepare {results['prepare_ours']['seconds']:.1f}s")
+        results["markets"] = {code: {} for code in args.markets}
+        for code in args.markets:
+            say(f"2/3 prepare: ours (program B, {code})")
+            figures = results["markets"][code]
+            figures["prepare"] = phase_prepare(server, rpc, sql, ours[code][0], n, timeout)
+            say(f"our prepare ({code}) {figures['prepare']['seconds']:.1f}s")
+        results["prepare_ours"] = results["markets"][args.markets[0]]["prepare"]
 
         if not (args.skip_old_send or args.only_ours):
             say("3/3 send: simple-mpesa (program A)")
@@ -517,21 +688,26 @@ def run(args, command):
                 server, rpc, sql, cycle_a, n, timeout * 3, CpuMeter(server, sim, cluster)
             )
             say(f"simple-mpesa send {results['send_old']['seconds']:.1f}s")
-        if args.defer_results:
-            # Diagnostic: every result callback held back, to see what submitting alone costs.
-            sim.set_faults(late_callback={"rate": 1, "delay_ms": int(args.defer_results * 1000)})
-            say(f"diagnostic: result callbacks held back {args.defer_results:.0f}s")
-        say("3/3 send: ours (program B), until every result is applied")
-        cpu = CpuMeter(server, sim, cluster)
-        since = time.time()
-        results["send_ours"] = phase_send_ours(server, rpc, sql, cycle_b, n, timeout, args.py_spy, cpu)
-        ours = results["send_ours"]
-        # What M-Pesa saw: the simulator records when each Daraja request arrived.
-        _status, seen = sim.admin("GET", f"/sim/admin/requests?since={since}")
-        ours["requests_seen"], ours["max_per_second"] = seen.get("total"), seen.get("max_in_window")
-        say(f"our send {ours['seconds']:.1f}s (submitted {ours['submit_seconds']:.1f}s)")
-        if args.keep:
-            (root / "progress.json").write_text(json.dumps(results["send_ours"]["progress"]))
+        for index, code in enumerate(args.markets):
+            market_sim = sims[code]
+            if args.defer_results:
+                # Diagnostic: every result callback held back, to see what submitting alone costs.
+                market_sim.set_faults(late_callback={"rate": 1, "delay_ms": int(args.defer_results * 1000)})
+                say(f"diagnostic: result callbacks held back {args.defer_results:.0f}s")
+            say(f"3/3 send: ours (program B, {code}), until every result is applied")
+            cpu = CpuMeter(server, market_sim, cluster)
+            since = time.time()
+            profile = args.py_spy if index == 0 else None
+            send = phase_send_ours(server, rpc, sql, ours[code][0], n, timeout, profile, cpu)
+            # What M-Pesa saw: the simulator records when each API request arrived.
+            _status, seen = market_sim.admin("GET", f"/sim/admin/requests?since={since}")
+            send["requests_seen"], send["max_per_second"] = seen.get("total"), seen.get("max_in_window")
+            results["markets"][code]["send"] = send
+            say(f"our send ({code}) {send['seconds']:.1f}s (submitted {send['submit_seconds']:.1f}s)")
+            if args.keep:
+                suffix = "" if index == 0 else f"-{code}"
+                (root / f"progress{suffix}.json").write_text(json.dumps(send["progress"]))
+        results["send_ours"] = results["markets"][args.markets[0]]["send"]
         text, ok = table(results, args, command)
         return text, ok
     finally:
@@ -539,6 +715,9 @@ def run(args, command):
             sql.close()
         if server:
             server.stop()
+        for market_sim in sims.values():
+            if market_sim is not sim:
+                market_sim.stop()
         if sim:
             sim.stop()
         cluster.stop()
@@ -580,7 +759,21 @@ def main(argv=None):
     )  # fmt: skip
     parser.add_argument("--py-spy", help="profile Odoo during our send into this file (collapsed stacks)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, databases)")
+    parser.add_argument(
+        "--markets", default="KE",
+        help="our manager's markets, comma-separated (KE, TZ), each paid in turn and shown side by side; "
+        "the first one's figures are the main table's",
+    )  # fmt: skip
+    parser.add_argument(
+        "--openapi-b2c", default="sync", choices=["sync", "async"],
+        help="Vodacom markets: B2C results in the answers (sync, the simulator's default) or posted to the "
+        "manager's result URL (async)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    args.markets = [code.strip().upper() for code in args.markets.split(",") if code.strip()]
+    unknown = [code for code in args.markets if code not in MARKET_CHOICES]
+    if unknown or not args.markets or len(set(args.markets)) != len(args.markets):
+        parser.error(f"--markets: distinct codes among {', '.join(MARKET_CHOICES)}")
     args.addons_path = args.addons_path or default_addons_path()
     args.sim_python = args.sim_python or default_sim_python()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
