@@ -2,8 +2,10 @@
 # The main job. Starts the M-Pesa simulator; where OpenG2P 17 is found (see openg2p_env.sh), also
 # an Odoo with this addon, and pays the demo program's cycle end to end through the simulator.
 #   MPESA_SIM_PORT (8090), ODOO_PORT (8069), MPESA_SIM_DB (mpesa_sim.sqlite3, simulator alone)
-#   --market KE|ET: Kenya (the default: KES, +254) or Ethiopia (ETB, +251 7, the simulator's
-#     Safaricom Ethiopia on its own database file): the simulator's market and the demo program's.
+#   --market KE|ET|TZ|CD|LS|GH|MZ: the simulator's market and the demo program's, each on its own
+#     simulator database file: Kenya (the default: KES, +254), Ethiopia (ETB, +251 7: Safaricom
+#     Ethiopia), or a Vodacom market of the M-Pesa OpenAPI: Tanzania (TZS, +255), DR Congo (USD,
+#     +243), Lesotho (LSL, +266), Ghana (GHS, +233), Mozambique (MZN, +258).
 #   --no-wait: stop once the demo cycle is paid instead of serving until Ctrl-C.
 set -euo pipefail
 market=KE
@@ -17,8 +19,8 @@ done
 market=${market^^}
 case $market in
     KE) default_db=mpesa_sim.sqlite3 ;;
-    ET) default_db=mpesa_sim_et.sqlite3 ;;  # a database keeps its market: never the Kenyan file
-    *) echo "run.sh: --market KE or ET, not '$market'" >&2; exit 2 ;;
+    ET | TZ | CD | LS | GH | MZ) default_db=mpesa_sim_${market,,}.sqlite3 ;;  # a database keeps its market
+    *) echo "run.sh: --market KE, ET, TZ, CD, LS, GH or MZ, not '$market'" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
 venv=${MPESA_TEST_VENV:-$PWD/.venv}

@@ -1,12 +1,15 @@
 """Pay the demo program end to end: simulator, throwaway PostgreSQL, Odoo with this addon.
 
 Run by run.sh with the OpenG2P Python. --market KE (the default) pays the Kenyan demo program in
-KES, --market ET the Ethiopian one in ETB through a simulator started with --market ET. Prints each
+KES, --market ET the Ethiopian one in ETB through a simulator started with --market ET, and TZ, CD,
+LS or GH a Vodacom market's program through that market's M-Pesa OpenAPI simulator. Prints each
 payment's outcome, then serves Odoo and the simulator until Ctrl-C (or stops at once with --no-wait).
 """
 
 import argparse
+import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -31,10 +34,12 @@ from odoo_cluster import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+# The addon's wire package imports no Odoo (phonenumbers and requests are in OpenG2P's Python):
+# the markets, their currencies and API families come from it.
+sys.path.append(str(REPO / "g2p_payment_mpesa"))
+from wire import markets  # noqa: E402
+
 DB = "mpesa_demo"
-# Per market: the simulator's demo wallet a beneficiary's phone pages start from.
-EXAMPLE_MSISDN = {"KE": "254712345678", "ET": "251712345678"}
-CURRENCY = {"KE": "KES", "ET": "ETB"}  # as g2p_payment_mpesa/markets.py (not importable here)
 FIELDS = ["partner_id", "amount_issued", "mpesa_msisdn", "mpesa_state", "mpesa_receipt", "mpesa_result_code",
           "mpesa_result_desc", "status", "status_is_final"]  # fmt: skip
 
@@ -43,7 +48,9 @@ base_url = %(base_url)r
 env["ir.config_parameter"].set_param("web.base.url", base_url)
 env["ir.config_parameter"].set_param("web.base.url.freeze", "True")
 Manager = env["g2p.program.payment.manager.mpesa"]
-program = Manager._mpesa_create_demo(base_url=base_url, market=%(market)r, sim_url=%(sim_url)r)
+program = Manager._mpesa_create_demo(
+    base_url=base_url, market=%(market)r, sim_url=%(sim_url)r, sim_admin_token=%(sim_admin_token)r
+)
 cycle = Manager._mpesa_demo_start_cycle(program)
 env.cr.commit()
 print("DEMO_CYCLE", cycle.id, env["g2p.payment"].search_count([("cycle_id", "=", cycle.id)]))
@@ -62,6 +69,12 @@ def wait_http(url, timeout, what):
     sys.exit(f"{what} did not answer at {url} within {timeout}s")
 
 
+def sim_market(sim_url):
+    """The running simulator's market (public GET /sim/market): its demo wallet's number."""
+    with urllib.request.urlopen(f"{sim_url}/sim/market", timeout=10) as response:
+        return json.load(response)
+
+
 def odoo_cmd(config, *args, command=None):
     return [sys.executable, "-c", ODOO_MAIN, *([command] if command else []), "-c", str(config), *args]
 
@@ -74,10 +87,12 @@ def main():
     parser.add_argument("--odoo-port", type=int, default=8069)
     parser.add_argument("--no-wait", action="store_true")
     parser.add_argument(
-        "--market", type=str.upper, choices=sorted(CURRENCY), default="KE",
-        help="KE (Kenya, the default) or ET (Ethiopia): the simulator's market and the demo's",
+        "--market", type=str.upper, choices=list(markets.MARKETS), default=markets.DEFAULT,
+        help="KE (Kenya, the default) or ET (Ethiopia): Daraja; TZ (Tanzania), CD (DR Congo), LS"
+        " (Lesotho) or GH (Ghana): Vodacom's M-Pesa OpenAPI. The simulator's market and the demo's",
     )  # fmt: skip
     args = parser.parse_args()
+    market = markets.market(args.market)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     root = Path(tempfile.mkdtemp(prefix="g2p-mpesa-demo-"))
@@ -90,13 +105,19 @@ def main():
         sim_url = f"http://127.0.0.1:{args.sim_port}"
         sim_log_path = root / "sim.log"
         print(f"simulator ({args.market}): {sim_url} (docs {sim_url}/docs, log {sim_log_path})", flush=True)
+        # The demo knows the simulator's admin token (an OpenAPI market's API key is read with it):
+        # MPESA_SIM_ADMIN_TOKEN or a new one, given in the environment, not on a command line. The
+        # simulator's log prints it.
+        sim_admin_token = os.environ.get("MPESA_SIM_ADMIN_TOKEN") or secrets.token_urlsafe(24)
         with open(root / "sim.log", "w") as sim_log:
             procs.append(subprocess.Popen(
                 [args.sim_python, "-m", "mpesa_sim", "serve", "--port", str(args.sim_port),
                  "--market", args.market, "--db", str(root / f"sim-{args.market.lower()}.sqlite3")],
                 stdout=sim_log, stderr=subprocess.STDOUT,
+                env={**os.environ, "MPESA_SIM_ADMIN_TOKEN": sim_admin_token},
             ))  # fmt: skip
-        wait_http(f"{sim_url}/sim/certificate.pem", 30, "the simulator")
+        wait_http(f"{sim_url}/sim/market", 30, "the simulator")
+        example_msisdn = sim_market(sim_url)["example_msisdn"]
 
         config = root / "odoo.conf"
         addons = [p for p in args.addons_path.split(",") if p] + [str(REPO)]
@@ -125,7 +146,8 @@ def main():
         base_url = f"http://127.0.0.1:{args.odoo_port}"
         shell = subprocess.run(
             odoo_cmd(config, "-d", DB, "--no-http", command="shell"),
-            input=DEMO_SCRIPT % {"base_url": base_url, "market": args.market, "sim_url": sim_url},
+            input=DEMO_SCRIPT % {"base_url": base_url, "market": args.market, "sim_url": sim_url,
+                                 "sim_admin_token": sim_admin_token},
             capture_output=True, text=True,
         )  # fmt: skip
         cycle_line = [line for line in shell.stdout.splitlines() if line.startswith("DEMO_CYCLE")]
@@ -138,7 +160,10 @@ def main():
             sys.exit("odoo: the demo cycle has no payments")
         print("odoo: demo program created; Prepare payments and Send payments pressed", flush=True)
         if "DEMO_VALIDATED 0" in shell.stdout:
-            print(f"odoo: {args.market} has no ID-validated B2C (none found for this market's M-Pesa): the"
+            why = "none found for this market's M-Pesa"
+            if market.api_family == "openapi":
+                why = "Vodacom's M-Pesa OpenAPI has none"
+            print(f"odoo: {market.name} has no ID-validated B2C ({why}): the"
                   " registrants' IDs are recorded, not checked by M-Pesa", flush=True)  # fmt: skip
 
         with open(root / "odoo.log", "w") as odoo_log:
@@ -165,7 +190,7 @@ def main():
                 break
             time.sleep(1)
         print(f"\ndemo cycle paid through M-Pesa in {time.monotonic() - started:.1f}s:\n")
-        currency = CURRENCY[args.market]
+        currency = market.currency
         print(f"{'beneficiary':<20} {currency:>7}  {'number':<13} {'state':<13} {'receipt':<11} result")
         for p in payments:
             print(
@@ -178,7 +203,7 @@ def main():
             sys.exit(f"{len(unfinished)} payments have no final state yet")
         if not args.no_wait:
             print(f"\nOdoo {base_url} and the simulator {sim_url} keep running; Ctrl-C stops both.")
-            sms = f"{sim_url}/sim/phones/{EXAMPLE_MSISDN[args.market]}/sms"
+            sms = f"{sim_url}/sim/phones/{example_msisdn}/sms"
             print(f"A beneficiary's phone: POST {sim_url}/ussd; SMS: {sms}")
             while all(p.poll() is None for p in procs):
                 time.sleep(1)

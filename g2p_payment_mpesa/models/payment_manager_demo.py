@@ -1,20 +1,29 @@
-"""The demo programs paid by `scripts/run.sh [--market KE|ET]`, and by anyone installing with demo
-data (Kenya's).
+"""The demo programs paid by `scripts/run.sh [--market KE|ET|TZ|CD|LS|GH]`, and by anyone
+installing with demo data (Kenya's).
 
-One builder for every market: the market's facts (currency, country, whether M-Pesa validates a
-recipient's ID and with which code) come from wire/markets.py; this file only adds, per market, the
-simulator's demo organisation and the people of its demo wallets (mpesa_sim/markets.py).
+One builder for every market: the market's facts (currency, country, API family, whether M-Pesa
+validates a recipient's ID and with which code) come from wire/markets.py; this file only adds, per
+market, the simulator's demo organisation and the people of its demo wallets (mpesa_sim/markets.py).
+A Daraja market's manager holds the simulator's documented credentials; an OpenAPI market's (the
+Vodacom markets) holds the API key of the simulator's application, which is random per simulator
+database: the builder reads it with the simulator's admin token.
 """
 
-from odoo import _, api, fields, models
+import requests
 
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .. import log_redaction
 from ..wire import markets
 
 DEMO_AMOUNT = 1500
+SIM_TIMEOUT = (5, 30)  # (connect, read) seconds
 # Per market: the program's name, the ID type its registrants hold, the simulator's demo shortcode
-# and one registrant per demo wallet: (given, family, phone, ID number, expected outcome). The
-# numbers and IDs match the simulator's demo wallets, so each registrant shows one outcome.
-# Phones are written as a registration officer types them (local in Kenya, +251 in Ethiopia).
+# (an OpenAPI market's ServiceProviderCode), the amount per cycle (DEMO_AMOUNT unless said) and one
+# registrant per demo wallet: (given, family, phone, ID number, expected outcome). The numbers and
+# IDs match the simulator's demo wallets, so each registrant shows one outcome. Phones are written
+# as a registration officer types them (local, or international).
 DEMO_PROGRAMS = {
     "KE": {
         "program": "M-Pesa Demo Cash Transfer",
@@ -44,11 +53,86 @@ DEMO_PROGRAMS = {
             ("Frozen", "Account", "+251 70 000 0005", "856789012345", "a frozen wallet: 2006"),
         ],
     },
+    # Vodacom's M-Pesa OpenAPI: no ID-validated B2C (markets.TANZANIA.id_types is empty), the result
+    # in the B2C answer (the simulator's synchronous mode), and no inactive-account code: a frozen
+    # wallet is refused as an unknown one (INS-2051). The sixth registrant's number is another
+    # network's, which the manager refuses before sending. ID numbers are the simulator's choice.
+    "TZ": {
+        "program": "M-Pesa Demo Cash Transfer (Tanzania)",
+        "id_type": "NIDA ID",
+        "shortcode": "000000",
+        "amount": 30_000,
+        "registrants": [
+            ("Neema", "Mwakyusa", "0754 123 456", "19900101123450000123", "paid"),
+            ("Juma", "Mwinyi", "0764 000 001", "19850615234560000234", "paid"),
+            ("Baraka", "Massawe", "+255 794 000 003", "19781120456780000456", "paid"),
+            ("Unregistered", "Line", "0759 000 004", "", "not an M-Pesa customer: INS-2051"),
+            ("Frozen", "Account", "0740 000 005", "19950505567890000567", "a frozen wallet: INS-2051"),
+            ("Halima", "Said", "0715 000 006", "19880808678900000678", "Yas number: refused before sending"),
+        ],
+    },
+    "CD": {
+        "program": "M-Pesa Demo Cash Transfer (DR Congo)",
+        "id_type": "National ID",
+        "shortcode": "000243",
+        "amount": 20,
+        "registrants": [
+            ("Esther", "Mukendi", "0812 345 678", "1234567890", "paid"),
+            ("Jean", "Ilunga", "0822 000 001", "2345678901", "paid"),
+            ("Didier", "Tshibangu", "+243 812 000 003", "4567890123", "paid"),
+            ("Unregistered", "Line", "0829 000 004", "", "not an M-Pesa customer: INS-2051"),
+            ("Frozen", "Account", "0810 000 005", "5678901234", "a frozen wallet: INS-2051"),
+            ("Patrick", "Mbuyi", "0997 000 006", "6789012345", "an Airtel number: refused before sending"),
+        ],
+    },
+    "LS": {
+        "program": "M-Pesa Demo Cash Transfer (Lesotho)",
+        "id_type": "National ID",
+        "shortcode": "000266",
+        "amount": 300,
+        "registrants": [
+            ("Palesa", "Mohapi", "5812 3456", "012345678901", "paid"),
+            ("Thabo", "Mofokeng", "5900 0001", "023456789012", "paid"),
+            ("Tumelo", "Ramakatane", "+266 5000 0003", "045678901234", "paid"),
+            ("Unregistered", "Line", "5990 0004", "", "not an M-Pesa customer: INS-2051"),
+            ("Frozen", "Account", "5000 0005", "056789012345", "a frozen wallet: INS-2051"),
+            ("Mpho", "Nthako", "6212 3456", "067890123456", "an Econet number: refused before sending"),
+        ],
+    },
+    "GH": {
+        "program": "M-Pesa Demo Cash Transfer (Ghana)",
+        "id_type": "Ghana Card",
+        "shortcode": "000233",
+        "amount": 200,
+        "registrants": [
+            ("Ama", "Mensah", "020 123 4567", "GHA-123456789-0", "paid"),
+            ("Kwame", "Asante", "050 200 0001", "GHA-234567890-1", "paid"),
+            ("Kofi", "Boateng", "+233 50 100 0003", "GHA-456789012-3", "paid"),
+            ("Unregistered", "Line", "020 900 0004", "", "not an M-Pesa customer: INS-2051"),
+            ("Frozen", "Account", "050 000 0005", "GHA-567890123-4", "a frozen wallet: INS-2051"),
+            ("Yaw", "Owusu", "024 123 4567", "GHA-678901234-5", "an MTN number: refused before sending"),
+        ],
+    },
+    # Mozambique through the OpenAPI (vodacomMOZ); its numbers have no trunk 0.
+    "MZ": {
+        "program": "M-Pesa Demo Cash Transfer (Mozambique)",
+        "id_type": "BI",
+        "shortcode": "000258",
+        "amount": 1500,
+        "registrants": [
+            ("Ana", "Machava", "84 123 4567", "110100000001A", "paid"),
+            ("Carlos", "Mondlane", "85 200 0001", "110100000002B", "paid"),
+            ("Armando", "Cossa", "+258 85 100 0003", "110100000004D", "paid"),
+            ("Unregistered", "Line", "84 900 0004", "", "not an M-Pesa customer: INS-2051"),
+            ("Frozen", "Account", "84 000 0005", "110100000005E", "a frozen wallet: INS-2051"),
+            ("Rosa", "Sitoe", "82 123 4567", "110100000006F", "an mCel number: refused before sending"),
+        ],
+    },
 }
 DEMO_PROGRAM = DEMO_PROGRAMS[markets.DEFAULT]["program"]
 DEMO_REGISTRANTS = [r[:4] for r in DEMO_PROGRAMS[markets.DEFAULT]["registrants"]]
-# The simulator's documented defaults (CONTRACTS.md); a real deployment types its own. The
-# shortcode is the market's demo organisation's (DEMO_PROGRAMS).
+# The simulator's documented defaults (CONTRACTS.md) for a Daraja market; a real deployment types
+# its own. The shortcode is the market's demo organisation's (DEMO_PROGRAMS).
 SIMULATOR_SETTINGS = {
     "environment": "simulator",
     "base_url": "http://127.0.0.1:8090",
@@ -64,15 +148,20 @@ class G2PPaymentManagerMpesaDemo(models.Model):
     _inherit = "g2p.program.payment.manager.mpesa"
 
     @api.model
-    def _mpesa_create_demo(self, base_url=None, market=None, sim_url=None):
+    def _mpesa_create_demo(self, base_url=None, market=None, sim_url=None, sim_admin_token=None):
         """Create (once) a funded program of six registrants in the market's currency (default
-        Kenya's), paid through the simulator of that market at `sim_url` (default port 8090)."""
+        Kenya's), paid through the simulator of that market at `sim_url` (default port 8090).
+        An OpenAPI market needs the simulator's admin token (`sim_admin_token`): its API key is
+        read from the simulator, and the simulator's session activation delay is set to none."""
         market = markets.market(market)
         demo = DEMO_PROGRAMS[market.code]
         Program = self.env["g2p.program"]
         program = Program.search([("name", "=", demo["program"])], limit=1)
         if program:
             return program
+        sim_url = (sim_url or SIMULATOR_SETTINGS["base_url"]).rstrip("/")
+        # Before anything is created: a simulator that cannot say its API key leaves nothing behind.
+        connection = self._mpesa_demo_connection(market, sim_url, sim_admin_token)
         currency = self.env.ref(f"base.{market.currency}")
         currency.active = True
         country = self.env.ref(f"base.{market.number_plan.region.lower()}")
@@ -99,7 +188,7 @@ class G2PPaymentManagerMpesaDemo(models.Model):
             {
                 "name": demo["program"],
                 "currency_id": currency.id,
-                "amount_per_cycle": DEMO_AMOUNT,
+                "amount_per_cycle": demo.get("amount", DEMO_AMOUNT),
                 "target_type": "individual",
                 "auto_approve_entitlements": True,
                 "approver_group_id": self.env.ref("g2p_programs.g2p_program_cycle_approver").id,
@@ -117,12 +206,12 @@ class G2PPaymentManagerMpesaDemo(models.Model):
         validation = market.id_types[0][0] if market.id_types else False
         manager = self.create(
             dict(
-                SIMULATOR_SETTINGS,
+                connection,
                 name=_("M-Pesa (simulator)")
                 if market.code == markets.DEFAULT
                 else _("M-Pesa %(market)s (simulator)") % {"market": market.name},
                 market=market.code,
-                base_url=sim_url or SIMULATOR_SETTINGS["base_url"],
+                base_url=sim_url,
                 shortcode=demo["shortcode"],
                 program_id=program.id,
                 create_batch=True,
@@ -136,12 +225,65 @@ class G2PPaymentManagerMpesaDemo(models.Model):
                 max_amount=market.max_amount,
             )
         )
+        if market.api_family == "openapi":
+            manager.action_fetch_simulator_certificate()  # the simulator's public key, as the form's button
         manager._mpesa_use_for_program()
         program.program_membership_ids = [
             (0, 0, {"partner_id": partner.id, "state": "enrolled", "enrollment_date": fields.Datetime.now()})
             for partner in partners
         ]
         return program
+
+    @api.model
+    def _mpesa_demo_connection(self, market, sim_url, sim_admin_token):
+        """The manager's connection settings for the market's simulator at `sim_url`: Daraja's
+        documented credentials; or, for an OpenAPI market, its application's API key (GET
+        /sim/admin/info) with no session activation delay, on both sides (PUT /sim/admin/config):
+        a demo does not wait 30 seconds for its session."""
+        settings = {key: value for key, value in SIMULATOR_SETTINGS.items() if key != "base_url"}
+        if sim_admin_token:
+            log_redaction.remember(sim_admin_token)
+            settings["simulator_admin_token"] = sim_admin_token  # "Open simulator wallets" works
+        if market.api_family != "openapi":
+            return settings
+        if not sim_admin_token:
+            raise UserError(
+                _(
+                    "The %(market)s demo reads the API key of the simulator's application: give the "
+                    "simulator's admin token."
+                )
+                % {"market": market.name}
+            )
+        headers = {"Authorization": f"Bearer {sim_admin_token}"}
+        try:
+            response = requests.get(f"{sim_url}/sim/admin/info", headers=headers, timeout=SIM_TIMEOUT)
+            if response.status_code == 401:
+                raise UserError(_("The simulator at %s refused the admin token (401).") % sim_url)
+            response.raise_for_status()
+            info = response.json()
+            simulated = (info.get("market") or {}).get("code")
+            if simulated != market.code or not info.get("openapi"):
+                raise UserError(
+                    _("The simulator at %(url)s is not %(market)s's (it simulates %(other)s).")
+                    % {"url": sim_url, "market": market.name, "other": simulated or "?"}
+                )
+            response = requests.put(
+                f"{sim_url}/sim/admin/config",
+                json={"openapi_session_delay_seconds": 0},
+                headers=headers,
+                timeout=SIM_TIMEOUT,
+            )
+            response.raise_for_status()
+        except (requests.RequestException, ValueError) as exc:
+            raise UserError(
+                _("The simulator at %(url)s could not be asked for its API key: %(error)s")
+                % {"url": sim_url, "error": exc}
+            ) from exc
+        api_key = info["openapi"]["api_key"]
+        log_redaction.remember(api_key)
+        for daraja_only in ("consumer_key", "consumer_secret", "initiator_name", "initiator_password"):
+            settings.pop(daraja_only)
+        return dict(settings, api_key=api_key, session_delay_seconds=0)
 
     @api.model
     def _mpesa_demo_start_cycle(self, program):

@@ -4,6 +4,7 @@ from . import (
     test_callbacks,
     test_cycle_progress,
     test_demo_markets,
+    test_demo_openapi,
     test_install,
     test_manager_form,
     test_markets,

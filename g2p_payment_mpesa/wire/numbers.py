@@ -76,9 +76,12 @@ def normalise_msisdn(raw: str, plan: NumberPlan = KENYA) -> str:
             f"Phone number {raw!r} is not a mobile number (landline or service)", "not_mobile"
         )
     if plan.prefixes and not national.startswith(plan.prefixes):
+        # Written as the country writes them: with its trunk prefix (Kenya's 0), or none (Lesotho).
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(plan.region)
+        trunk = (metadata.national_prefix if metadata else None) or ""
         raise InvalidMsisdn(
             f"Phone number {raw!r} is not on M-Pesa {plan.market}'s network (numbers starting "
-            f"0{' / 0'.join(plan.prefixes)})",
+            f"{' / '.join(trunk + prefix for prefix in plan.prefixes)})",
             "not_mpesa",
         )
     return f"{plan.country_code}{national}"
