@@ -212,22 +212,9 @@ def prepare_market_simulator(sim, market, payments, openapi_b2c):
 
 def our_manager(sim, market, odoo_url, args):
     """Our manager's settings for a market's simulator."""
-    if market.openapi:
-        app = sim.app_settings()
-        connection = {
-            "market": market.code,
-            "base_url": app["base_url"],
-            "api_key": app["api_key"],
-            "public_key": app["public_key"],
-            "shortcode": app["service_provider_code"],
-            "session_delay_seconds": 0,
-            "min_amount": market.min_amount,
-            "max_amount": market.max_amount,
-        }
-    else:
-        connection = sim.app_settings()
     return {
-        **connection,
+        "market": market.code,
+        **sim.manager_settings(),
         "environment": "simulator",
         "callback_base_url": odoo_url,
         "concurrency": args.concurrency,

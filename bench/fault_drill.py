@@ -344,25 +344,10 @@ def run(
             raise DrillError(f"install failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
 
         say(f"creating {payments} registrants, program, cycle, approved entitlements, payments; Send")
-        if market.openapi:
-            app = sim.app_settings()
-            connection = {
-                "market": market.code,
-                "base_url": app["base_url"],
-                "api_key": app["api_key"],
-                "public_key": app["public_key"],
-                "shortcode": app["service_provider_code"],
-                "session_delay_seconds": 0,
-                # The market's limits, as the form's market onchange sets them.
-                "min_amount": market.min_amount,
-                "max_amount": market.max_amount,
-            }
-        else:
-            connection = {
-                **sim.app_settings(),
-                "certificate": base64.b64encode(sim.certificate_pem()).decode(),
-                "certificate_filename": "sim.pem",
-            }
+        # The manager takes its market's limits when created, as the form's market onchange sets them.
+        connection = {"market": market.code, **sim.manager_settings()}
+        if not market.openapi:
+            connection["certificate_filename"] = "sim.pem"
         params = {
             "odoo_url": odoo_url,
             "people": people,

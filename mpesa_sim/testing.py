@@ -227,6 +227,21 @@ class RunningSimulator:
             "initiator_password": self.initiator_password,
         }
 
+    def manager_settings(self) -> dict:
+        """The connection fields of g2p_payment_mpesa's M-Pesa manager for this simulator, as an
+        admin fills them in: Daraja's credentials and certificate, or the OpenAPI's API key, public
+        key and ServiceProviderCode (sessions live at once: set the simulator's
+        ``openapi_session_delay_seconds`` to 0 as well)."""
+        if self.openapi:
+            return {
+                "base_url": self.base_url,
+                "api_key": self.openapi["api_key"],
+                "public_key": self.openapi["public_key"],
+                "shortcode": self.openapi["service_provider_code"],
+                "session_delay_seconds": 0,
+            }
+        return {**self.app_settings(), "certificate": base64.b64encode(self.certificate_pem()).decode()}
+
     def certificate_pem(self) -> bytes:
         with urllib.request.urlopen(self.base_url + "/sim/certificate.pem", timeout=10) as resp:
             return resp.read()

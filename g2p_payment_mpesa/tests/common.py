@@ -137,7 +137,7 @@ class MpesaProgramMixin:
             "reconcile_max_attempts": 2,
         }
         if sim:
-            vals.update(sim.app_settings(), certificate=base64.b64encode(sim.certificate_pem()))
+            vals.update(sim.manager_settings())
         else:
             vals.update(
                 {

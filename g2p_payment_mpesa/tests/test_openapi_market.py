@@ -36,27 +36,6 @@ class _OpenApiCase(MpesaLiveCase):
         return f"{metadata.national_prefix or ''}{national}"
 
     @classmethod
-    def _manager_vals(cls, sim):
-        vals = super()._manager_vals(None)  # the program's side; the connection is the OpenAPI's
-        app = sim.app_settings()
-        for name in (
-            "consumer_key",
-            "consumer_secret",
-            "initiator_name",
-            "initiator_password",
-            "certificate",
-        ):
-            vals.pop(name, None)
-        vals.update(
-            base_url=app["base_url"],
-            api_key=app["api_key"],
-            public_key=app["public_key"],
-            shortcode=app["service_provider_code"],
-            session_delay_seconds=0,
-        )
-        return vals
-
-    @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.sim.set_config(openapi_session_delay_seconds=0, openapi_b2c_mode="sync")
