@@ -7,7 +7,9 @@
     "author": "g2p_payment_mpesa contributors",
     "license": "LGPL-3",
     "depends": ["g2p_programs", "queue_job", "bus"],
-    "external_dependencies": {"python": ["requests", "phonenumbers", "cryptography", "xlsxwriter"]},
+    "external_dependencies": {
+        "python": ["mpesa_wire", "requests", "phonenumbers", "cryptography", "xlsxwriter"]
+    },
     "data": [
         "security/ir.model.access.csv",
         "data/queue_job_data.xml",

@@ -13,6 +13,19 @@ from pathlib import Path
 
 PG_BIN_DIRS = ["/usr/local/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin"]
 
+# The addon imports the wire library (`mpesa_wire`, the folder mpesa-wire/ of this checkout). An
+# admin installs it with pip; every Odoo that this repository's scripts start takes this checkout's
+# copy first, through PYTHONPATH, so the tests always run the code beside them.
+WIRE_LIB = Path(__file__).resolve().parents[1] / "mpesa-wire"
+if str(WIRE_LIB) not in sys.path:
+    sys.path.insert(0, str(WIRE_LIB))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [
+        str(WIRE_LIB),
+        *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(WIRE_LIB)),
+    ]
+)
+
 
 def free_port():
     with socket.socket() as sock:

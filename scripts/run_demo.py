@@ -34,10 +34,9 @@ from odoo_cluster import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-# The addon's wire package imports no Odoo (phonenumbers and requests are in OpenG2P's Python):
-# the markets, their currencies and API families come from it.
-sys.path.append(str(REPO / "g2p_payment_mpesa"))
-from wire import markets  # noqa: E402
+# The wire library imports no Odoo (odoo_cluster puts this checkout's copy on the path): the
+# markets, their currencies and API families come from it.
+from mpesa_wire import markets  # noqa: E402
 
 DB = "mpesa_demo"
 FIELDS = ["partner_id", "amount_issued", "mpesa_msisdn", "mpesa_state", "mpesa_receipt", "mpesa_result_code",

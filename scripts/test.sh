@@ -16,7 +16,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 # Quiet unless it fails: the install is the same every run.
-if ! "$venv/bin/pip" install -q --disable-pip-version-check -e "$root[test,dev]" >"$venv/pip.log" 2>&1; then
+if ! "$venv/bin/pip" install -q --disable-pip-version-check -e "$root[test,dev]" -e "$root/mpesa-wire" >"$venv/pip.log" 2>&1; then
     cat "$venv/pip.log"; exit 1
 fi
 

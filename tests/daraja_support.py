@@ -15,8 +15,8 @@ from cryptography.x509.oid import NameOID
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from wire import TokenCache
-from wire.daraja import DarajaClient, DarajaConfig
+from mpesa_wire import TokenCache
+from mpesa_wire.daraja import DarajaClient, DarajaConfig
 
 FIXTURES = Path(__file__).parent / "fixtures" / "daraja"
 

@@ -21,8 +21,8 @@ from daraja_support import (
     run_threads,
 )
 
-from wire import B2CRequest, InvalidAmount, InvalidMsisdn, OutcomeKind, TokenCache
-from wire.daraja import DarajaAuthError, DarajaClient, DarajaConfig, DarajaTokenUnavailable
+from mpesa_wire import B2CRequest, InvalidAmount, InvalidMsisdn, OutcomeKind, TokenCache
+from mpesa_wire.daraja import DarajaAuthError, DarajaClient, DarajaConfig, DarajaTokenUnavailable
 
 TOKEN = "/oauth/v1/generate"
 B2C = "/mpesa/b2c/v3/paymentrequest"

@@ -6,8 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wire import InvalidAmount, InvalidMsisdn, ResultClass, msisdn_matches, normalise_msisdn, to_whole_units
-from wire.daraja import classify_result_code, describe_result_code
+from mpesa_wire import (
+    InvalidAmount,
+    InvalidMsisdn,
+    ResultClass,
+    msisdn_matches,
+    normalise_msisdn,
+    to_whole_units,
+)
+from mpesa_wire.daraja import classify_result_code, describe_result_code
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from wire.names import name_words, names_match
+from mpesa_wire.names import name_words, names_match
 
 
 @pytest.mark.parametrize(

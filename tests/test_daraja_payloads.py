@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from daraja_support import FIXTURES, fixture, fixture_text
 
-from wire import MalformedPayload
-from wire.daraja import parse_balance_result, parse_queue_timeout, parse_result, parse_status_result
+from mpesa_wire import MalformedPayload
+from mpesa_wire.daraja import parse_balance_result, parse_queue_timeout, parse_result, parse_status_result
 
 
 def test_every_fixture_is_parsed_by_some_test():

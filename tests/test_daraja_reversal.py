@@ -16,8 +16,15 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from daraja_support import TOKEN_OK, FakeResponse, fake_client, key_and_certificate, make_config
 from test_daraja_sim import make_client
 
-from wire import B2CRequest, InvalidAmount, MalformedPayload, OutcomeKind, ReversalClass, ReversalRequest
-from wire.daraja import (
+from mpesa_wire import (
+    B2CRequest,
+    InvalidAmount,
+    MalformedPayload,
+    OutcomeKind,
+    ReversalClass,
+    ReversalRequest,
+)
+from mpesa_wire.daraja import (
     DarajaConfig,
     classify_reversal_code,
     describe_reversal_code,

@@ -15,8 +15,8 @@ from decimal import Decimal
 import pytest
 from daraja_support import FakeClock, run_threads
 
-from wire import B2CRequest, OutcomeKind, ResultClass, TokenCache
-from wire.daraja import (
+from mpesa_wire import B2CRequest, OutcomeKind, ResultClass, TokenCache
+from mpesa_wire.daraja import (
     DarajaAuthError,
     DarajaClient,
     DarajaConfig,

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from mpesa_sim import statement as sim_statement
-from wire import daraja, msisdn_matches
-from wire import numbers as wire_numbers
-from wire.daraja.statement import (
+from mpesa_wire import daraja, msisdn_matches
+from mpesa_wire import numbers as wire_numbers
+from mpesa_wire.daraja.statement import (
     Statement,
     StatementError,
     StatementLine,

@@ -8,9 +8,9 @@ from cryptography.hazmat.backends import default_backend
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-import wire
-from wire import InvalidMsisdn, markets, normalise_msisdn
-from wire.numbers import KENYA, msisdn_matches
+import mpesa_wire as wire
+from mpesa_wire import InvalidMsisdn, markets, normalise_msisdn
+from mpesa_wire.numbers import KENYA, msisdn_matches
 
 ET = markets.ETHIOPIA.number_plan
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
-import wire
+import mpesa_wire as wire
 from mpesa_sim.testing import CallbackSink, RunningSimulator, start_simulator
-from wire import B2CRequest, OutcomeKind, ResultClass, ReversalClass, ReversalRequest, markets
+from mpesa_wire import B2CRequest, OutcomeKind, ResultClass, ReversalClass, ReversalRequest, markets
 
 ADDON = Path(__file__).resolve().parents[1] / "g2p_payment_mpesa"
 _counter = itertools.count(int.from_bytes(os.urandom(2), "big") * 1000)

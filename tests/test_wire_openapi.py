@@ -12,10 +12,10 @@ import uuid
 
 import pytest
 
-import wire
+import mpesa_wire as wire
 from mpesa_sim.testing import CallbackSink, RunningSimulator, start_simulator
-from wire import B2CRequest, OutcomeKind, ResultClass, ReversalClass, ReversalRequest, markets
-from wire.openapi import OpenApiClient
+from mpesa_wire import B2CRequest, OutcomeKind, ResultClass, ReversalClass, ReversalRequest, markets
+from mpesa_wire.openapi import OpenApiClient
 
 OPENAPI_MARKETS = sorted(code for code, m in markets.MARKETS.items() if m.api_family == "openapi")
 # A Vodacom M-Pesa national number per market (the simulator registers the wallet).

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from daraja_support import FakeDaraja, FakeResponse, key_and_certificate
 
-import wire
-from wire import (
+import mpesa_wire as wire
+from mpesa_wire import (
     B2CRequest,
     MalformedPayload,
     OutcomeKind,
@@ -24,7 +24,7 @@ from wire import (
     TokenCache,
     markets,
 )
-from wire.openapi import OpenApiAuthError, OpenApiClient, config_from_settings, parse_result
+from mpesa_wire.openapi import OpenApiAuthError, OpenApiClient, config_from_settings, parse_result
 
 PREFIX = "/sandbox/ipg/v2/vodacomTZN"
 SESSION = f"{PREFIX}/getSession/"

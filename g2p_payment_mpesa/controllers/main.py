@@ -5,9 +5,10 @@ import logging
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
-from .. import wire
+import mpesa_wire as wire
+from mpesa_wire import MalformedPayload
+
 from ..models.payment_manager_results import CallbackRefused
-from ..wire import MalformedPayload
 
 _logger = logging.getLogger(__name__)
 

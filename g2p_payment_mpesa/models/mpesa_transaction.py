@@ -1,7 +1,8 @@
 from odoo import _, fields, models
 
+from mpesa_wire import names_match
+
 from .. import const
-from ..wire import names_match
 
 
 class MpesaTransaction(models.Model):

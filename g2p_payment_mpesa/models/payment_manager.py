@@ -8,8 +8,10 @@ import requests
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .. import const, log_redaction, wire
-from ..wire import markets
+import mpesa_wire as wire
+from mpesa_wire import markets
+
+from .. import const, log_redaction
 from .mpesa_rate_budget import PgRateBudget
 
 _logger = logging.getLogger(__name__)

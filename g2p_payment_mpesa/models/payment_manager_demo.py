@@ -14,8 +14,9 @@ import requests
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from mpesa_wire import markets
+
 from .. import log_redaction
-from ..wire import markets
 
 DEMO_AMOUNT = 1500
 SIM_TIMEOUT = (5, 30)  # (connect, read) seconds

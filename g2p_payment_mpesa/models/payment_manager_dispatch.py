@@ -13,8 +13,7 @@ from odoo.exceptions import UserError
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL, float_repr, split_every
 
-from .. import const
-from ..wire import (
+from mpesa_wire import (
     AuthError,
     B2CRequest,
     InvalidAmount,
@@ -24,6 +23,8 @@ from ..wire import (
     normalise_msisdn,
     to_whole_units,
 )
+
+from .. import const
 from .payment_manager import notify as _notify
 from .payment_manager_results import CallbackRefused
 

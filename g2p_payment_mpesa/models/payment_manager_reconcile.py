@@ -5,8 +5,9 @@ import logging
 
 from odoo import _, api, fields, models
 
+from mpesa_wire import OutcomeKind, WireError
+
 from .. import const
-from ..wire import OutcomeKind, WireError
 from .payment_manager_results import CallbackRefused
 
 _logger = logging.getLogger(__name__)

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from odoo import _, fields, models
 
+from mpesa_wire import ResultClass, msisdn_matches
+
 from .. import const
-from ..wire import ResultClass, msisdn_matches
 
 _logger = logging.getLogger(__name__)
 

@@ -10,8 +10,9 @@ import psycopg2
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from mpesa_wire import AuthError, OutcomeKind, ReversalClass, ReversalRequest, SubmitOutcome, WireError
+
 from .. import const
-from ..wire import AuthError, OutcomeKind, ReversalClass, ReversalRequest, SubmitOutcome, WireError
 from .mpesa_reversal import check_may_reverse
 from .payment_manager_results import CallbackRefused
 

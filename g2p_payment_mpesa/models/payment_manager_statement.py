@@ -20,8 +20,9 @@ import psycopg2
 from odoo import _, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from mpesa_wire import msisdn_matches, names_match
+
 from .. import const
-from ..wire import msisdn_matches, names_match
 from .mpesa_reversal import may_reverse
 from .payment_manager import money_text
 

@@ -14,8 +14,9 @@ import requests
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from mpesa_wire import InvalidMsisdn, normalise_msisdn
+
 from .. import log_redaction
-from ..wire import InvalidMsisdn, normalise_msisdn
 from .payment_manager import notify
 from .payment_manager_dispatch import PreflightError
 

@@ -16,8 +16,9 @@ from unittest import SkipTest
 from odoo import fields
 from odoo.tests.common import HttpCase, TransactionCase
 
+from mpesa_wire import markets
+
 from .. import const
-from ..wire import markets
 
 _REPO = Path(__file__).resolve().parents[2]
 

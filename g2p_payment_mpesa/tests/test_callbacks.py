@@ -4,7 +4,8 @@ from odoo.tests import tagged
 from odoo.tests.common import HttpCase
 
 from odoo.addons.g2p_payment_mpesa.models.payment_manager_results import CallbackRefused
-from odoo.addons.g2p_payment_mpesa.wire import MalformedPayload
+
+from mpesa_wire import MalformedPayload
 
 from . import payloads
 from .common import MPESA, MpesaProgramMixin, MpesaTransactionCase

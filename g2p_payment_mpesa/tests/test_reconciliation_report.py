@@ -20,8 +20,9 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools.pdf import PdfFileReader
 
+from mpesa_wire.daraja.statement import _Xlsx
+
 from ..models.g2p_cycle_reconciliation import REPORT_REF
-from ..wire.daraja.statement import _Xlsx
 from .common import MPESA, MpesaProgramMixin, MpesaTransactionCase
 from .test_statement import HEADER, eat
 

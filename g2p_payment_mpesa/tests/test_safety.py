@@ -3,7 +3,7 @@
 from odoo import fields
 from odoo.tests import tagged
 
-from odoo.addons.g2p_payment_mpesa.wire import OutcomeKind
+from mpesa_wire import OutcomeKind
 
 from .common import MPESA, MpesaLiveCase
 

@@ -1,7 +1,7 @@
 """Vodacom's M-Pesa OpenAPI (Tanzania, the DR Congo, Lesotho, Ghana): one API family of the wire
 layer, built from the OpenAPI portal's documentation (docs/markets/vodacom-openapi.md).
 
-No Odoo import. The addon reaches it only through :data:`FAMILY` (``wire.for_market``).
+No Odoo import. The addon reaches it only through :data:`FAMILY` (``mpesa_wire.for_market``).
 """
 
 import uuid

@@ -91,7 +91,7 @@ def payment_items_desc(text: str) -> str:
 
 class OpenApiClient(PooledClient):
     """A thread-safe client of one OpenAPI application in one market (see
-    :class:`~wire.http.PooledClient`); ``sleep`` waits out a new session's activation delay."""
+    :class:`~mpesa_wire.http.PooledClient`); ``sleep`` waits out a new session's activation delay."""
 
     def __init__(self, config: OpenApiConfig, session=None, *, sleep=time.sleep, **options):
         super().__init__(

@@ -58,7 +58,7 @@ class _TokenRefused(Exception):
 
 
 class DarajaClient(PooledClient):
-    """A thread-safe client of one Daraja app (see :class:`~wire.http.PooledClient`). Every API
+    """A thread-safe client of one Daraja app (see :class:`~mpesa_wire.http.PooledClient`). Every API
     request (B2C, status, balance; not the token) first takes a slot from ``throttle``, and a
     spike arrest or quota answer pauses it.
     """

@@ -1,6 +1,6 @@
 """Safaricom's Daraja (Kenya; Ethiopia with its own routes): one API family of the wire layer.
 
-No Odoo import. The addon reaches it only through :data:`FAMILY` (``wire.for_market``).
+No Odoo import. The addon reaches it only through :data:`FAMILY` (``mpesa_wire.for_market``).
 """
 
 from ..interface import Family

@@ -2,8 +2,8 @@
 
 A family (Safaricom's Daraja, ...) is one :class:`Family`: how to build a connection from the
 manager's settings, a :class:`Client` that sends (submit, status, balance, reversal), and the
-readers of what M-Pesa posts back. Every answer is in the outcome classes of :mod:`wire.outcomes`
-(a :class:`~wire.outcomes.SubmitOutcome` for a call; ``ResultClass`` / ``ReversalClass`` for a
+readers of what M-Pesa posts back. Every answer is in the outcome classes of :mod:`mpesa_wire.outcomes`
+(a :class:`~mpesa_wire.outcomes.SubmitOutcome` for a call; ``ResultClass`` / ``ReversalClass`` for a
 result), so the addon's models decide the same way for every family and never name one.
 """
 
@@ -25,7 +25,7 @@ class Client(Protocol):
     """
 
     def token(self) -> str:
-        """Prove the app's credentials (raises :class:`~wire.errors.AuthError` when they are wrong)."""
+        """Prove the app's credentials (raises :class:`~mpesa_wire.errors.AuthError` when they are wrong)."""
 
     def b2c_submit(self, req: B2CRequest) -> SubmitOutcome: ...
 

@@ -1,7 +1,7 @@
 """M-Pesa markets as data: country, currency, number plan, limits, ID types, API family and its
 hosts and paths, USSD code, and the source of each fact.
 
-No Odoo import: part of the wire package (``wire.markets``). A fact public material does not settle is a
+No Odoo import: part of the wire package (``mpesa_wire.markets``). A fact public material does not settle is a
 market setting holding the documented value, and ``sources`` says so; the manager's own limits
 start from the market's and can be changed.
 """

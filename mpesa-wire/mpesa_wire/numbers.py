@@ -1,6 +1,6 @@
 """Mobile numbers in the form B2C wants: country code and national number, no ``+``
 (Kenya: ``2547XXXXXXXX`` / ``2541XXXXXXXX``). The market's number plan says which country, and
-which mobile ranges its M-Pesa pays where that is public (``wire.markets``)."""
+which mobile ranges its M-Pesa pays where that is public (``mpesa_wire.markets``)."""
 
 import re
 from dataclasses import dataclass

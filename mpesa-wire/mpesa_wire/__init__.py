@@ -1,10 +1,10 @@
-"""The wire layer: how the addon talks to M-Pesa, with no Odoo import.
+"""The wire layer: how a payer talks to M-Pesa, with no Odoo import.
 
-The addon calls one interface (:class:`~wire.interface.Family` and its client) for the market's
-API family, and reads every answer in the outcome classes here. What is shared by every family
-lives at this level (markets, numbers, amounts, names, outcomes, errors, throttle, token cache);
-each family is one subpackage (``daraja``, ``openapi``). Tests import it as ``wire`` (the addon folder is on
-their path), the addon as ``odoo.addons.g2p_payment_mpesa.wire``.
+The Odoo addon and the G2P Bridge connector call one interface (:class:`~mpesa_wire.interface.Family`
+and its client) for the market's API family, and read every answer in the outcome classes here.
+What is shared by every family lives at this level (markets, numbers, amounts, names, outcomes,
+errors, throttle, token cache); each family is one subpackage (``daraja``, ``openapi``). Everyone
+imports it as ``mpesa_wire``.
 """
 
 from . import daraja, markets, openapi
@@ -30,7 +30,7 @@ def family(name: str) -> Family:
 
 
 def for_market(market) -> Family:
-    """The API family a market (a :class:`~wire.markets.Market` or its code) pays through."""
+    """The API family a market (a :class:`~mpesa_wire.markets.Market` or its code) pays through."""
     if isinstance(market, str) or market is None:
         market = markets.market(market)
     return family(market.api_family)

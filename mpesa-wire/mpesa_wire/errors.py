@@ -1,6 +1,6 @@
 """The exceptions of the wire code, shared by every API family.
 
-Outcomes of a call to M-Pesa are *values* (:class:`~wire.outcomes.SubmitOutcome`), not exceptions:
+Outcomes of a call to M-Pesa are *values* (:class:`~mpesa_wire.outcomes.SubmitOutcome`), not exceptions:
 a caller must decide for every payment what happened, and an exception is too easy to swallow.
 Exceptions are kept for what stops a whole run (bad credentials) and for inputs that must never
 reach M-Pesa (bad phone number, bad amount, a callback body that is not M-Pesa's).
