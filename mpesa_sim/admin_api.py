@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from mpesa_sim import credentials, directory, faults, ledger, statement
+from mpesa_sim import credentials, directory, families, faults, ledger, statement
 from mpesa_sim.state import Simulator, max_in_window
 
 _bearer = HTTPBearer(
@@ -60,22 +60,11 @@ def info(request: Request):
         "market": sim.market.public(),
         "simple_mpesa": {"agent": organisation.DEMO_AGENT, "administrator": organisation.DEMO_ADMIN},
     }
-    if sim.openapi is not None:
-        answer["openapi"] = openapi_settings(sim)
+    # Each served API family's own settings (an OpenAPI market's "openapi": API key, public key...).
+    for family in families.serving(sim.market):
+        if family.info is not None:
+            answer[family.name] = family.info(sim)
     return answer
-
-
-def openapi_settings(sim: Simulator) -> dict:
-    """What an OpenAPI client is configured with (an OpenAPI market's simulator only)."""
-    return {
-        "api_key": sim.openapi["api_key"],
-        "public_key": sim.openapi["public_key"],
-        "service_provider_code": sim.org["shortcode"],
-        "market_context": sim.market.openapi["context"],
-        "country": sim.market.openapi["country"],
-        "currency": sim.market.currency,
-        "path_prefix": sim.market.openapi["path_prefix"],
-    }
 
 
 @router.get("/config")

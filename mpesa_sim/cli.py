@@ -159,6 +159,7 @@ def seed_command(args: argparse.Namespace) -> int:
 
 
 def info_command(args: argparse.Namespace) -> int:
+    import mpesa_sim.app  # noqa: F401  (registers the API families the state resumes)
     from mpesa_sim.state import Simulator
 
     sim = Simulator(args.db)

@@ -20,7 +20,7 @@ import sqlite3
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from mpesa_sim import directory, ledger, markets, payments, receipts
+from mpesa_sim import directory, families, ledger, markets, payments, receipts
 from mpesa_sim.payments import DarajaError
 from mpesa_sim.state import Simulator
 
@@ -448,3 +448,28 @@ def build_router(market: markets.Market) -> APIRouter:
 
 # Kenya's, for whoever imports the module's router.
 router = build_router(markets.KENYA)
+
+
+def security_schemes(sim: Simulator) -> dict:
+    return {
+        "DarajaBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "from " + sim.market.api_paths["token"],
+        },
+        "DarajaBasic": {
+            "type": "http",
+            "scheme": "basic",
+            "description": "consumer key and secret",
+        },
+    }
+
+
+families.register_routes(
+    families.Routes(
+        family="daraja",
+        build=build_router,
+        schemes=security_schemes,
+        summary="Daraja B2C with asynchronous result callbacks, transaction status and account balance",
+    )
+)

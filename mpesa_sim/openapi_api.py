@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from mpesa_sim import markets
+from mpesa_sim import families, markets
 from mpesa_sim import openapi_payments as rules
 from mpesa_sim.openapi_payments import CODES, OpenApiError
 from mpesa_sim.state import Simulator
@@ -57,7 +57,7 @@ def _bearer_secret(sim: Simulator, request: Request) -> str | None:
 
 async def _session_live(sim: Simulator, request: Request) -> bool:
     session_id = await run_in_threadpool(_bearer_secret, sim, request)
-    return (await run_in_threadpool(sim.openapi_sessions.state, session_id)) == "live"
+    return (await run_in_threadpool(rules.sessions(sim).state, session_id)) == "live"
 
 
 async def _json_body(request: Request):
@@ -95,7 +95,7 @@ async def get_session(request: Request):
     api_key = await run_in_threadpool(_bearer_secret, sim, request)
     if api_key is None or not secrets.compare_digest(api_key.encode(), sim.openapi["api_key"].encode()):
         return answer("INS-989")
-    session_id = await run_in_threadpool(sim.openapi_sessions.create)
+    session_id = await run_in_threadpool(rules.sessions(sim).create)
     return answer("INS-0", 200, output_SessionID=session_id)
 
 
@@ -294,3 +294,30 @@ def build_router(market: markets.Market) -> APIRouter:
                     name=f"openapi_{role}" + ("" if documented else "_no_slash") + prefix.replace("/", "_"),
                 )
     return router
+
+
+def security_schemes(_sim: Simulator) -> dict:
+    return {
+        "OpenApiKeyBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "base64(RSA PKCS#1 v1.5(public key, API key)); the public key at"
+            " /sim/openapi/public-key",
+        },
+        "OpenApiSessionBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "base64(RSA PKCS#1 v1.5(public key, SessionID from getSession))",
+        },
+    }
+
+
+families.register_routes(
+    families.Routes(
+        family="openapi",
+        build=build_router,
+        schemes=security_schemes,
+        summary="Vodacom's M-Pesa OpenAPI (getSession, B2C single stage with synchronous answers or"
+        " asynchronous result callbacks, transaction status, reversal)",
+    )
+)

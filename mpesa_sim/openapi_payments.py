@@ -23,8 +23,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from mpesa_sim import directory, ledger, receipts, sms
-from mpesa_sim.payments import mark_silent, recipient_limit_breach
+from mpesa_sim import directory, families, ledger, receipts, sms
+from mpesa_sim.shared import mark_silent, recipient_limit_breach
 
 if TYPE_CHECKING:
     from mpesa_sim.state import Simulator
@@ -507,3 +507,38 @@ def status_answer(row: sqlite3.Row, query_tpcid: str) -> dict:
         "output_OriginalTransactionID": row["receipt"] or "",
         "output_Reversed": "True" if row["reversed_by"] else "False",
     }
+
+
+# -- registration -------------------------------------------------------------------------------
+def sessions(sim: Simulator) -> Sessions:
+    """This simulator's sessions (made at start by the family's hook)."""
+    return sim.family_state["openapi"]
+
+
+def _start(sim: Simulator) -> Sessions:
+    return Sessions(sim.db, sim.config)
+
+
+def settings(sim: Simulator) -> dict:
+    """What an OpenAPI client is configured with (/sim/admin/info's ``openapi``)."""
+    return {
+        "api_key": sim.openapi["api_key"],
+        "public_key": sim.openapi["public_key"],
+        "service_provider_code": sim.org["shortcode"],
+        "market_context": sim.market.openapi["context"],
+        "country": sim.market.openapi["country"],
+        "currency": sim.market.currency,
+        "path_prefix": sim.market.openapi["path_prefix"],
+    }
+
+
+# Vodacom's OpenAPI markets (Tanzania, DR Congo, Lesotho, Ghana, Mozambique).
+families.register(
+    families.Family(
+        name="openapi",
+        serves=lambda market: market.is_openapi,
+        resume={B2C_API: process_b2c, REVERSAL_API: process_reversal},
+        start=_start,
+        info=settings,
+    )
+)

@@ -12,18 +12,14 @@ import re
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from mpesa_sim import directory, ledger, markets, receipts, sms
+from mpesa_sim import directory, families, ledger, markets, receipts, sms
+from mpesa_sim.shared import B2C_COMMANDS, mark_silent, recipient_limit_breach
 
 if TYPE_CHECKING:
     from mpesa_sim.state import Simulator
 
 ACCEPTED = "Accept the service request successfully."
 SUCCESS_DESC = "The service request is processed successfully."
-B2C_COMMANDS = {
-    "BusinessPayment": "Business Payment to Customer via API",
-    "SalaryPayment": "Salary Payment via API",
-    "PromotionPayment": "Promotion Payment via API",
-}
 RESULT_DESCRIPTIONS = {
     "1": "The balance is insufficient for the transaction.",
     "2": "Declined due to limit rule: less than the smallest transaction amount.",
@@ -268,20 +264,6 @@ def decide_b2c(sim: Simulator, conn: sqlite3.Connection, txn: sqlite3.Row, req: 
     return {"daily": "4", "cap": "8", None: None}[recipient_limit_breach(conn, cfg, msisdn, wallet, cents)]
 
 
-def recipient_limit_breach(
-    conn: sqlite3.Connection, cfg: dict, msisdn: str, wallet, cents: int
-) -> str | None:
-    """Which of the recipient's limits a payment of ``cents`` would break: "daily" (received
-    today), "cap" (wallet balance), or None. Each API answers it with its own code."""
-    midnight = receipts.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    received_today = ledger.received_since(conn, directory.wallet_ref(msisdn), receipts.iso(midnight))
-    if received_today + cents > int(cfg["recipient_daily_limit"]) * 100:
-        return "daily"
-    if wallet["balance_cents"] + cents > int(cfg["recipient_balance_cap"]) * 100:
-        return "cap"
-    return None
-
-
 def process_b2c(sim: Simulator, txn_id: int) -> None:
     """Settle one accepted B2C request and send its callback (or timeout notice)."""
     row = sim.db.one("SELECT * FROM transactions WHERE id = ? AND status = 'pending'", (txn_id,))
@@ -366,11 +348,6 @@ def process_b2c(sim: Simulator, txn_id: int) -> None:
         )
         return
     sim.dispatcher.submit("result", row["originator_conversation_id"], req["ResultURL"], body, party_b)
-
-
-def mark_silent(conn: sqlite3.Connection, txn_id: int) -> None:
-    """Fault lost_result: stored, so a restart keeps every later status query unanswered."""
-    conn.execute("UPDATE transactions SET silent = 1 WHERE id = ?", (txn_id,))
 
 
 # -- reversal -----------------------------------------------------------------------------------
@@ -669,3 +646,21 @@ def account_balance_string(working_cents: int, utility_cents: int) -> str:
             balance_entry("Organization Settlement Account", 0),
         ]
     )
+
+
+# -- registration -------------------------------------------------------------------------------
+# Daraja markets (Kenya, Ethiopia): each B2C version's and the reversal's pending rows are
+# settled by this module's processors.
+families.register(
+    families.Family(
+        name="daraja",
+        serves=lambda market: market.api_family == "daraja",
+        resume={
+            "b2c_v3": process_b2c,
+            "b2c_v2": process_b2c,
+            "b2c_v1": process_b2c,
+            "b2c_validate": process_b2c,
+            "reversal": process_reversal,
+        },
+    )
+)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from mpesa_sim import ledger, receipts
-from mpesa_sim.payments import B2C_COMMANDS
+from mpesa_sim.shared import B2C_COMMANDS
 
 ACCOUNT = "Utility Account"
 OPERATOR = "mpesa-sim"  # the portal user who ran the report: the simulator has one
