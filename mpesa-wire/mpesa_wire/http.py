@@ -2,16 +2,20 @@
 and the rule that sorts a failed request into "provably not sent" and "maybe processed"."""
 
 import json
+import logging
+from collections.abc import Callable
 
 import requests
 import requests.auth
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from .errors import MalformedPayload
+from .errors import MalformedPayload, TokenUnavailable
 from .outcomes import OutcomeKind, SubmitOutcome
 from .throttle import NO_THROTTLE, Throttle
 from .token_cache import TOKEN_CACHE, TokenCache
+
+_logger = logging.getLogger(__name__)
 
 
 def new_session(pool_maxsize: int = 16) -> requests.Session:
@@ -108,11 +112,32 @@ def json_object(body) -> dict:
     return body
 
 
+class CredentialRefused(Exception):
+    """Raised by a family's send: the gateway refused this token or session before processing the
+    request (so the same request may be sent again, under the same idempotency key). ``outcome``
+    is what the call answers when a fresh credential is refused too."""
+
+    def __init__(self, outcome: SubmitOutcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
 class PooledClient:
     """What every family's client shares: one pooled ``requests.Session`` for its threads (its
-    own unless ``session`` is given), a throttle every API request takes a slot from, and a
+    own unless ``session`` is given), a throttle every API request takes a slot from, a
     :class:`TokenCache` (the process-wide one unless ``token_cache`` is given) keyed by
-    ``token_key``. A context manager that closes the pool it made."""
+    ``token_key``, and the one call loop (:meth:`_exchange`). A context manager that closes the pool
+    it made.
+
+    A family's client gives ``token()`` (raising :class:`~mpesa_wire.errors.TokenUnavailable` when
+    none can be had now), its name for log lines, and the answer codes that mean "too many
+    requests"."""
+
+    label = "M-Pesa"
+    # Outcome codes after which whoever shares the throttle pauses, not just this call, and the
+    # pause when the answer named none (Retry-After).
+    throttled_codes = frozenset({"http_429"})
+    throttled_retry_after = 1.0
 
     def __init__(
         self,
@@ -140,3 +165,50 @@ class PooledClient:
 
     def __exit__(self, *exc_info):
         self.close()
+
+    def _exchange(self, what: str, key: str | None, send_with: Callable[[str], SubmitOutcome]):
+        """One API request, the same way for every family: a token (or session), a slot of the
+        throttle, ``send_with(token)``; a credential refused before processing is dropped and the
+        same request sent once more with a fresh one; a "too many requests" answer pauses the
+        shared throttle. ``what`` and ``key`` (our idempotency key, if any) name the request in
+        the log line."""
+        outcome = None
+        for attempt in (1, 2):
+            try:
+                token = self.token()
+            except TokenUnavailable as exc:
+                outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="token_unavailable", message=str(exc))
+                break
+            try:
+                self.throttle.wait()
+            except Exception as exc:  # no slot, so nothing left: provably not processed
+                _logger.warning("%s %s %s: no request slot (%s): not sent", self.label, what, key or "", exc)
+                outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="throttle", message=describe(exc))
+                break
+            try:
+                outcome = send_with(token)
+                break
+            except CredentialRefused as refused:
+                # Only this stale credential is dropped: a fresh one fetched meanwhile by another
+                # thread stays. Refused at the gateway, so the same request under the same
+                # idempotency key cannot pay twice.
+                self.token_cache.invalidate(self._token_key, token)
+                if attempt == 2:
+                    outcome = refused.outcome
+        if outcome.code in self.throttled_codes:
+            try:
+                self.throttle.pause(outcome.retry_after or self.throttled_retry_after)
+            except Exception as exc:  # the pause is advice; this request's outcome stands
+                _logger.warning("%s: could not pause the shared throttle: %s", self.label, exc)
+        # Accepted requests are recorded by the caller; the rest is what someone may need to read.
+        _logger.log(
+            logging.DEBUG if outcome.kind is OutcomeKind.ACCEPTED else logging.INFO,
+            "%s %s %s -> %s %s %s",
+            self.label,
+            what,
+            key or "",
+            outcome.kind.value,
+            outcome.code or "",
+            outcome.message,
+        )
+        return outcome

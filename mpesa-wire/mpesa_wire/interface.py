@@ -81,6 +81,8 @@ class Family:
     # The operator's statement export (bytes, filename, number_plan=) -> Statement.
     parse_statement: Callable[..., Any]
     statement_error: type[Exception]
+    # (callback body or None, accepted) -> the JSON the listener answers M-Pesa with.
+    callback_answer: Callable[[Any, bool], dict]
     # What the API offers besides B2C and status: a balance query; results in the response
     # (synchronous answers) rather than only in callbacks.
     has_balance: bool = True
@@ -89,9 +91,3 @@ class Family:
     results_carry_amount: bool = True
     # Our idempotency key of a new request, in the form the API takes.
     new_conversation_id: Callable[[], str] = lambda: str(uuid.uuid4())
-    # (callback body or None, accepted) -> the JSON the listener answers M-Pesa with.
-    callback_answer: Callable[[Any, bool], dict] = lambda _body, accepted: (
-        {"ResultCode": 0, "ResultDesc": "Accepted"}
-        if accepted
-        else {"ResultCode": 1, "ResultDesc": "Rejected"}
-    )

@@ -16,6 +16,7 @@ from .payloads import (
     ReversalResult,
     ReversalTimeoutNotice,
     StatusResult,
+    callback_answer,
     parse_balance_result,
     parse_queue_timeout,
     parse_result,
@@ -67,6 +68,7 @@ FAMILY = Family(
     describe_reversal_code=describe_reversal_code,
     parse_statement=parse_file,
     statement_error=StatementError,
+    callback_answer=callback_answer,
 )
 
 __all__ = [

@@ -17,7 +17,7 @@ import requests.auth
 
 from ..amounts import to_whole_units
 from ..errors import InvalidMsisdn
-from ..http import BearerAuth, PooledClient, describe, json_body, retry_after, send
+from ..http import BearerAuth, CredentialRefused, PooledClient, json_body, retry_after, send
 from ..messages import B2CRequest, ReversalRequest
 from ..outcomes import OutcomeKind, SubmitOutcome
 from ..token_cache import TokenCache
@@ -53,15 +53,15 @@ class _BasicAuth(requests.auth.AuthBase):
         return request
 
 
-class _TokenRefused(Exception):
-    """Internal: the API call answered "invalid access token"."""
-
-
 class DarajaClient(PooledClient):
     """A thread-safe client of one Daraja app (see :class:`~mpesa_wire.http.PooledClient`). Every API
     request (B2C, status, balance; not the token) first takes a slot from ``throttle``, and a
     spike arrest or quota answer pauses it.
     """
+
+    label = "Daraja"
+    throttled_codes = THROTTLED_CODES
+    throttled_retry_after = SPIKE_ARREST_RETRY_AFTER
 
     def __init__(self, config: DarajaConfig, session: requests.Session | None = None, **options):
         super().__init__(config, session, TokenCache.key_for(config.base_url, config.consumer_key), **options)
@@ -226,50 +226,7 @@ class DarajaClient(PooledClient):
     # --- plumbing ------------------------------------------------------------------------------
 
     def _call(self, path: str, payload: dict, ocid: str | None) -> SubmitOutcome:
-        outcome = None
-        for attempt in (1, 2):
-            try:
-                token = self.token()
-            except DarajaTokenUnavailable as exc:
-                outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="token_unavailable", message=str(exc))
-                break
-            try:
-                self.throttle.wait()
-            except Exception as exc:  # no slot, so nothing left: provably not processed
-                _logger.warning("Daraja %s %s: no request slot (%s): not sent", path, ocid or "", exc)
-                outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="throttle", message=describe(exc))
-                break
-            try:
-                outcome = self._post(path, payload, token, ocid)
-                break
-            except _TokenRefused as refused:
-                # Only this stale token is dropped: a fresh one fetched meanwhile by another
-                # thread stays. The request was refused at the gateway, so re-sending it with the
-                # same OriginatorConversationID cannot pay twice.
-                self.token_cache.invalidate(self._token_key, token)
-                if attempt == 2:
-                    outcome = SubmitOutcome(
-                        OutcomeKind.REJECTED,
-                        code="token",
-                        message=f"Access token refused twice ({refused})",
-                        http_status=refused.args[1] if len(refused.args) > 1 else None,
-                    )
-        if outcome.code in THROTTLED_CODES:
-            try:
-                self.throttle.pause(outcome.retry_after or SPIKE_ARREST_RETRY_AFTER)
-            except Exception as exc:  # the pause is advice; this request's outcome stands
-                _logger.warning("Daraja: could not pause the shared throttle: %s", exc)
-        # Accepted requests are recorded by the caller; the rest is what someone may need to read.
-        _logger.log(
-            logging.DEBUG if outcome.kind is OutcomeKind.ACCEPTED else logging.INFO,
-            "Daraja %s %s -> %s %s %s",
-            path,
-            ocid or "",
-            outcome.kind.value,
-            outcome.code or "",
-            outcome.message,
-        )
-        return outcome
+        return self._exchange(path, ocid, lambda token: self._post(path, payload, token, ocid))
 
     def _post(self, path: str, payload: dict, token: str, ocid: str | None) -> SubmitOutcome:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -294,7 +251,14 @@ class DarajaClient(PooledClient):
         common = {"http_status": status, "request_id": body.get("requestId")}
 
         if error_code in TOKEN_ERROR_CODES or (status == 401 and not error_code):
-            raise _TokenRefused(f"{error_code or 'HTTP 401'}: {message}", status)
+            raise CredentialRefused(
+                SubmitOutcome(
+                    OutcomeKind.REJECTED,
+                    code="token",
+                    message=f"Access token refused twice ({error_code or 'HTTP 401'}: {message})",
+                    http_status=status,
+                )
+            )
         if error_code == BAD_CREDENTIALS_CODE:
             raise DarajaAuthError(f"Daraja refused the consumer key/secret ({error_code}: {message})")
         if error_code == SPIKE_ARREST_CODE:

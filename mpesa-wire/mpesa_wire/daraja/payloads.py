@@ -402,3 +402,11 @@ def parse_reversal_timeout(body) -> ReversalTimeoutNotice:
         conversation_id=_text(data, "ConversationID"),
         original_transaction_id=receipt,
     )
+
+
+def callback_answer(body, accepted: bool) -> dict:
+    """What the listener answers Daraja's result callbacks with (the body is not needed)."""
+    del body
+    if accepted:
+        return {"ResultCode": 0, "ResultDesc": "Accepted"}
+    return {"ResultCode": 1, "ResultDesc": "Rejected"}

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from ..amounts import to_whole_units
 from ..errors import AuthError, InvalidMsisdn, TokenUnavailable, WireError
-from ..http import BearerAuth, PooledClient, describe, json_body, retry_after, send
+from ..http import BearerAuth, CredentialRefused, PooledClient, json_body, retry_after, send
 from ..messages import B2CRequest, ReversalRequest
 from ..outcomes import OutcomeKind, SubmitOutcome
 from ..token_cache import TokenCache
@@ -64,10 +64,6 @@ class OpenApiSessionUnavailable(OpenApiError, TokenUnavailable):
     """No session could be had for a reason that may pass (network, 5xx, bad body)."""
 
 
-class _SessionRefused(Exception):
-    """Internal: an API call answered HTTP 401 (unknown, expired or not yet live session)."""
-
-
 def encrypt(public_key: str, text: str) -> str:
     """base64(RSA PKCS#1 v1.5(public key, text)): the bearer of getSession and of every call."""
     try:
@@ -92,6 +88,9 @@ def payment_items_desc(text: str) -> str:
 class OpenApiClient(PooledClient):
     """A thread-safe client of one OpenAPI application in one market (see
     :class:`~mpesa_wire.http.PooledClient`); ``sleep`` waits out a new session's activation delay."""
+
+    label = "M-Pesa OpenAPI"
+    throttled_retry_after = THROTTLED_RETRY_AFTER
 
     def __init__(self, config: OpenApiConfig, session=None, *, sleep=time.sleep, **options):
         super().__init__(
@@ -267,42 +266,9 @@ class OpenApiClient(PooledClient):
             )
 
     def _call(self, method: str, api: str, conversation_id: str, **request) -> SubmitOutcome:
-        outcome = None
-        for attempt in (1, 2):
-            try:
-                session_id = self.token()
-            except OpenApiSessionUnavailable as exc:
-                outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="token_unavailable", message=str(exc))
-                break
-            try:
-                self.throttle.wait()
-            except Exception as exc:  # no slot, so nothing left: provably not processed
-                outcome = SubmitOutcome(OutcomeKind.TRANSIENT, code="throttle", message=describe(exc))
-                break
-            try:
-                outcome = self._send(method, api, session_id, request)
-                break
-            except _SessionRefused as refused:
-                # Refused at the gateway, before processing: a new session, the same request.
-                self.token_cache.invalidate(self._token_key, session_id)
-                if attempt == 2:
-                    outcome = _classify(refused.args[0], refused.args[1], api)
-        if outcome.code == "http_429":
-            try:
-                self.throttle.pause(outcome.retry_after or THROTTLED_RETRY_AFTER)
-            except Exception as exc:  # the pause is advice; this request's outcome stands
-                _logger.warning("M-Pesa OpenAPI: could not pause the shared throttle: %s", exc)
-        _logger.log(
-            logging.DEBUG if outcome.kind is OutcomeKind.ACCEPTED else logging.INFO,
-            "M-Pesa OpenAPI %s %s %s -> %s %s %s",
-            method,
-            api,
-            conversation_id,
-            outcome.kind.value,
-            outcome.code or "",
-            outcome.message,
+        return self._exchange(
+            f"{method} {api}", conversation_id, lambda session: self._send(method, api, session, request)
         )
-        return outcome
 
     def _send(self, method: str, api: str, session_id: str, request: dict) -> SubmitOutcome:
         kwargs = {"headers": self._headers(), "timeout": self.config.timeout}
@@ -321,7 +287,8 @@ class OpenApiClient(PooledClient):
             return response
         body = json_body(response)
         if response.status_code == 401:
-            raise _SessionRefused(response, body)
+            # An unknown, expired or not yet live session, refused before processing.
+            raise CredentialRefused(_classify(response, body, api))
         return _classify(response, body, api)
 
 
