@@ -7,7 +7,7 @@ errors, throttle, token cache); each family is one subpackage (``daraja``, ``ope
 imports it as ``mpesa_wire``.
 """
 
-from . import daraja, markets, openapi
+from . import daraja, markets, openapi, vodacom_mz
 from .amounts import to_whole_units
 from .errors import AuthError, InvalidAmount, InvalidMsisdn, MalformedPayload, TokenUnavailable, WireError
 from .interface import Client, Family
@@ -18,7 +18,7 @@ from .outcomes import OutcomeKind, ResultClass, ReversalClass, SubmitOutcome
 from .throttle import NO_THROTTLE, NoThrottle, Throttle
 from .token_cache import TOKEN_CACHE, TokenCache
 
-FAMILIES = {family.name: family for family in (daraja.FAMILY, openapi.FAMILY)}
+FAMILIES = {family.name: family for family in (daraja.FAMILY, openapi.FAMILY, vodacom_mz.FAMILY)}
 
 
 def family(name: str) -> Family:
@@ -29,11 +29,12 @@ def family(name: str) -> Family:
         raise KeyError(f"unknown M-Pesa API family {name!r}; known: {', '.join(FAMILIES)}") from None
 
 
-def for_market(market) -> Family:
-    """The API family a market (a :class:`~mpesa_wire.markets.Market` or its code) pays through."""
+def for_market(market, api_family: str | None = None) -> Family:
+    """The API family a market (a :class:`~mpesa_wire.markets.Market` or its code) pays through:
+    ``api_family`` where the market offers it (KeyError otherwise), else the market's default."""
     if isinstance(market, str) or market is None:
         market = markets.market(market)
-    return family(market.api_family)
+    return family(market.family_name(api_family))
 
 
 __all__ = [

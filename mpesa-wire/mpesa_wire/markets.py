@@ -32,6 +32,30 @@ class Market:
     api_paths: MappingProxyType  # the API family's settings for this market (paths, versions)
     ussd: str
     sources: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # Other API families this market's M-Pesa can be paid through (the admin picks one on the
+    # manager): family name -> {"base_urls": {...}, "api_paths": {...}}.
+    other_families: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def api_families(self) -> tuple[str, ...]:
+        """The families this market can be paid through, its default first."""
+        return (self.api_family, *self.other_families)
+
+    def family_name(self, family: str | None = None) -> str:
+        """``family`` if this market offers it (KeyError otherwise); the default family for None."""
+        family = family or self.api_family
+        if family not in self.api_families:
+            offered = ", ".join(self.api_families)
+            raise KeyError(f"M-Pesa {self.name} is not paid through {family!r}; it offers {offered}")
+        return family
+
+    def base_urls_for(self, family: str | None = None) -> MappingProxyType:
+        family = self.family_name(family)
+        return self.base_urls if family == self.api_family else self.other_families[family]["base_urls"]
+
+    def api_paths_for(self, family: str | None = None) -> MappingProxyType:
+        family = self.family_name(family)
+        return self.api_paths if family == self.api_family else self.other_families[family]["api_paths"]
 
 
 KENYA = Market(
@@ -138,6 +162,7 @@ def _vodacom(code, name, operator, currency, plan, context, country, max_amount,
         ),
         api_paths=MappingProxyType(paths),
         ussd=ussd,
+        other_families=MappingProxyType(extra.pop("other_families", {})),
         sources=MappingProxyType(
             {
                 "host, paths, session, B2C, query, reversal, INS codes": "docs/markets/vodacom-openapi.md "
@@ -242,6 +267,19 @@ MOZAMBIQUE = _vodacom(
         "Vodacom 84, 85": "docs/markets/vodacom-openapi.md 7: 84 [H] libphonenumber, 85 [M] three clients",
         "USSD *150#": "NOT FOUND: unverified",
         "maximum 125,000": "a setting (no public cap)",
+        "Vodacom Mozambique's own API (vodacom_mz)": "docs/markets/vodacom-openapi.md 8: sandbox host "
+        "[H], live host disputed (a setting: paymentsds' api.mpesa.vm.co.mz), one port per operation "
+        "[H], the reversal amount field disputed (a setting: input_ReversalAmount)",
+    },
+    other_families={
+        "vodacom_mz": MappingProxyType(
+            {
+                "base_urls": MappingProxyType(
+                    {"sandbox": "https://api.sandbox.vm.co.mz", "production": "https://api.mpesa.vm.co.mz"}
+                ),
+                "api_paths": MappingProxyType({}),  # the ports and paths are the family's defaults
+            }
+        ),
     },
 )
 

@@ -4,6 +4,7 @@
 :class:`ResultClass` and :class:`ReversalClass` what a result (callback or query) means.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -48,6 +49,10 @@ class SubmitOutcome:
     @property
     def accepted(self) -> bool:
         return self.kind is OutcomeKind.ACCEPTED
+
+    def with_result(self, result) -> "SubmitOutcome":
+        """This outcome, holding the final result the answer gave."""
+        return dataclasses.replace(self, result=result)
 
 
 class ResultClass(str, Enum):

@@ -7,6 +7,7 @@ No Odoo import. The addon reaches it only through :data:`FAMILY` (``mpesa_wire.f
 import uuid
 
 from ..interface import Family
+from ..vodacom import StatementUnavailable, parse_statement
 from .client import OpenApiAuthError, OpenApiClient, OpenApiError, OpenApiSessionUnavailable, encrypt
 from .codes import classify_result_code, classify_reversal_code, describe_code
 from .config import OpenApiConfig, config_from_settings
@@ -19,20 +20,6 @@ from .payloads import (
     parse_reversal_timeout,
     parse_status_result,
 )
-
-
-class StatementUnavailable(ValueError):
-    """No statement reader for this family (see :func:`parse_statement`)."""
-
-
-def parse_statement(data, filename="", **_options):
-    """Vodacom's organisation portal export layout is not public (docs/markets/vodacom-openapi.md):
-    refused with a clear reason rather than read by guesswork."""
-    raise StatementUnavailable(
-        "statements of Vodacom's M-Pesa organisation portal cannot be imported yet: their layout is "
-        "not publicly documented"
-    )
-
 
 FAMILY = Family(
     name="openapi",

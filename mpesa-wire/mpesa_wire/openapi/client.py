@@ -21,17 +21,13 @@ timeout or a lost connection UNKNOWN (ask before anything else); a refused or ex
 connect error TRANSIENT; every other INS code REJECTED.
 """
 
-import base64
 import json
 import logging
 import re
 import time
 import uuid
 
-from cryptography.hazmat.backends import default_backend
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-
+from .. import vodacom
 from ..amounts import to_whole_units
 from ..errors import AuthError, InvalidMsisdn, TokenUnavailable, WireError
 from ..http import BearerAuth, CredentialRefused, PooledClient, json_body, retry_after, send
@@ -39,13 +35,12 @@ from ..messages import B2CRequest, ReversalRequest
 from ..outcomes import OutcomeKind, SubmitOutcome
 from ..token_cache import TokenCache
 from . import codes
-from .config import OpenApiConfig, public_key_der
+from .config import OpenApiConfig
 from .payloads import b2c_result, reversal_result, status_result
 
 _logger = logging.getLogger(__name__)
 
 THROTTLED_RETRY_AFTER = 1.0
-_REFERENCE = re.compile(r"[^0-9A-Za-z]")
 # What the portal's regex for free text (input_PaymentItemsDesc) leaves out: sent as spaces.
 _NOT_DESC = re.compile(r"[^0-9A-Za-z_ +]+")
 # input_ThirdPartyConversationID as the portal's regex allows it (FAMILY.new_conversation_id).
@@ -67,16 +62,9 @@ class OpenApiSessionUnavailable(OpenApiError, TokenUnavailable):
 def encrypt(public_key: str, text: str) -> str:
     """base64(RSA PKCS#1 v1.5(public key, text)): the bearer of getSession and of every call."""
     try:
-        key = serialization.load_der_public_key(public_key_der(public_key), backend=default_backend())
-        ciphertext = key.encrypt(text.encode("utf-8"), padding.PKCS1v15())
+        return vodacom.encrypt(public_key, text)
     except ValueError as exc:
         raise OpenApiAuthError(f"the public key cannot encrypt: {exc}") from None
-    return base64.b64encode(ciphertext).decode("ascii")
-
-
-def transaction_reference(conversation_id: str) -> str:
-    """input_TransactionReference (1 to 20 letters and digits) from our conversation id."""
-    return _REFERENCE.sub("", conversation_id)[:20] or "G2P"
 
 
 def payment_items_desc(text: str) -> str:
@@ -169,14 +157,14 @@ class OpenApiClient(PooledClient):
             "input_CustomerMSISDN": req.msisdn,
             "input_ServiceProviderCode": self.config.service_provider_code,
             "input_ThirdPartyConversationID": req.originator_conversation_id,
-            "input_TransactionReference": transaction_reference(req.originator_conversation_id),
+            "input_TransactionReference": vodacom.transaction_reference(req.originator_conversation_id),
             "input_PaymentItemsDesc": payment_items_desc(req.remarks) or self.config.payment_items_desc,
         }
         outcome = self._call("POST", "b2cPayment", req.originator_conversation_id, json_payload=payload)
         if outcome.accepted and outcome.result is None and outcome.request_id:
             # output_TransactionID: the payment is done (synchronous answer).
-            outcome = _with_result(
-                outcome, b2c_result(outcome, req.originator_conversation_id, req.amount, req.msisdn)
+            outcome = outcome.with_result(
+                b2c_result(outcome, req.originator_conversation_id, req.amount, req.msisdn)
             )
         return outcome
 
@@ -239,7 +227,7 @@ class OpenApiClient(PooledClient):
         if outcome.raw is not None and outcome.code:
             final = outcome.accepted and outcome.request_id
             if final or outcome.kind is OutcomeKind.REJECTED or outcome.code == codes.DUPLICATE:
-                outcome = _with_result(outcome, reversal_result(outcome.raw, conversation_id, req))
+                outcome = outcome.with_result(reversal_result(outcome.raw, conversation_id, req))
         return outcome
 
     # --- plumbing ------------------------------------------------------------------------------
@@ -323,26 +311,10 @@ def _classify(response, body: dict, api: str) -> SubmitOutcome:
     return SubmitOutcome(OutcomeKind.REJECTED, code=code or f"http_{status}", message=message, **common)
 
 
-def _with_result(outcome: SubmitOutcome, result) -> SubmitOutcome:
-    return SubmitOutcome(
-        outcome.kind,
-        conversation_id=outcome.conversation_id,
-        code=outcome.code,
-        message=outcome.message,
-        http_status=outcome.http_status,
-        retry_after=outcome.retry_after,
-        originator_conversation_id=outcome.originator_conversation_id,
-        request_id=outcome.request_id,
-        raw=outcome.raw,
-        result=result,
-    )
-
-
 __all__ = [
     "OpenApiAuthError",
     "OpenApiClient",
     "OpenApiError",
     "OpenApiSessionUnavailable",
     "encrypt",
-    "transaction_reference",
 ]

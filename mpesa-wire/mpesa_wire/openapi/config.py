@@ -1,29 +1,13 @@
 """Connection settings of one Vodacom M-Pesa OpenAPI application in one market."""
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass, field
 
 from ..numbers import NumberPlan
+from ..vodacom import public_key_der
 
 SANDBOX_PREFIX = "/sandbox/ipg/v2"
 PRODUCTION_PREFIX = "/openapi/ipg/v2"
-
-
-def public_key_der(text) -> bytes:
-    """The market's public key as DER: the portal shows it as base64 of the SubjectPublicKeyInfo;
-    a PEM block (what some clients wrap it in) is accepted too."""
-    if isinstance(text, bytes):
-        text = text.decode("ascii", "replace")
-    body = re.sub(r"-----(BEGIN|END) PUBLIC KEY-----|\s", "", text or "")
-    try:
-        der = base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("public_key must be the base64 public key from the M-Pesa OpenAPI portal") from None
-    if not der:
-        raise ValueError("public_key is required")
-    return der
 
 
 @dataclass(frozen=True)

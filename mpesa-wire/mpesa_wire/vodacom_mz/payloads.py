@@ -1,0 +1,85 @@
+"""What Vodacom Mozambique's M-Pesa API answers, read into the wire layer's result values.
+
+Every answer is synchronous and carries ``output_*`` fields (docs/markets/vodacom-openapi.md
+section 8): ``output_ConversationID, output_TransactionID, output_ResponseCode,
+output_ResponseDesc, output_ThirdPartyReference``; a status answer adds
+``output_ResponseTransactionStatus`` ("Completed": ivanruby's README [M]). Whether a status
+answer names the transaction id is not documented: some integrations' captured answers carry
+``output_TransactionID`` [L]; it is read where present, and a "Completed" answer without it is
+not proof enough to pay (the addon asks a person). No answer carries the amount or the number.
+The API posts nothing back, so there is no callback to read.
+"""
+
+from ..errors import MalformedPayload
+from ..results import B2CResult, ReversalResult, StatusResult
+from . import codes
+
+
+def b2c_result(outcome, reference: str) -> B2CResult:
+    """A B2C answer with INS-0 and output_TransactionID: the payment is done."""
+    return B2CResult(
+        originator_conversation_id=outcome.originator_conversation_id or reference,
+        conversation_id=outcome.conversation_id,
+        result_type="synchronous",
+        result_code=outcome.code,
+        result_desc=outcome.message,
+        transaction_id=outcome.request_id,
+        receipt=outcome.request_id,
+        amount=None,
+        parameters=dict(outcome.raw or {}),
+        success_code=codes.SUCCESS,
+    )
+
+
+def reversal_result(body: dict, reference: str, req) -> ReversalResult:
+    """A reversal answer: a success (output_TransactionID) or a refusal."""
+    code = codes.normalise_code(body.get("output_ResponseCode"))
+    return ReversalResult(
+        originator_conversation_id=body.get("output_ThirdPartyReference") or reference,
+        conversation_id=body.get("output_ConversationID") or None,
+        result_type="synchronous",
+        result_code=code,
+        result_desc=str(body.get("output_ResponseDesc") or codes.describe_code(code)),
+        transaction_id=body.get("output_TransactionID") or None,
+        original_transaction_id=req.receipt,
+        amount_cents=req.amount * 100 if code == codes.SUCCESS else None,
+        parameters=dict(body),
+        success_code=codes.SUCCESS,
+    )
+
+
+def status_result(body: dict, query_id: str, reference: str) -> StatusResult:
+    """A queryTransactionStatus answer about the transaction under ``reference``."""
+    code = codes.normalise_code(body.get("output_ResponseCode"))
+    status = body.get("output_ResponseTransactionStatus") if code == codes.SUCCESS else None
+    if status is not None and not isinstance(status, str):
+        raise MalformedPayload("output_ResponseTransactionStatus must be text")
+    receipt = body.get("output_TransactionID") or body.get("output_OriginalTransactionID") or None
+    status = (status or "").strip() or None
+    return StatusResult(
+        originator_conversation_id=body.get("output_ThirdPartyReference") or query_id,
+        conversation_id=body.get("output_ConversationID") or None,
+        result_code=code,
+        result_desc=str(body.get("output_ResponseDesc") or codes.describe_code(code)),
+        receipt=receipt.strip() if isinstance(receipt, str) and receipt.strip() else None,
+        status=status,
+        original_conversation_id=reference,
+        parameters=dict(body),
+        # No documented answer says "never received" (INS-23 is "unknown status" here): a payment
+        # is never sent again on a query's word; a person decides.
+        not_found=False,
+        success_code=codes.SUCCESS,
+    )
+
+
+def no_callbacks(body):
+    """This API posts no results: anything posted to a listener is not M-Pesa's."""
+    del body
+    raise MalformedPayload("Vodacom Mozambique's M-Pesa API posts no results to a listener")
+
+
+def callback_answer(body, accepted: bool) -> dict:
+    del body
+    if accepted:
+        return {"output_ResponseCode": "0", "output_ResponseDesc": "Accepted"}
+    return {"output_ResponseCode": "1", "output_ResponseDesc": "Rejected"}
