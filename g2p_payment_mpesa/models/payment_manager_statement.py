@@ -1,6 +1,11 @@
 """Statement import: M-Pesa's own record of the Utility account resolves what no callback or status
 query did, and shows every difference between the two sides (invariant 7).
 
+A statement is the organisation's: one shortcode's Utility account, which several programs (each
+with its own manager) may pay from. An import on any of those managers reconciles against all of
+them (``_mpesa_statement_managers``): each line is attributed to the request, and so the program
+and cycle, it belongs to; only money no manager of the organisation asked for is a discrepancy.
+
 Real statements carry the receipt but neither OriginatorConversationID nor ConversationID
 (research in the README, *Reconciling with M-Pesa*), so a line is matched to a request by its
 receipt where Odoo knows it, otherwise by amount, number and time. Nothing here sends money:
@@ -35,7 +40,8 @@ MATCH_WINDOW = timedelta(hours=24)
 # Requests that may still be paid, and so may be resolved by a statement.
 RESOLVABLE_STATES = (const.TX_RESERVED, const.TX_ACCEPTED, const.TX_UNKNOWN, const.TX_NEEDS_REVIEW)
 NOT_ON_STATEMENT = const.NOT_ON_STATEMENT
-# pg_advisory_xact_lock(STATEMENT_LOCK, manager id): statement imports of a manager, one at a time.
+# pg_advisory_xact_lock(STATEMENT_LOCK, first manager id of the organisation): statement imports of
+# an organisation (shortcode), one at a time.
 STATEMENT_LOCK = 0x4D504553  # "MPES"
 CHUNK = 1000
 
@@ -85,8 +91,32 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             "name": _("M-Pesa statements"),
             "res_model": "g2p.mpesa.statement",
             "view_mode": "tree,form",
-            "domain": [("manager_id", "=", self.id)],
+            "domain": [("manager_id", "in", self._mpesa_statement_managers().ids)],
         }
+
+    def _mpesa_statement_managers(self):
+        """The managers paying from this one's organisation account: the same shortcode in the same
+        environment, market and API (this manager first). M-Pesa's statement is theirs together."""
+        self.ensure_one()
+        shortcode = (self.shortcode or "").strip()
+        others = self.browse()
+        if shortcode:
+            others = (
+                self.sudo()
+                .with_context(active_test=False)
+                .search(
+                    [
+                        ("id", "!=", self.id),
+                        ("shortcode", "!=", False),
+                        ("environment", "=", self.environment),
+                        ("market", "=", self.market),
+                        ("api_family", "=", self.api_family),
+                    ],
+                    order="id",
+                )
+                .filtered(lambda other: (other.shortcode or "").strip() == shortcode)
+            )
+        return self.sudo() | others
 
     # ------------------------------------------------------------------ import
     def mpesa_import_statement(self, file_b64, filename):
@@ -102,10 +132,11 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         if not data:
             raise UserError(_("The statement file is empty."))
         sha256 = hashlib.sha256(data).hexdigest()
-        # One import per manager at a time: a second one waits, then finds the first's lines.
-        self.env.cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STATEMENT_LOCK, self.id])
+        managers = self._mpesa_statement_managers()
+        # One import per organisation at a time: a second one waits, then finds the first's lines.
+        self.env.cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STATEMENT_LOCK, min(managers.ids)])
         Statement = self.env["g2p.mpesa.statement"].sudo()
-        earlier = Statement.search([("manager_id", "=", self.id), ("sha256", "=", sha256)], limit=1)
+        earlier = Statement.search([("manager_id", "in", managers.ids), ("sha256", "=", sha256)], limit=1)
         if earlier:
             return self._mpesa_statement_summary(earlier, already=True)
         family = self._mpesa_wire()
@@ -137,7 +168,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 "skipped_count": parsed.skipped,
             }
         )
-        counts = self._mpesa_apply_statement(statement, parsed, covered_to)
+        counts = self._mpesa_apply_statement(statement, parsed, covered_to, managers)
         statement.write(counts)
         _logger.info("M-Pesa statement %s imported for manager %s: %s", statement.name, self.id, counts)
         return self._mpesa_statement_summary(statement)
@@ -177,14 +208,14 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         }
 
     # ------------------------------------------------------------------ matching
-    def _mpesa_apply_statement(self, statement, parsed, covered_to):
+    def _mpesa_apply_statement(self, statement, parsed, covered_to, managers):
         Tx = self.env["g2p.mpesa.transaction"].sudo()
         Line = self.env["g2p.mpesa.statement.line"].sudo()
         receipts = [line.receipt for line in parsed.lines]
         known = set()
         for chunk in _chunks(receipts):
             known |= set(
-                Line.search([("manager_id", "=", self.id), ("receipt", "in", chunk)]).mapped("receipt")
+                Line.search([("manager_id", "in", managers.ids), ("receipt", "in", chunk)]).mapped("receipt")
             )
         new_lines = [line for line in parsed.lines if line.receipt not in known]
         wanted = {line.receipt for line in new_lines} | {
@@ -192,9 +223,9 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         }
         by_receipt = {}
         for chunk in _chunks(wanted):
-            for tx in Tx.search([("manager_id", "=", self.id), ("receipt", "in", chunk)]):
+            for tx in Tx.search([("manager_id", "in", managers.ids), ("receipt", "in", chunk)]):
                 by_receipt[tx.receipt] = tx
-        candidates = self._mpesa_statement_candidates(parsed)
+        candidates = self._mpesa_statement_candidates(parsed, managers)
         counts = defaultdict(int)
         discrepancies = []
         line_vals = []
@@ -240,25 +271,30 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 tx = Tx
             vals["transaction_id"] = tx.id
             vals["cycle_id"] = tx.payment_id.cycle_id.id
+            # The line is the program's whose request it is; unattributed money, the importer's.
+            vals["manager_id"] = tx.manager_id.id or self.id
             line_vals.append(vals)
         try:
             with self.env.cr.savepoint():
                 lines = Line.create(line_vals)
         except psycopg2.errors.UniqueViolation:
             raise UserError(
-                _("Another statement of this manager was being imported at the same time: import again.")
+                _("Another statement of this organisation was being imported at the same time: import again.")
             ) from None
         if statement.complete:
             counts["resolved_unpaid_count"] += self._mpesa_statement_not_paid(
-                statement, parsed, claimed, covered_to
+                statement, parsed, claimed, covered_to, managers
             )
-            discrepancies += self._mpesa_statement_missing_lines(statement, parsed, covered_to)
+            discrepancies += self._mpesa_statement_missing_lines(statement, parsed, covered_to, managers)
         line_of_row = {line.row: line for line in lines}
         for found in discrepancies:
             row = found.pop("row", False)
             found["line_id"] = line_of_row[row].id if row else False
         self.env["g2p.mpesa.discrepancy"].sudo().create(
-            [dict(found, statement_id=statement.id, manager_id=self.id) for found in discrepancies]
+            [
+                dict(found, statement_id=statement.id, manager_id=found.pop("manager_id") or self.id)
+                for found in discrepancies
+            ]
         )
         counts.update(
             line_count=len(new_lines),
@@ -267,11 +303,12 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         )
         return dict(counts)
 
-    def _mpesa_statement_candidates(self, parsed):
+    def _mpesa_statement_candidates(self, parsed, managers):
         """Requests a line without a known receipt may belong to, by amount in cents: those still
-        open, and failed ones of the period (M-Pesa may have paid what Odoo thought failed)."""
+        open, and failed ones of the period (M-Pesa may have paid what Odoo thought failed), of
+        every manager of the organisation."""
         Tx = self.env["g2p.mpesa.transaction"].sudo()
-        domain = [("manager_id", "=", self.id), ("receipt", "=", False)]
+        domain = [("manager_id", "in", managers.ids), ("receipt", "=", False)]
         open_txs = Tx.search(domain + [("state", "in", RESOLVABLE_STATES)], order="id")
         failed = Tx
         if parsed.period_from and parsed.period_to:
@@ -448,13 +485,14 @@ class G2PPaymentManagerMpesaStatement(models.Model):
 
     def _mpesa_statement_lock(self, tx):
         """Lock the request against a result being applied now (as results lock it), and read its
-        state afresh."""
-        return self._mpesa_lock_tx(tx.originator_conversation_id).state
+        state afresh (through its own manager: it may be another program's)."""
+        return tx.manager_id.sudo()._mpesa_lock_tx(tx.originator_conversation_id).state
 
-    def _mpesa_statement_not_paid(self, statement, parsed, claimed, covered_to):
+    def _mpesa_statement_not_paid(self, statement, parsed, claimed, covered_to, managers):
         """Requests the complete statement would show if M-Pesa had paid them: not paid, back to
         OpenG2P's retry flow (which makes a new request; this one can no longer move money)."""
-        settle = timedelta(minutes=max(self.statement_settle_minutes, 0))
+        # The longest settle window of the organisation's managers: the most careful one decides.
+        settle = timedelta(minutes=max(0, *managers.mapped("statement_settle_minutes")))
         if not parsed.period_from or not covered_to:
             return 0
         unpaid = (
@@ -462,7 +500,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             .sudo()
             .search(
                 [
-                    ("manager_id", "=", self.id),
+                    ("manager_id", "in", managers.ids),
                     ("state", "in", RESOLVABLE_STATES),
                     ("create_date", ">=", parsed.period_from + CLOCK_SKEW),
                     ("last_submit_at", "<=", covered_to - settle),
@@ -470,7 +508,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 ]
             )
         )
-        unpaid -= self._mpesa_statement_unresolved_fits(unpaid)
+        unpaid -= self._mpesa_statement_unresolved_fits(unpaid, managers)
         failed = 0
         for tx in unpaid:
             if self._mpesa_statement_lock(tx) not in RESOLVABLE_STATES:
@@ -486,7 +524,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             failed += 1
         return failed
 
-    def _mpesa_statement_unresolved_fits(self, txs):
+    def _mpesa_statement_unresolved_fits(self, txs, managers):
         """Requests that a line left unresolved (of this or an earlier statement: ambiguous, or
         money with no request) could be: money may have moved for them, never conclude otherwise."""
         Tx = self.env["g2p.mpesa.transaction"]
@@ -498,7 +536,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             .sudo()
             .search(
                 [
-                    ("manager_id", "=", self.id),
+                    ("manager_id", "in", managers.ids),
                     ("transaction_id", "=", False),
                     ("match", "=", "discrepancy"),
                     ("withdrawn_cents", ">", 0),
@@ -520,7 +558,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             )
         )
 
-    def _mpesa_statement_missing_lines(self, statement, parsed, covered_to):
+    def _mpesa_statement_missing_lines(self, statement, parsed, covered_to, managers):
         """Requests Odoo holds as paid in the period whose receipt is on no statement line."""
         if not parsed.period_from:
             return []
@@ -530,7 +568,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             .sudo()
             .search(
                 [
-                    ("manager_id", "=", self.id),
+                    ("manager_id", "in", managers.ids),
                     ("state", "=", const.TX_PAID),
                     ("completed_at", ">=", parsed.period_from + CLOCK_SKEW),
                     ("completed_at", "<=", covered_to - CLOCK_SKEW),
@@ -540,7 +578,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         on_lines = set()
         for chunk in _chunks(paid.mapped("receipt")):
             on_lines |= set(
-                Line.search([("manager_id", "=", self.id), ("receipt", "in", chunk)]).mapped("receipt")
+                Line.search([("manager_id", "in", managers.ids), ("receipt", "in", chunk)]).mapped("receipt")
             )
         return [
             self._mpesa_discrepancy(
@@ -586,6 +624,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         return {
             "kind": kind,
             "row": line.row if line else False,
+            "manager_id": tx.manager_id.id,
             "transaction_id": tx.id,
             "payment_id": tx.payment_id.id,
             "cycle_id": tx.payment_id.cycle_id.id,

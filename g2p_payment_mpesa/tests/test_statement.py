@@ -415,3 +415,130 @@ class TestStatementFromSimulatorET(TestStatementFromSimulator):
 
     MARKET = SIM_MARKET = "ET"
     CURRENCY = "ETB"
+
+
+@tagged("post_install", "-at_install")
+class TestStatementOfASharedShortcode(MpesaLiveCase):
+    """Two programs pay from one organisation (one B2C shortcode), each with its own manager. The
+    organisation's statement, imported on either manager, resolves both programs' payments, each
+    line attributed to its own program and cycle: no false discrepancy for the other program's
+    money, and each cycle's report shows only its own lines."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim.seed(
+            wallets=[
+                {
+                    "msisdn": cls.msisdn(f"7130000{i:02d}"),
+                    "name": f"Shared Person{i}",
+                    "id_number": f"3000000{i}",
+                }
+                for i in range(1, 5)
+            ]
+        )
+        cls.people = [cls._registrant(f"Shared{i}", phone=f"07130000{i:02d}") for i in range(1, 5)]
+        cls.manager.statement_settle_minutes = 0
+        # The second program: its own manager, on the same organisation (shortcode, simulator).
+        wizard = cls.env["g2p.program.create.wizard"].create(
+            {
+                "name": "M-Pesa second program",
+                "currency_id": cls.currency.id,
+                "amount_per_cycle": cls.AMOUNT,
+                "target_type": "individual",
+            }
+        )
+        cls.program_b = cls.env["g2p.program"].browse(wizard.create_program()["res_id"])
+        vals = dict(cls._manager_vals(cls.sim), name="M-Pesa B", program_id=cls.program_b.id)
+        cls.manager_b = cls.env["g2p.program.payment.manager.mpesa"].create(vals)
+        cls.manager_b._mpesa_use_for_program()
+        cls.cycle_b = cls.env["g2p.cycle"].create(
+            {
+                "name": "Cycle B1",
+                "program_id": cls.program_b.id,
+                "start_date": fields.Date.today(),
+                "end_date": fields.Date.add(fields.Date.today(), months=1),
+            }
+        )
+        assert cls.manager_b.shortcode == cls.manager.shortcode
+
+    def export(self, start):
+        end = fields.Datetime.now() + timedelta(minutes=1)
+        query = f"from={(start + EAT).isoformat()}&to={(end + EAT).isoformat()}&format=csv"
+        req = urllib.request.Request(
+            f"{self.sim.base_url}/sim/admin/statement?{query}",
+            headers={"Authorization": f"Bearer {self.sim.admin_token}"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.read()
+
+    def test_one_statement_settles_every_program_of_the_shortcode(self):
+        self.assertEqual(self.manager._mpesa_statement_managers(), self.manager | self.manager_b)
+        start = fields.Datetime.now() - timedelta(minutes=1)
+        # Every result lost: only the statement can say what was paid.
+        self.sim.set_faults(lost_result={"rate": 1.0, "msisdn": self.msisdn("71300000[1-4]")})
+        people_a, people_b = self.people[:2], self.people[2:]
+        for person in people_a:
+            self._entitlement(person)
+        self.prepare_and_send()
+        for person in people_b:
+            self.env["g2p.entitlement"].create(
+                {
+                    "partner_id": person.id,
+                    "cycle_id": self.cycle_b.id,
+                    "initial_amount": self.AMOUNT,
+                    "state": "approved",
+                    "is_cash_entitlement": True,
+                }
+            )
+        self.cycle_b.prepare_payment()
+        self.manager_b.with_context(queue_job__no_delay=True).send_payments(self.cycle_b.payment_batch_ids)
+        self.drain()
+        for manager in (self.manager, self.manager_b):
+            for _round in range(3):  # reconcile_max_attempts is 2: the third round flags them
+                manager._mpesa_reconcile()
+                self.drain()
+        for person in self.people:
+            self.assertEqual(self.payment_of(person).mpesa_transaction_ids.state, MPESA.TX_NEEDS_REVIEW)
+
+        data = self.export(start)
+        summary = self.manager.mpesa_import_statement(base64.b64encode(data).decode(), "organisation.csv")
+        self.assertEqual(summary["resolved_paid"], 4, summary)
+        self.assertEqual(summary["discrepancies"], 0, "the other program's money is not 'no request'")
+        ledger = {row["originator_conversation_id"]: row for row in self.sim.transactions()}
+        for person in self.people:
+            payment = self.payment_of(person)
+            tx = payment.mpesa_transaction_ids
+            self.assertEqual((payment.status, tx.state), ("paid", MPESA.TX_PAID), person.name)
+            self.assertEqual(ledger[tx.originator_conversation_id]["receipt"], tx.receipt)
+        statement = self.env["g2p.mpesa.statement"].browse(summary["statement_id"])
+        payments = statement.line_ids.filtered(lambda line: line.kind == "payment")
+        self.assertEqual(
+            {(line.cycle_id, line.manager_id) for line in payments},
+            {(self.cycle, self.manager), (self.cycle_b, self.manager_b)},
+            "each line is its own program's",
+        )
+        self.assertEqual(len(payments.filtered(lambda line: line.cycle_id == self.cycle_b)), 2)
+        self.assertFalse(self.env["g2p.mpesa.discrepancy"].search([("statement_id", "=", statement.id)]))
+        # Each cycle's reconciliation sees only its own lines.
+        for cycle, people in ((self.cycle, people_a), (self.cycle_b, people_b)):
+            receipts = set(
+                self.env["g2p.mpesa.statement.line"]
+                .search([("cycle_id", "=", cycle.id), ("kind", "=", "payment")])
+                .mapped("receipt")
+            )
+            expected = {self.payment_of(p).mpesa_transaction_ids.receipt for p in people}
+            self.assertEqual(receipts, expected, cycle.name)
+        # The same file on the other manager: the organisation has it already.
+        again = self.manager_b.mpesa_import_statement(base64.b64encode(data).decode(), "again.csv")
+        self.assertTrue(again["already_imported"], again)
+        self.assertEqual(again["statement_id"], statement.id)
+        self.assertIn(
+            statement,
+            self.env["g2p.mpesa.statement"].search(self.manager_b.action_mpesa_statements()["domain"]),
+        )
+
+    def test_a_manager_of_another_shortcode_is_not_the_same_organisation(self):
+        other = self.manager_b.copy({"shortcode": "600999", "program_id": self.program_b.id})
+        self.assertNotIn(other, self.manager._mpesa_statement_managers())
+        self.assertEqual(other._mpesa_statement_managers(), other)
