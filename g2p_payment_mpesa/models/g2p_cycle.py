@@ -139,17 +139,48 @@ class G2PCycle(models.Model):
         return self.env["g2p.mpesa.preflight"]._open(self, manager, self._mpesa_open_entitlements())
 
     def _mpesa_guard(self, then, entitlements=None):
-        """The pre-flight dialog when approving would approve payments M-Pesa refuses, else None."""
+        """The pre-flight dialog when approving would approve payments M-Pesa refuses, else None.
+
+        OpenG2P's own approval checks speak first: where they would refuse (no approver group, an
+        approver outside it, a fund too small for the entitlements), no M-Pesa question is asked
+        and OpenG2P answers in its own words. The approver is asked once: entitlements they
+        approved anyway are not asked about again."""
         if self.env.context.get("mpesa_preflight_confirmed") or len(self) != 1:
             return None
         manager = _mpesa_manager(self.program_id)
         if not manager:
             return None
         entitlements = self._mpesa_open_entitlements() if entitlements is None else entitlements
+        entitlements = entitlements.filtered(lambda ent: not ent.mpesa_payees_confirmed)
+        if not entitlements or self._mpesa_openg2p_would_refuse(then, entitlements):
+            return None
         problems, _total = manager._mpesa_preflight(entitlements)
         if not problems:
             return None
         return self.env["g2p.mpesa.preflight"]._open(self, manager, entitlements, then=then)
+
+    def _mpesa_openg2p_would_refuse(self, then, entitlements):
+        """Whether OpenG2P's own approval (g2p_programs: the cycle manager's on_state_change, the
+        entitlement manager's fund check) would refuse what the approver pressed."""
+        program = self.program_id
+        cycle_manager = program.get_manager(program.MANAGER_CYCLE)
+        if then == "approve":
+            if self.state != "to_approve" or not cycle_manager:
+                return True  # OpenG2P answers "only 'to approve' cycles" / "no cycle manager"
+            group = cycle_manager.sudo().approver_group_id
+            if not group or (self.env.uid != 1 and self.env.user not in group.users):
+                return True
+            if not cycle_manager.auto_approve_entitlements:
+                return False  # entitlements are approved later: asked about then
+        entitlement_manager = program.get_manager(program.MANAGER_ENTITLEMENT)
+        if not entitlement_manager or not hasattr(entitlement_manager, "check_fund_balance"):
+            return False
+        pending = entitlements.filtered(lambda ent: ent.state in ("draft", "pending_validation"))
+        if not pending:
+            return False
+        # The fund is read with raw SQL (as OpenG2P reads it): pending writes first.
+        self.env.flush_all()
+        return entitlement_manager.check_fund_balance(program.id) < sum(pending.mapped("initial_amount"))
 
     def approve(self):
         return self._mpesa_guard("approve") or super().approve()
@@ -160,6 +191,13 @@ class G2PCycle(models.Model):
 
 class G2PEntitlement(models.Model):
     _inherit = "g2p.entitlement"
+
+    mpesa_payees_confirmed = fields.Boolean(
+        "M-Pesa check confirmed",
+        copy=False,
+        readonly=True,
+        help="The approver saw what M-Pesa would refuse and approved anyway: not asked again.",
+    )
 
     def approve_entitlement(self):
         cycle = self.cycle_id

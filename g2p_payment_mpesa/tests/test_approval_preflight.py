@@ -1,6 +1,7 @@
 """Whoever approves money sees, before approving, what M-Pesa would refuse (invariant 4)."""
 
-from odoo.tests import tagged
+from odoo.exceptions import ValidationError
+from odoo.tests import new_test_user, tagged
 
 from .common import MPESA, MpesaTransactionCase
 
@@ -17,8 +18,12 @@ class TestApprovalPreflight(MpesaTransactionCase):
         cls.entitlements |= cls._entitlement(cls.fraction, amount=100.5)
         cls.entitlements.state = "pending_validation"
         cls.cycle.state = "to_approve"
-        cycle_manager = cls.program.get_manager(cls.program.MANAGER_CYCLE)
-        cycle_manager.approver_group_id = cls.env.ref("g2p_programs.g2p_program_cycle_approver")
+        cls.cycle_manager = cls.program.get_manager(cls.program.MANAGER_CYCLE)
+        cls.cycle_manager.approver_group_id = cls.env.ref("g2p_programs.g2p_program_cycle_approver")
+        cls.fund = cls.env["g2p.program.fund"].create(
+            {"program_id": cls.program.id, "amount": 100_000, "remarks": "Budget"}
+        )
+        cls.fund.post_fund()
 
     def _wizard(self, action):
         self.assertEqual(action.get("res_model"), "g2p.mpesa.preflight", action)
@@ -73,3 +78,36 @@ class TestApprovalPreflight(MpesaTransactionCase):
         action = self.cycle.approve()
         self.assertNotEqual((action or {}).get("res_model"), "g2p.mpesa.preflight")
         self.assertEqual(self.cycle.state, "approved")
+
+    # OpenG2P's own checks speak before M-Pesa's question, which is asked once.
+
+    def test_no_approver_group_is_openg2ps_answer_not_an_m_pesa_question(self):
+        self.cycle_manager.approver_group_id = False
+        with self.assertRaisesRegex(ValidationError, "approver group is not specified"):
+            self.cycle.approve()
+
+    def test_an_approver_outside_the_group_is_refused_before_any_m_pesa_question(self):
+        outsider = new_test_user(self.env, login="outsider", groups="g2p_registry_base.group_g2p_admin")
+        with self.assertRaisesRegex(ValidationError, "not allowed to approve"):
+            self.cycle.with_user(outsider).approve()
+
+    def test_a_fund_too_small_is_openg2ps_answer_before_m_pesa_is_asked(self):
+        self.cycle.state = "approved"
+        # More than the fund's 100,000 (and within M-Pesa's limits): OpenG2P refuses the lot.
+        self.entitlements.filtered(lambda e: e.partner_id == self.good).initial_amount = 150_000
+        foreign = self.entitlements.filtered(lambda e: e.partner_id == self.foreign)
+        answer = self.entitlements.approve_entitlement() or {}
+        self.assertNotEqual(answer.get("res_model"), "g2p.mpesa.preflight")
+        self.assertIn("insufficient", str(answer.get("params", {}).get("message")), answer)
+        self.assertEqual(foreign.state, "pending_validation")
+
+    def test_confirmed_entitlements_are_not_asked_about_again(self):
+        self.cycle_manager.auto_approve_entitlements = False
+        wizard = self._wizard(self.cycle.approve())
+        wizard.action_proceed()
+        self.assertEqual(self.cycle.state, "approved")
+        self.assertTrue(all(self.entitlements.mapped("mpesa_payees_confirmed")))
+        foreign = self.entitlements.filtered(lambda e: e.partner_id == self.foreign)
+        answer = foreign.approve_entitlement() or {}
+        self.assertNotEqual(answer.get("res_model"), "g2p.mpesa.preflight", "asked once per approval")
+        self.assertEqual(foreign.state, "approved")

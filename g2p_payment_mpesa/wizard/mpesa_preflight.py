@@ -64,6 +64,7 @@ class MpesaPreflight(models.TransientModel):
     def action_proceed(self):
         """The approver saw the problems and approves anyway."""
         self.ensure_one()
+        self.entitlement_ids.sudo().mpesa_payees_confirmed = True
         confirmed = {"mpesa_preflight_confirmed": True}
         if self.then == "approve":
             return self.cycle_id.with_context(**confirmed).approve()
