@@ -31,7 +31,7 @@ class PaymentManager(models.Model):
 
 # API families whose markets a manager can be set to (the settings, callbacks and result paths
 # of another family are not built into the manager yet).
-MANAGED_FAMILIES = ("daraja", "openapi")
+MANAGED_FAMILIES = ("daraja", "openapi", "vodacom_mz")
 
 # Values no log line may show (log_redaction): remembered as soon as this process sees them.
 SECRET_FIELDS = (
@@ -125,8 +125,23 @@ class G2PPaymentManagerMpesa(models.Model):
         help="The environment's X.509 certificate (PEM or DER) used to encrypt the initiator password."
     )
     certificate_filename = fields.Char()
-    # The OpenAPI's (Vodacom's markets): the application's API key and the market's public key.
-    api_family = fields.Char(compute="_compute_api_family", help="The market's API family.")
+    # Which API pays: the market's default, or another it offers (Mozambique: Vodacom's
+    # multi-market OpenAPI or Vodacom Mozambique's own API).
+    api_family = fields.Selection(
+        [(name, family.label) for name, family in wire.FAMILIES.items() if name in MANAGED_FAMILIES],
+        "M-Pesa API",
+        compute="_compute_api_family",
+        store=True,
+        readonly=False,
+        precompute=True,
+        required=True,
+        tracking=True,
+        help="The M-Pesa API this manager pays through. Mozambique offers two: choose the one the "
+        "organisation's shortcode was issued on (developer.mpesa.vm.co.mz: Vodacom Mozambique's own "
+        "API; the OpenAPI portal: the multi-market OpenAPI).",
+    )
+    api_family_choice = fields.Boolean(compute="_compute_api_family_choice")
+    # Vodacom's APIs (OpenAPI, Mozambique's own): the application's API key and the public key.
     api_key = fields.Char("API key", groups="base.group_system")
     public_key = fields.Text(
         help="The market's public key from the M-Pesa OpenAPI portal (base64), used to encrypt the "
@@ -136,6 +151,21 @@ class G2PPaymentManagerMpesa(models.Model):
         "Session activation delay (s)",
         default=30.0,
         help="A new OpenAPI session is used only after this delay (the portal: 'up to 30 seconds').",
+    )
+    # Vodacom Mozambique's own API: one port per operation, and a reversal field the sources
+    # disagree on (docs/markets/vodacom-openapi.md section 8).
+    vodacom_mz_ports = fields.Char(
+        "Operation ports",
+        default=lambda self: wire.vodacom_mz.format_ports(wire.vodacom_mz.config.DEFAULT_PORTS),
+        help="The API host's port of each operation (the public clients: B2C 18345, query 18353, "
+        "reversal 18354).",
+    )
+    reversal_amount_field = fields.Selection(
+        [(name, name) for name in wire.vodacom_mz.config.REVERSAL_AMOUNT_FIELDS],
+        "Reversal amount field",
+        default=wire.vodacom_mz.config.REVERSAL_AMOUNT_FIELDS[0],
+        help="input_ReversalAmount (paymentsds Python, ivanruby, the portal's copy) or input_Amount "
+        "(abdulmueid, paymentsds JavaScript): the sources disagree.",
     )
     command_id = fields.Selection(
         [
@@ -314,9 +344,10 @@ class G2PPaymentManagerMpesa(models.Model):
         log_redaction.remember(*(vals.get(name) for name in SECRET_FIELDS))
         return super().write(vals)
 
-    @api.onchange("environment")
+    @api.onchange("environment", "api_family")
     def _onchange_environment(self):
-        urls = self._mpesa_market().base_urls
+        market = self._mpesa_market()
+        urls = market.base_urls_for(self.api_family if self.api_family in market.api_families else None)
         self.base_url = urls.get(self.environment) or const.ENVIRONMENT_URLS[self.environment]
 
     @api.onchange("market")
@@ -331,11 +362,28 @@ class G2PPaymentManagerMpesa(models.Model):
     @api.depends("market")
     def _compute_api_family(self):
         for rec in self:
-            rec.api_family = rec._mpesa_market().api_family
+            market = rec._mpesa_market()
+            if rec.api_family not in market.api_families:
+                rec.api_family = market.api_family
+
+    @api.depends("market")
+    def _compute_api_family_choice(self):
+        for rec in self:
+            rec.api_family_choice = len(rec._mpesa_market().api_families) > 1
+
+    @api.constrains("api_family", "market")
+    def _check_api_family_market(self):
+        for rec in self:
+            market = rec._mpesa_market()
+            if rec.api_family not in market.api_families:
+                raise ValidationError(
+                    _("M-Pesa %(market)s is not paid through %(api)s.")
+                    % {"market": market.name, "api": wire.family(rec.api_family).label}
+                )
 
     def _mpesa_wire(self):
-        """The API family the market pays through: the only way the models reach M-Pesa."""
-        return wire.for_market(self._mpesa_market())
+        """The API family this manager pays through: the only way the models reach M-Pesa."""
+        return wire.for_market(self._mpesa_market(), self.api_family or None)
 
     # ------------------------------------------------------------------ configuration
     def _mpesa_missing_settings(self):
@@ -361,7 +409,7 @@ class G2PPaymentManagerMpesa(models.Model):
 
     def _mpesa_config(self):
         self.ensure_one()
-        key_field = "public_key" if self.api_family == "openapi" else "certificate"
+        key_field = "public_key" if "public_key" in self._mpesa_wire().required_settings else "certificate"
         if self.environment == "simulator" and not self[key_field] and self.base_url:
             # The simulator publishes its certificate (or public key) as M-Pesa does.
             self.action_fetch_simulator_certificate()
@@ -382,7 +430,11 @@ class G2PPaymentManagerMpesa(models.Model):
             max_amount=rec.max_amount,
             environment=rec.environment,
         )
-        return family.config(settings, self._mpesa_market())
+        try:
+            return family.config(settings, self._mpesa_market())
+        except ValueError as exc:  # a setting the API cannot take (ports, key, code...)
+            message = _("M-Pesa manager %(name)s: %(error)s")
+            raise UserError(message % {"name": self.name, "error": exc}) from exc
 
     def _mpesa_use_for_program(self):
         """Make this manager its program's payment manager, as an admin does on the program form."""
@@ -442,7 +494,7 @@ class G2PPaymentManagerMpesa(models.Model):
 
     def action_fetch_simulator_certificate(self):
         self.ensure_one()
-        if self.api_family == "openapi":
+        if "public_key" in self._mpesa_wire().required_settings:
             return self._mpesa_fetch_simulator_public_key()
         try:
             response = requests.get(f"{self.base_url.rstrip('/')}/sim/certificate.pem", timeout=10)
