@@ -39,6 +39,24 @@ REPO = Path(__file__).resolve().parents[1]
 from mpesa_wire import markets  # noqa: E402
 
 DB = "mpesa_demo"
+
+
+def what_to_open(odoo_url, sim_url, admin_token, example_msisdn):
+    """Everything a person needs to use what run.sh started, in one block."""
+    return "\n".join(
+        [
+            "what is running:",
+            f"  OpenG2P (Odoo)       {odoo_url}  login admin / admin",
+            f"  operator console     {sim_url}/console",
+            f"  a beneficiary phone  {sim_url}/phone  (USSD as POST {sim_url}/ussd; demo PIN 1234)",
+            f"  SMS of a wallet      {sim_url}/sim/phones/{example_msisdn}/sms",
+            f"  simulator API docs   {sim_url}/docs",
+            f"  simulator admin token  {admin_token}",
+            "    (the console, the phone page and the manager's 'Open simulator wallets' ask for it)",
+        ]
+    )
+
+
 FIELDS = ["partner_id", "amount_issued", "mpesa_msisdn", "mpesa_state", "mpesa_receipt", "mpesa_result_code",
           "mpesa_result_desc", "status", "status_is_final"]  # fmt: skip
 
@@ -200,10 +218,9 @@ def main():
         unfinished = [p for p in payments if not p["status_is_final"]]
         if unfinished or not payments:
             sys.exit(f"{len(unfinished)} payments have no final state yet")
+        print("\n" + what_to_open(base_url, sim_url, sim_admin_token, example_msisdn))
         if not args.no_wait:
             print(f"\nOdoo {base_url} and the simulator {sim_url} keep running; Ctrl-C stops both.")
-            sms = f"{sim_url}/sim/phones/{example_msisdn}/sms"
-            print(f"A beneficiary's phone: POST {sim_url}/ussd; SMS: {sms}")
             while all(p.poll() is None for p in procs):
                 time.sleep(1)
     except KeyboardInterrupt:
