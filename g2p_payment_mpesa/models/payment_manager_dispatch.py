@@ -25,6 +25,7 @@ from mpesa_wire import (
 )
 
 from .. import const
+from .payment_manager import money_text
 from .payment_manager import notify as _notify
 from .payment_manager_results import CallbackRefused
 
@@ -260,10 +261,14 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             self._mpesa_enqueue(sendable)
         touched._mpesa_update_stats()
         touched.cycle_id._mpesa_notify_progress(throttled=False)
-        message = _("%(sent)s payments queued for M-Pesa (%(currency)s %(total)s).") % {
-            "currency": self._mpesa_market().currency,
+        queued = (
+            _("%(sent)s payment queued for M-Pesa (%(total)s).")
+            if len(sendable) == 1
+            else _("%(sent)s payments queued for M-Pesa (%(total)s).")
+        )
+        message = queued % {
             "sent": len(sendable),
-            "total": f"{total:,}",
+            "total": money_text(total * 100, self._mpesa_market().currency),
         }
         if refused:
             message += " " + _("%s refused before sending: see the failed payments.") % refused

@@ -61,7 +61,10 @@ class TestPaymentFlow(MpesaLiveCase):
 
     def test_sms_reaches_the_beneficiary(self):
         self._entitlement(self.amina)
-        self.prepare_and_send()
+        answer = self.prepare_and_send()
+        # One payment is "1 payment", in the one money format (currency code, separators, cents).
+        amount = f"{self.AMOUNT:,}.00"
+        self.assertIn(f"1 payment queued for M-Pesa ({self.CURRENCY} {amount})", answer["params"]["message"])
         self.wait_until(lambda: self._final([self.amina]), message="payment final")
         status, inbox = self.sim.admin("GET", f"/sim/admin/sms?msisdn={self.msisdn('711000001')}")
         self.assertEqual(status, 200)

@@ -61,8 +61,16 @@ class MpesaReversalWizard(models.TransientModel):
             by_manager[tx.manager_id.id] |= payment
         for manager_id, manager_payments in by_manager.items():
             reversals |= Manager.browse(manager_id)._mpesa_request_reversals(manager_payments, self.reason)
-        message = _(
-            "M-Pesa was asked to reverse %s payments. The finance validator who asked is told of "
-            "each outcome (activity on the M-Pesa manager)."
-        ) % len(reversals)
+        asked = (
+            _(
+                "M-Pesa was asked to reverse %s payment. The finance validator who asked is told of "
+                "the outcome (activity on the M-Pesa manager)."
+            )
+            if len(reversals) == 1
+            else _(
+                "M-Pesa was asked to reverse %s payments. The finance validator who asked is told of "
+                "each outcome (activity on the M-Pesa manager)."
+            )
+        )
+        message = asked % len(reversals)
         return notify(_("M-Pesa"), message, "success", then="close")
