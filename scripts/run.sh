@@ -7,14 +7,19 @@
 #     Ethiopia), or a Vodacom market of the M-Pesa OpenAPI: Tanzania (TZS, +255), DR Congo (USD,
 #     +243), Lesotho (LSL, +266), Ghana (GHS, +233), Mozambique (MZN, +258).
 #   --no-wait: stop once the demo cycle is paid instead of serving until Ctrl-C.
+#   --install-openg2p: when OpenG2P 17 is not found, install it first (scripts/install_openg2p.sh:
+#     Odoo 17 and OpenG2P into $OPENG2P_HOME, default /opt/openg2p; ~2.8 GB, a few minutes).
 set -euo pipefail
 market=KE
+install_openg2p=
 args=("$@")
+rest=()
 for ((i = 0; i < ${#args[@]}; i++)); do
     case ${args[i]} in
         --market) market=${args[i + 1]:-} ;;
         --market=*) market=${args[i]#--market=} ;;
     esac
+    if [ "${args[i]}" = --install-openg2p ]; then install_openg2p=1; else rest+=("${args[i]}"); fi
 done
 market=${market^^}
 case $market in
@@ -32,10 +37,16 @@ if ! "$venv/bin/pip" install -q --disable-pip-version-check -e . >"$venv/pip-run
 fi
 source scripts/openg2p_env.sh
 find_openg2p
+if [ -n "$openg2p_missing" ] && [ -n "$install_openg2p" ]; then
+    bash scripts/install_openg2p.sh # OPENG2P_HOME and the OPENG2P_*_SRC overrides apply
+    find_openg2p
+fi
 if [ -n "$openg2p_missing" ]; then
     echo "OpenG2P 17 not found ($openg2p_missing): running the simulator alone."
+    echo "To pay the demo program end to end through Odoo, install OpenG2P 17 once (~2.8 GB, a few minutes):"
+    echo "    ./scripts/run.sh --install-openg2p    (into ${OPENG2P_HOME:-/opt/openg2p}; or scripts/install_openg2p.sh --home DIR)"
     exec "$venv/bin/mpesa-sim" serve --port "${MPESA_SIM_PORT:-8090}" --db "${MPESA_SIM_DB:-$default_db}" \
         --market "$market"
 fi
 exec "$openg2p_python" scripts/run_demo.py --addons-path "$openg2p_addons" --sim-python "$venv/bin/python" \
-    --sim-port "${MPESA_SIM_PORT:-8090}" --odoo-port "${ODOO_PORT:-8069}" "$@"
+    --sim-port "${MPESA_SIM_PORT:-8090}" --odoo-port "${ODOO_PORT:-8069}" ${rest[@]+"${rest[@]}"}
