@@ -13,6 +13,7 @@ from mpesa_sim import (
     console_api,
     daraja_api,
     families,
+    mz_api,
     openapi_api,
     phone_api,
     simple_mpesa,
@@ -22,7 +23,7 @@ from mpesa_sim.state import Simulator
 # Every API family's routes: importing them registers each family (its processing module, then
 # its routes) in families.py, where the state and create_app find them. A new family adds its
 # module here.
-FAMILY_ROUTES = (daraja_api, openapi_api)
+FAMILY_ROUTES = (daraja_api, openapi_api, mz_api)
 
 DESCRIPTION = """A local M-Pesa: {apis}, a real ledger (integer cents, one SQLite transaction per
 transfer), SMS confirmations, a USSD phone (Africa's Talking contract), the simple-mpesa routes, and

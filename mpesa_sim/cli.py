@@ -34,8 +34,17 @@ def main(argv: list[str] | None = None) -> int:
         choices=list(MARKETS),
         default=os.environ.get("MPESA_SIM_MARKET") or None,
         help="KE (Kenya, the default for a new database) or ET (Ethiopia): Daraja; TZ (Tanzania), CD (DR"
-        " Congo), LS (Lesotho) or GH (Ghana): Vodacom's M-Pesa OpenAPI. One market per process, stored in"
-        " the database: a restart keeps it, another market is refused",
+        " Congo), LS (Lesotho), GH (Ghana) or MZ (Mozambique): Vodacom's M-Pesa OpenAPI, and in MZ also"
+        " Vodacom Mozambique's own API (v1x). One market per process, stored in the database: a restart"
+        " keeps it, another market is refused",
+    )
+    serve.add_argument(
+        "--mz-ports",
+        default=os.environ.get("MPESA_SIM_MZ_PORTS") or "",
+        help="Mozambique (--market MZ): also listen on these ports (comma separated), on the same"
+        " address, with the same app and ledger. Vodacom Mozambique's own API has one port per"
+        " operation (18345 B2C, 18353 query, 18354 reversal, 18352 C2B, 18349 B2B) and its clients"
+        " append them to the host: e.g. --mz-ports 18345,18352,18353,18354",
     )
     serve.add_argument("--log-level", default="warning")
 
@@ -54,20 +63,69 @@ def main(argv: list[str] | None = None) -> int:
     return info_command(args)
 
 
+def parse_ports(text: str, own_port: int) -> tuple[int, ...]:
+    """``"18345,18353"`` -> (18345, 18353); ValueError for anything else, a repeat or the
+    simulator's own port."""
+    ports: list[int] = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if not item.isdigit() or not 0 < int(item) < 65536:
+            raise ValueError(f"--mz-ports: {item!r} is not a port (1 to 65535)")
+        port = int(item)
+        if port == own_port or port in ports:
+            raise ValueError(f"--mz-ports: port {port} is given twice (or is --port)")
+        ports.append(port)
+    return tuple(ports)
+
+
 def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from mpesa_sim import families
     from mpesa_sim.app import create_app
     from mpesa_sim.markets import MarketMismatch
     from mpesa_sim.state import Simulator
 
     try:
+        extra_ports = parse_ports(args.mz_ports, args.port)
+    except ValueError as exc:
+        print(f"mpesa-sim: {exc}", file=sys.stderr)
+        return 2
+    try:
         sim = Simulator(args.db, admin_token=args.admin_token, demo=not args.no_demo, market=args.market)
     except MarketMismatch as exc:
         print(f"mpesa-sim: {exc}", file=sys.stderr)
         return 2
+    if extra_ports and "mz" not in {family.name for family in families.serving(sim.market)}:
+        print(
+            f"mpesa-sim: --mz-ports is for Mozambique (--market MZ); this is a {sim.market.code} simulator",
+            file=sys.stderr,
+        )
+        sim.stop()
+        return 2
+    sim.extra_ports = extra_ports
+    app = create_app(sim)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    if not extra_ports:
+        print(banner(sim, f"http://{args.host}:{args.port}", args.db), flush=True)
+        uvicorn.Server(config).run()
+        return 0
+    # One process, one app, one ledger: the same server listens on every port.
+    sockets = []
+    try:
+        for port in (args.port, *extra_ports):
+            sockets.append(
+                uvicorn.Config(app, host=args.host, port=port, log_level=args.log_level).bind_socket()
+            )
+    except SystemExit:  # uvicorn logged why (the port is taken)
+        for sock in sockets:
+            sock.close()
+        sim.stop()
+        return 2
     print(banner(sim, f"http://{args.host}:{args.port}", args.db), flush=True)
-    uvicorn.run(create_app(sim), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.Server(config).run(sockets=sockets)
     return 0
 
 
@@ -119,6 +177,11 @@ def banner(sim, base_url: str, db_path: str) -> str:
             f"  initiator         {org['initiator_name']} / {org['initiator_password']}",
             f"  certificate       {base_url}/sim/certificate.pem (encrypt the initiator password with it)",
         ]
+    from mpesa_sim import families
+
+    for family in families.serving(market):
+        if family.banner is not None:
+            lines += family.banner(sim, base_url)
     lines += [
         f"  simple-mpesa      agent {agent['email']} / {agent['password']};"
         f" administrator {admin['email']} / {admin['password']}",

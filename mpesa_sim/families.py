@@ -43,6 +43,8 @@ class Family:
     start: Callable[[Any], Any] | None = None
     # (simulator) -> this family's section of /sim/admin/info (what a client is configured with)
     info: Callable[[Any], dict] | None = None
+    # (simulator, base URL) -> lines for the start-up banner (`mpesa-sim serve`, `mpesa-sim info`)
+    banner: Callable[[Any, str], list[str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ from typing import Any
 from mpesa_sim.db import Database
 
 # Every kind applies to the Daraja markets (Kenya, Ethiopia); the OpenAPI markets (Tanzania, DR
-# Congo, Lesotho, Ghana) apply those whose doc says "OpenAPI" (to b2cPayment, reversal and the
-# status query; never to getSession). The callback kinds act on OpenAPI's async mode only.
+# Congo, Lesotho, Ghana, Mozambique) apply those whose doc says "OpenAPI" (to b2cPayment, reversal
+# and the status query; never to getSession). The callback kinds act on OpenAPI's async mode only.
+# Vodacom Mozambique's own API (v1x) applies the OpenAPI's kinds the same way (INS-1 is HTTP 500 in
+# its code table), and spike_arrest as 503 INS-16.
 KINDS: dict[str, dict[str, Any]] = {
     "sync_500": {
         "doc": "HTTP 500 500.001.1001; the request was NOT processed."
@@ -33,7 +35,10 @@ KINDS: dict[str, dict[str, Any]] = {
         " `processed` says whether the request still went through",
         "processed": False,
     },
-    "spike_arrest": {"doc": "HTTP 500 500.003.02 Spike arrest violation; not processed (Daraja only)"},
+    "spike_arrest": {
+        "doc": "HTTP 500 500.003.02 Spike arrest violation; not processed (Daraja). Vodacom Mozambique's"
+        " own API: HTTP 503 INS-16 (temporary overload), not processed; not the OpenAPI's"
+    },
     "slow_response": {"doc": "the synchronous answer comes delay_ms late (also OpenAPI)", "delay_ms": 2000},
     "no_callback": {
         "doc": "accepted and processed, but no result callback is ever sent (also OpenAPI async)"

@@ -1,5 +1,6 @@
 """The markets the simulator can be, on the same ledger engine: Kenya (the default) and Ethiopia
-(Safaricom's Daraja), Tanzania, DR Congo, Lesotho and Ghana (Vodacom's M-Pesa OpenAPI).
+(Safaricom's Daraja), Tanzania, DR Congo, Lesotho, Ghana and Mozambique (Vodacom's M-Pesa OpenAPI;
+Mozambique also Vodacom Mozambique's own API).
 
 A market is data: API family, country, currency, number plan, limits, API paths, token error
 shape, USSD code and menu languages, demo organisation and wallets. One simulator process serves
@@ -586,8 +587,10 @@ MOZAMBIQUE = _openapi_market(
     ),
     demo_tills=({"till_number": "123456", "name": "Mercado Central"},),
     notes={
-        "API": "Mozambique through the OpenAPI (vodacomMOZ, MOZ, MZN: the portal's market table [H]); "
-        "Vodacom Mozambique's own API (api.sandbox.vm.co.mz, v1x) is not simulated",
+        "API": "Mozambique through the OpenAPI (vodacomMOZ, MOZ, MZN: the portal's market table [H]) and"
+        " Vodacom Mozambique's own API (developer.mpesa.vm.co.mz, v1x: /ipg/v1x/ B2C, status, reversal; no"
+        " session; one port per operation, served with serve --mz-ports) on the same ledger"
+        " (vodacom-openapi.md 8 and 11)",
         "USSD": "NOT FOUND: *150# is the simulator's choice (unverified); menu in English only",
         "prefixes": "Vodacom 84 (libphonenumber) and 85 (paymentsds, ivanruby, abdulmueid accept it)",
         "limits": "the simulator's choice",

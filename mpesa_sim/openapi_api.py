@@ -15,27 +15,36 @@ the config's ``openapi_invalid_session_*``).
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from mpesa_sim import families, markets
+from mpesa_sim import families, markets, vodacom_api
 from mpesa_sim import openapi_payments as rules
-from mpesa_sim.openapi_payments import CODES, OpenApiError
+from mpesa_sim.openapi_payments import CODES, OPENAPI
 from mpesa_sim.state import Simulator
-
-
-def _sim(request: Request) -> Simulator:
-    return request.app.state.sim
+from mpesa_sim.vodacom import SUCCESS
+from mpesa_sim.vodacom_api import sim_of as _sim
 
 
 def answer(code: str, status: int | None = None, **fields) -> JSONResponse:
     body = {"output_ResponseCode": code, "output_ResponseDesc": CODES[code][1], **fields}
     return JSONResponse(body, status_code=status or CODES[code][0])
+
+
+def reply(code: str, _params=None, row: dict | None = None, status: int | None = None) -> JSONResponse:
+    """An answer of the shared flow (vodacom_api): with the row's ids once it is recorded, and its
+    receipt when it is paid."""
+    if row is None:
+        return answer(code, status)
+    fields = {}
+    if code == SUCCESS and row.get("receipt"):
+        fields["output_TransactionID"] = row["receipt"]
+    fields["output_ConversationID"] = row["conversation_id"]
+    fields["output_ThirdPartyConversationID"] = row["originator_conversation_id"]
+    return answer(code, status, **fields)
 
 
 def _invalid_session(sim: Simulator) -> JSONResponse:
@@ -49,44 +58,16 @@ def _invalid_session(sim: Simulator) -> JSONResponse:
 
 def _bearer_secret(sim: Simulator, request: Request) -> str | None:
     """What the Bearer value decrypts to with the simulator's OpenAPI key, or None."""
-    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return sim.openapi_decryptor.decrypt(value.strip())
+    value = vodacom_api.bearer(request)
+    return None if value is None else sim.openapi_decryptor.decrypt(value)
 
 
-async def _session_live(sim: Simulator, request: Request) -> bool:
+async def _session(sim: Simulator, request: Request) -> JSONResponse | None:
+    """None when the request's session is live, else the invalid-session answer."""
     session_id = await run_in_threadpool(_bearer_secret, sim, request)
-    return (await run_in_threadpool(rules.sessions(sim).state, session_id)) == "live"
-
-
-async def _json_body(request: Request):
-    """The body as parsed JSON ({} when empty); OpenApiError INS-21 when it is not JSON."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise OpenApiError("INS-21") from None
-
-
-async def _sync_faults(sim: Simulator, party_b: str | None) -> tuple[JSONResponse | None, dict | None]:
-    """Faults that act before processing: (an answer instead of processing, the ins_1 rule to
-    answer after processing)."""
-    rule = sim.faults.fire("slow_response", party_b)
-    if rule:
-        await asyncio.sleep(rule["delay_ms"] / 1000)
-    if sim.faults.fire("sync_500", party_b):
-        return answer("INS-1", 500), None
-    ins_1 = sim.faults.fire("ins_1", party_b)
-    if ins_1 and not ins_1["processed"]:
-        return answer("INS-1"), None
-    return None, ins_1
-
-
-def _text(value) -> str | None:
-    return value if isinstance(value, str) else None
+    if (await run_in_threadpool(rules.sessions(sim).state, session_id)) == "live":
+        return None
+    return _invalid_session(sim)
 
 
 # -- getSession ---------------------------------------------------------------------------------
@@ -100,106 +81,44 @@ async def get_session(request: Request):
 
 
 # -- B2C and reversal ---------------------------------------------------------------------------
-async def _transaction(request: Request, validate, make_fields, party_b_of):
-    """The shared flow of b2cPayment and reversal: session, faults, validation, processing
-    (sync: settled before the answer; async: queued, the result posted to the callback URL)."""
-    sim = _sim(request)
-    sim.api_requests.record(request.url.path)  # before any check: every start counts
-    if not await _session_live(sim, request):
-        return _invalid_session(sim)
-    try:
-        body = await _json_body(request)
-    except OpenApiError as exc:
-        return answer(exc.code)
-    party_b = await run_in_threadpool(party_b_of, sim, body)
-    refused, ins_1 = await _sync_faults(sim, party_b)
-    if refused:
-        return refused
-    try:
-        req = validate(sim, body)
-    except OpenApiError as exc:
-        return answer(exc.code)
-    url = str(sim.config.get("openapi_callback_url") or "")
-
-    def fields(conn):
-        return make_fields(conn, req, url)
-
-    sync = sim.config.get("openapi_b2c_mode", "sync") != "async"
-    lost = bool(sync and sim.faults.fire("lost_result", party_b))
-    if sync:
-        row = await run_in_threadpool(rules.process_now, sim, fields, lost)
-    else:
-        row = await run_in_threadpool(rules.accept, sim, fields)
-    answer_lost = sim.faults.fire("sync_500_processed", party_b)
-    if ins_1:
-        return answer("INS-1")
-    if answer_lost or lost:
-        return answer("INS-9")
-    if row is None:
-        return answer("INS-10")  # this ThirdPartyConversationID was received before
-    ids = {
-        "output_ConversationID": row["conversation_id"],
-        "output_ThirdPartyConversationID": row["originator_conversation_id"],
-    }
-    if not sync:
-        return answer("INS-0", **ids)
-    if row["result_code"] != rules.SUCCESS:
-        return answer(row["result_code"], **ids)
-    return answer(
-        "INS-0",
-        output_TransactionID=row["receipt"],
-        output_ConversationID=row["conversation_id"],
-        output_ThirdPartyConversationID=row["originator_conversation_id"],
-    )
-
-
-def _b2c_party(_sim: Simulator, body) -> str | None:
-    return _text(body.get("input_CustomerMSISDN")) if isinstance(body, dict) else None
-
-
-def _reversal_party(sim: Simulator, body) -> str | None:
-    """The reversed payment's customer, for the faults' number patterns."""
-    receipt = _text(body.get("input_TransactionID")) if isinstance(body, dict) else None
-    if not receipt:
-        return None
-    row = sim.db.one("SELECT party_b FROM transactions WHERE receipt = ? AND kind = 'b2c'", (receipt,))
-    return row["party_b"] if row else None
-
-
 async def b2c_payment(request: Request):
-    return await _transaction(
+    return await vodacom_api.transaction(
         request,
-        rules.validate_b2c,
-        lambda _conn, req, url: rules.b2c_fields(req, url),
-        _b2c_party,
+        api=OPENAPI,
+        authorise=_session,
+        reply=reply,
+        validate=rules.validate_b2c,
+        make_fields=lambda _conn, req, url: rules.b2c_fields(req, url),
+        party_b_of=vodacom_api.b2c_party,
     )
 
 
 async def reversal(request: Request):
-    return await _transaction(request, rules.validate_reversal, rules.reversal_fields, _reversal_party)
+    return await vodacom_api.transaction(
+        request,
+        api=OPENAPI,
+        authorise=_session,
+        reply=reply,
+        validate=rules.validate_reversal,
+        make_fields=rules.reversal_fields,
+        party_b_of=vodacom_api.reversal_party,
+    )
 
 
 # -- queryTransactionStatus ---------------------------------------------------------------------
 async def query_transaction_status(request: Request):
-    sim = _sim(request)
-    sim.api_requests.record(request.url.path)
-    if not await _session_live(sim, request):
-        return _invalid_session(sim)
-    refused, ins_1 = await _sync_faults(sim, None)
-    if refused:
-        return refused
-    try:
-        query = rules.validate_query(sim, dict(request.query_params))
-    except OpenApiError as exc:
-        return answer(exc.code)
-    row = await run_in_threadpool(rules.find_for_query, sim, query["input_QueryReference"])
-    if ins_1:
-        return answer("INS-1")
-    if sim.faults.fire("sync_500_processed") or (row is not None and row["silent"]):
-        return answer("INS-9")  # lost_result: every answer about it is lost
-    if row is None:
-        return answer("INS-23")
-    return JSONResponse(rules.status_answer(row, query["input_ThirdPartyConversationID"]), status_code=200)
+    return await vodacom_api.query(
+        request,
+        api=OPENAPI,
+        authorise=_session,
+        reply=reply,
+        validate=rules.validate_query,
+        reference_field="input_QueryReference",
+        not_found="INS-23",
+        found=lambda row, query: JSONResponse(
+            rules.status_answer(row, query["input_ThirdPartyConversationID"]), status_code=200
+        ),
+    )
 
 
 # -- the simulator's own ------------------------------------------------------------------------

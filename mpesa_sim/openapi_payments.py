@@ -1,10 +1,11 @@
-"""Vodacom's M-Pesa OpenAPI rules (Tanzania, DR Congo, Lesotho, Ghana) on the simulator's ledger.
+"""Vodacom's M-Pesa OpenAPI rules (Tanzania, DR Congo, Lesotho, Ghana, Mozambique) on the simulator's
+ledger.
 
-Sessions (getSession), request validation with the PORTAL's regexes, B2C and reversal decisions
-and settlement, status lookups and the asynchronous result callbacks. The money moves exactly as
-for Daraja (payments.py): one write transaction per transfer, the Utility account's journal, an
-SMS to the wallet. Facts and their sources: docs/markets/vodacom-openapi.md; what it did not find
-is the simulator's choice, said here and in the market's ``notes``.
+Sessions (getSession), request validation with the PORTAL's regexes, the OpenAPI's INS codes, its
+result callback and status answer. What it does alike with Vodacom Mozambique's own API (deciding,
+settling, sync and async processing, status lookups) is vodacom.py's, with this API's codes. Facts
+and their sources: docs/markets/vodacom-openapi.md; what it did not find is the simulator's
+choice, said here and in the market's ``notes``.
 
 Rows in ``transactions``: kind b2c or reversal, api openapi_b2c or openapi_reversal, the caller's
 input_ThirdPartyConversationID in ``originator_conversation_id`` (so it is unique: a second
@@ -14,17 +15,14 @@ request with it is 409 INS-10 whatever the first one's outcome), the OpenAPI Con
 
 from __future__ import annotations
 
-import decimal
-import json
 import re
-import secrets
 import sqlite3
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from mpesa_sim import directory, families, ledger, receipts, sms
-from mpesa_sim.shared import mark_silent, recipient_limit_breach
+from mpesa_sim import families, vodacom
+from mpesa_sim.vodacom import SUCCESS, TRANSACTION_STATUS, amount_cents, new_conversation_id
 
 if TYPE_CHECKING:
     from mpesa_sim.state import Simulator
@@ -54,13 +52,11 @@ CODES = {
     "INS-2006": (422, "Insufficient balance"),
     "INS-2051": (400, "MSISDN invalid."),
 }
-SUCCESS = "INS-0"
 # The listener's expected reply to a result callback (PORTAL [H]); the simulator only checks
 # that the answer is a 2xx, as it does for Daraja's callbacks.
 LISTENER_REPLY = ("output_OriginalConversationID", "0", "Successfully Accepted Result")
 
 # The PORTAL's parameter regexes (vodacom-openapi.md 3-5 [H]); \w as Java reads it (ASCII).
-AMOUNT = re.compile(r"\d*\.?\d+")
 CURRENCY = re.compile(r"[a-zA-Z]{1,3}")
 SERVICE_PROVIDER_CODE = re.compile(r"[0-9A-Za-z]{4,12}")
 TRANSACTION_REFERENCE = re.compile(r"[0-9a-zA-Z \w+]{1,20}", re.ASCII)
@@ -71,20 +67,10 @@ QUERY_REFERENCE = re.compile(r"[A-Za-z0-9]{10,20}|[A-Za-z0-9]{1,9}|[A-Za-z0-9]{2
 
 B2C_API = "openapi_b2c"
 REVERSAL_API = "openapi_reversal"
-APIS = (B2C_API, REVERSAL_API)
 
 
-class OpenApiError(Exception):
-    """A refusal answered synchronously: the INS code (its HTTP status and text are CODES')."""
-
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
-
-
-def new_conversation_id() -> str:
-    """The OpenAPI's ConversationID (and SessionID): 32 hex digits, like the PORTAL's samples."""
-    return secrets.token_hex(16)
+# A refusal answered synchronously (vodacom.py's, shared with Mozambique's API).
+OpenApiError = vodacom.InsError
 
 
 # -- sessions -----------------------------------------------------------------------------------
@@ -138,41 +124,8 @@ class Sessions:
 
 
 # -- validation ---------------------------------------------------------------------------------
-def _values(body: dict, fields: dict[str, str], optional: tuple[str, ...] = ()) -> dict[str, str | None]:
-    """Each field as text; INS-20 when a mandatory one is missing or empty, the field's own code
-    when it is no string or number."""
-    values: dict[str, str | None] = {}
-    missing = False
-    for name, code in fields.items():
-        value = body.get(name)
-        if value is None or value == "":
-            values[name] = None
-            missing = missing or name not in optional
-        elif isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise OpenApiError(code)
-        else:
-            values[name] = str(value)
-    if missing:
-        raise OpenApiError("INS-20")
-    return values
-
-
-def _check(value: str | None, pattern: re.Pattern, code: str) -> str | None:
-    if value is not None and not pattern.fullmatch(value):
-        raise OpenApiError(code)
-    return value
-
-
-def amount_cents(text: str) -> int:
-    """``^\\d*\\.?\\d+$`` in cents; INS-15 for more than two decimals or an absurd size."""
-    _check(text, AMOUNT, "INS-15")
-    try:
-        cents = decimal.Decimal(text) * 100
-    except decimal.InvalidOperation:
-        raise OpenApiError("INS-15") from None
-    if cents != cents.to_integral_value() or cents >= 10**14:
-        raise OpenApiError("INS-15")
-    return int(cents)
+_values = vodacom.values
+_check = vodacom.check
 
 
 def _market_fields(sim: Simulator, values: dict) -> None:
@@ -244,228 +197,7 @@ def validate_query(sim: Simulator, params: dict) -> dict:
     return values
 
 
-# -- B2C ----------------------------------------------------------------------------------------
-def b2c_fields(req: dict, callback_url: str) -> dict:
-    """The transaction row of a validated B2C request, pending."""
-    msisdn = req["input_CustomerMSISDN"]
-    return {
-        "kind": "b2c",
-        "api": B2C_API,
-        "from_account": ledger.UTILITY,
-        "to_account": directory.wallet_ref(msisdn),
-        "party_b": msisdn,
-        "amount_cents": req["amount_cents"],
-        "originator_conversation_id": req["input_ThirdPartyConversationID"],
-        "conversation_id": new_conversation_id(),
-        "status": "pending",
-        "request_json": {k: v for k, v in req.items() if k.startswith("input_")}
-        | {"callback_url": callback_url},
-    }
-
-
-def decide_b2c(sim: Simulator, conn: sqlite3.Connection, row: sqlite3.Row) -> str | None:
-    """The failing INS code for this payment, or None to pay."""
-    msisdn, cents = row["party_b"], row["amount_cents"]
-    if not directory.is_market_mobile(msisdn):
-        return "INS-2051"  # not the market's M-Pesa number plan
-    cfg = sim.config
-    if not int(cfg["min_amount"]) * 100 <= cents <= int(cfg["max_amount"]) * 100:
-        return "INS-15"
-    wallet = conn.execute(
-        "SELECT w.*, a.balance_cents FROM wallets w JOIN accounts a ON a.id = w.account_id WHERE msisdn = ?",
-        (msisdn,),
-    ).fetchone()
-    # No inactive-account code in the OpenAPI tables: a frozen account cannot receive, so it is
-    # answered as an invalid MSISDN (the simulator's choice).
-    if wallet is None or not wallet["registered"] or wallet["status"] != "active":
-        return "INS-2051"
-    if ledger.balance(conn, ledger.UTILITY) < cents:
-        return "INS-2006"
-    # Either of the recipient's limits: the customer value limit (INS-990).
-    return "INS-990" if recipient_limit_breach(conn, cfg, msisdn, wallet, cents) else None
-
-
-def _fail(conn: sqlite3.Connection, txn_id: int, code: str, at: str) -> None:
-    conn.execute(
-        "UPDATE transactions SET status = 'failed', result_code = ?, result_desc = ?, finalised_at = ?"
-        " WHERE id = ?",
-        (code, CODES[code][1], at, txn_id),
-    )
-
-
-def settle_b2c(sim: Simulator, conn: sqlite3.Connection, txn_id: int) -> tuple[str, str | None]:
-    """Decide and settle one pending B2C in the caller's write transaction: (INS code, receipt)."""
-    row = conn.execute("SELECT * FROM transactions WHERE id = ?", (txn_id,)).fetchone()
-    moment = receipts.now()
-    at = receipts.iso(moment)
-    code = decide_b2c(sim, conn, row)
-    if code is not None:
-        _fail(conn, txn_id, code, at)
-        return code, None
-    wallet = directory.wallet_ref(row["party_b"])
-    cents = row["amount_cents"]
-    utility_after, wallet_after = ledger.move(conn, ledger.UTILITY, wallet, cents)
-    receipt = ledger.assign_receipt(conn, txn_id)
-    conn.execute(
-        "UPDATE transactions SET status = 'completed', result_code = ?, result_desc = ?, finalised_at = ?"
-        " WHERE id = ?",
-        (SUCCESS, CODES[SUCCESS][1], at, txn_id),
-    )
-    ledger.journal(conn, txn_id, ledger.UTILITY, wallet, cents, utility_after, wallet_after, at)
-    sms.send(
-        conn,
-        row["party_b"],
-        sms.b2c_received(receipt, cents, sim.org["org_name"], moment, wallet_after),
-    )
-    return SUCCESS, receipt
-
-
-# -- reversal -----------------------------------------------------------------------------------
-def find_original(conn: sqlite3.Connection, receipt: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM transactions WHERE receipt = ?", (receipt,)).fetchone()
-
-
-def reversal_fields(conn: sqlite3.Connection, req: dict, callback_url: str) -> dict:
-    """The transaction row of a validated reversal, pending; who it would debit is the original's
-    wallet (when there is one), decided again when it is processed."""
-    original = find_original(conn, req["input_TransactionID"])
-    reversible = original is not None and original["kind"] == "b2c"
-    cents = req["amount_cents"]
-    if cents is None:
-        cents = original["amount_cents"] if reversible else 0
-    return {
-        "kind": "reversal",
-        "api": REVERSAL_API,
-        "from_account": original["to_account"] if reversible else "",
-        "to_account": ledger.UTILITY,
-        "party_b": original["party_b"] if reversible else None,
-        "amount_cents": cents,
-        "originator_conversation_id": req["input_ThirdPartyConversationID"],
-        "conversation_id": new_conversation_id(),
-        "status": "pending",
-        "request_json": {k: v for k, v in req.items() if k.startswith("input_")}
-        | {"callback_url": callback_url},
-    }
-
-
-def decide_reversal(conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[str | None, sqlite3.Row | None]:
-    """(failing INS code or None to reverse, the original payment)."""
-    req = json.loads(row["request_json"])
-    receipt = req["input_TransactionID"]
-    original = find_original(conn, receipt)
-    if original is None:
-        if conn.execute("SELECT 1 FROM topups WHERE receipt = ?", (receipt,)).fetchone():
-            return "INS-35", None  # a float top-up: no payment of the organisation's
-        return "INS-23", None
-    if original["kind"] != "b2c" or original["from_account"] != ledger.UTILITY:
-        return "INS-35", None  # a customer's or another party's transaction, or a reversal
-    if original["reversed_by"]:
-        return "INS-10", original
-    given = req.get("input_ReversalAmount")
-    if given not in (None, "") and amount_cents(given) != original["amount_cents"]:
-        return "INS-15", original  # partial (or larger) reversals are refused
-    if ledger.balance(conn, original["to_account"]) < original["amount_cents"]:
-        return "INS-2006", original  # the money is no longer in the customer's wallet
-    return None, original
-
-
-def settle_reversal(sim: Simulator, conn: sqlite3.Connection, txn_id: int) -> tuple[str, str | None]:
-    row = conn.execute("SELECT * FROM transactions WHERE id = ?", (txn_id,)).fetchone()
-    moment = receipts.now()
-    at = receipts.iso(moment)
-    code, original = decide_reversal(conn, row)
-    if code is not None:
-        _fail(conn, txn_id, code, at)
-        return code, None
-    wallet, cents = original["to_account"], original["amount_cents"]
-    wallet_after, utility_after = ledger.move(conn, wallet, ledger.UTILITY, cents)
-    receipt = ledger.assign_receipt(conn, txn_id)
-    conn.execute(
-        "UPDATE transactions SET status = 'completed', result_code = ?, result_desc = ?, finalised_at = ?,"
-        " from_account = ?, party_b = ?, amount_cents = ?, linked_receipt = ? WHERE id = ?",
-        (SUCCESS, CODES[SUCCESS][1], at, wallet, original["party_b"], cents, original["receipt"], txn_id),
-    )
-    conn.execute("UPDATE transactions SET reversed_by = ? WHERE id = ?", (receipt, original["id"]))
-    ledger.journal(conn, txn_id, wallet, ledger.UTILITY, cents, wallet_after, utility_after, at)
-    sms.send(
-        conn,
-        original["party_b"],
-        sms.reversal_debited(receipt, original["receipt"], cents, sim.org["org_name"], moment, wallet_after),
-    )
-    return SUCCESS, receipt
-
-
-# -- synchronous and asynchronous processing ----------------------------------------------------
-SETTLE = {B2C_API: settle_b2c, REVERSAL_API: settle_reversal}
-
-
-def process_now(sim: Simulator, make_fields, lost: bool) -> dict | None:
-    """Sync mode: record and settle in one write transaction, before the answer.
-
-    ``make_fields(conn)`` gives the row. None when its ThirdPartyConversationID was received
-    before (nothing recorded, nothing moved); else the row as settled (``result_code``,
-    ``receipt``, ``conversation_id``).
-    """
-    with sim.db.write() as conn:
-        fields = make_fields(conn)
-        seen = conn.execute(
-            "SELECT 1 FROM transactions WHERE originator_conversation_id = ?",
-            (fields["originator_conversation_id"],),
-        ).fetchone()
-        if seen:
-            return None
-        txn_id = ledger.insert_transaction(conn, **fields)
-        SETTLE[fields["api"]](sim, conn, txn_id)
-        if lost:
-            mark_silent(conn, txn_id)
-        return dict(conn.execute("SELECT * FROM transactions WHERE id = ?", (txn_id,)).fetchone())
-
-
-def accept(sim: Simulator, make_fields) -> dict | None:
-    """Async mode: record the request pending (committed before the answer) and queue it; None
-    for a ThirdPartyConversationID received before."""
-    with sim.db.write() as conn:
-        fields = make_fields(conn)
-        try:
-            txn_id = ledger.insert_transaction(conn, **fields)
-        except sqlite3.IntegrityError:
-            return None
-    sim.enqueue(process_b2c if fields["api"] == B2C_API else process_reversal, txn_id)
-    return {**fields, "id": txn_id}
-
-
-def _process(sim: Simulator, txn_id: int) -> None:
-    row = sim.db.one("SELECT * FROM transactions WHERE id = ? AND status = 'pending'", (txn_id,))
-    if row is None:
-        return
-    lost = sim.faults.fire("lost_result", row["party_b"])
-    with sim.db.write() as conn:
-        row = conn.execute(
-            "SELECT * FROM transactions WHERE id = ? AND status = 'pending'", (txn_id,)
-        ).fetchone()
-        if row is None:
-            return  # another processor got there first
-        code, receipt = SETTLE[row["api"]](sim, conn, txn_id)
-        if lost:
-            mark_silent(conn, txn_id)
-        row = conn.execute("SELECT * FROM transactions WHERE id = ?", (txn_id,)).fetchone()
-    if lost:
-        return  # processed; its result is never sent, and status queries about it time out
-    url = json.loads(row["request_json"]).get("callback_url") or ""
-    sim.dispatcher.submit(
-        "result", row["originator_conversation_id"], url, result_callback(row), row["party_b"]
-    )
-
-
-def process_b2c(sim: Simulator, txn_id: int) -> None:
-    """Async mode: settle one accepted B2C and post its result to the application's URL."""
-    _process(sim, txn_id)
-
-
-def process_reversal(sim: Simulator, txn_id: int) -> None:
-    _process(sim, txn_id)
-
-
+# -- B2C and reversal ---------------------------------------------------------------------------
 def result_callback(row: sqlite3.Row | dict) -> dict:
     """What the OpenAPI posts to the application's Response URL (PORTAL [H]); a failure carries
     its INS code and an empty TransactionID (the simulator's choice: no sample of one is public)."""
@@ -478,23 +210,59 @@ def result_callback(row: sqlite3.Row | dict) -> dict:
     }
 
 
+# The OpenAPI's code for each reason a payment or a reversal fails (vodacom.py's conditions).
+OPENAPI = vodacom.InsApi(
+    name="openapi",
+    b2c_api=B2C_API,
+    reversal_api=REVERSAL_API,
+    codes=CODES,
+    conditions={
+        "not_mobile": "INS-2051",  # not the market's M-Pesa number plan
+        "amount": "INS-15",
+        # No inactive-account code in the OpenAPI tables: an unknown, unregistered or frozen
+        # account cannot receive, so it is answered as an invalid MSISDN (the simulator's choice).
+        "unknown": "INS-2051",
+        "unregistered": "INS-2051",
+        "inactive": "INS-2051",
+        "float": "INS-2006",
+        "limit": "INS-990",  # either of the recipient's limits: the customer value limit
+        "not_found": "INS-23",
+        "not_yours": "INS-35",
+        "reversed": "INS-10",
+        "funds": "INS-2006",
+    },
+    result_callback=result_callback,
+)
+
+
+def _input(req: dict) -> dict:
+    return {k: v for k, v in req.items() if k.startswith("input_")}
+
+
+def b2c_fields(req: dict, callback_url: str) -> dict:
+    """The transaction row of a validated B2C request, pending."""
+    return OPENAPI.b2c_row(
+        req["input_CustomerMSISDN"],
+        req["amount_cents"],
+        req["input_ThirdPartyConversationID"],
+        _input(req),
+        callback_url,
+    )
+
+
+def reversal_fields(conn: sqlite3.Connection, req: dict, callback_url: str) -> dict:
+    """The transaction row of a validated reversal, pending."""
+    return OPENAPI.reversal_row(
+        conn,
+        req["input_TransactionID"],
+        req["amount_cents"],
+        req["input_ThirdPartyConversationID"],
+        _input(req),
+        callback_url,
+    )
+
+
 # -- status -------------------------------------------------------------------------------------
-def find_for_query(sim: Simulator, reference: str) -> sqlite3.Row | None:
-    """The OpenAPI transaction a QueryReference names: its receipt (TransactionID), its
-    ThirdPartyConversationID or its ConversationID (PORTAL: 'one of 3 values')."""
-    for column in ("receipt", "originator_conversation_id", "conversation_id"):
-        row = sim.db.one(
-            f"SELECT * FROM transactions WHERE {column} = ? AND api IN (?, ?) ORDER BY id LIMIT 1",
-            (reference, *APIS),
-        )
-        if row is not None:
-            return row
-    return None
-
-
-TRANSACTION_STATUS = {"completed": "Completed", "failed": "Failed", "pending": "Pending"}
-
-
 def status_answer(row: sqlite3.Row, query_tpcid: str) -> dict:
     """The query's answer about a found transaction. A reversed payment is still Completed, with
     output_Reversed True."""
@@ -537,7 +305,7 @@ families.register(
     families.Family(
         name="openapi",
         serves=lambda market: market.is_openapi,
-        resume={B2C_API: process_b2c, REVERSAL_API: process_reversal},
+        resume={B2C_API: OPENAPI.process, REVERSAL_API: OPENAPI.process},
         start=_start,
         info=settings,
     )

@@ -84,6 +84,9 @@ class Simulator:
         self._jobs: queue.Queue = queue.Queue()
         self._tokens: dict[str, float] = {}
         self.api_requests = RequestLog()
+        # Ports this process serves besides its own (`serve --mz-ports`: Mozambique's API has one
+        # port per operation); set by the command line before the server starts.
+        self.extra_ports: tuple[int, ...] = ()
         self._processor = threading.Thread(target=self._process_loop, name="processor", daemon=True)
         self._processor.start()
         # What each API family this market serves keeps per simulator (the OpenAPI's sessions):

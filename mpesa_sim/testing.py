@@ -32,9 +32,9 @@ from typing import Any
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -67,12 +67,20 @@ class RunningSimulator:
     """A simulator subprocess: its address, credentials and admin helpers."""
 
     def __init__(
-        self, db_path: str, port: int, admin_token: str, python: str, extra_args: tuple, log_path: str
+        self,
+        db_path: str,
+        port: int,
+        admin_token: str,
+        python: str,
+        extra_args: tuple,
+        log_path: str,
+        host: str = "127.0.0.1",
     ):
         self.db_path = db_path
         self.port = port
         self.admin_token = admin_token
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.host = host
+        self.base_url = f"http://{host}:{port}"
         self._python = python
         self._extra_args = tuple(extra_args)
         self._log_path = log_path
@@ -85,6 +93,9 @@ class RunningSimulator:
         # An OpenAPI market's application: api_key, public_key, service_provider_code,
         # market_context, country, currency, path_prefix ({} in a Daraja market).
         self.openapi: dict = {}
+        # Mozambique: Vodacom Mozambique's own API (v1x): api_key, public_key, service_provider_code,
+        # initiator_identifier, security_credential, paths, ports, listening_ports ({} elsewhere).
+        self.mz: dict = {}
 
     # -- process ----------------------------------------------------------------------------
     def start(self, timeout: float = 30) -> RunningSimulator:
@@ -94,7 +105,7 @@ class RunningSimulator:
             "mpesa_sim",
             "serve",
             "--host",
-            "127.0.0.1",
+            self.host,
             "--port",
             str(self.port),
             "--db",
@@ -136,6 +147,7 @@ class RunningSimulator:
             setattr(self, name, info[name])
         self.market = info.get("market") or {}
         self.openapi = info.get("openapi") or {}
+        self.mz = info.get("mz") or {}
         return self
 
     @property
@@ -331,21 +343,26 @@ def start_simulator(
     python: str = sys.executable,
     extra_args: tuple | list = (),
     market: str | None = None,
+    host: str = "127.0.0.1",
+    mz_ports: tuple | list = (),
 ) -> Iterator[RunningSimulator]:
     """Run ``python -m mpesa_sim serve`` on a free port (temp DB unless given) until the block ends.
 
     ``market`` "KE", "ET", "TZ", "CD", "LS", "GH" or "MZ" starts that market's simulator
-    (``--market``); None: the database's own, Kenya for a new one.
+    (``--market``); None: the database's own, Kenya for a new one. ``host``: the loopback address
+    to bind (any 127.x.y.z works on Linux); ``mz_ports``: Mozambique's extra ports (``--mz-ports``).
     """
     workdir = tempfile.mkdtemp(prefix="mpesa-sim-")
     market_args = ("--market", market) if market else ()
+    port_args = ("--mz-ports", ",".join(str(p) for p in mz_ports)) if mz_ports else ()
     sim = RunningSimulator(
         db_path or os.path.join(workdir, "sim.sqlite3"),
-        port or free_port(),
+        port or free_port(host),
         admin_token,
         python,
-        (*market_args, *extra_args),
+        (*market_args, *port_args, *extra_args),
         os.path.join(workdir, "sim.log"),
+        host=host,
     )
     try:
         yield sim.start()

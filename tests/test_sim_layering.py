@@ -100,8 +100,9 @@ def test_the_graph_is_read():
     edges = graph()
     # Known edges, so a broken parser cannot pass the other tests by finding nothing.
     assert "state" in edges["admin_api"] and "ledger" in edges["payments"]
-    assert "families" in edges["state"] and "shared" in edges["openapi_payments"]
-    assert {"daraja_api", "openapi_api"} <= edges["app"]
+    assert "families" in edges["state"] and "vodacom" in edges["openapi_payments"]
+    assert {"daraja_api", "openapi_api", "mz_api"} <= edges["app"]
+    assert "vodacom_api" in edges["mz_api"] and "vodacom" in edges["mz_payments"]
 
 
 def test_no_import_cycle():

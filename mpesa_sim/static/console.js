@@ -326,6 +326,22 @@
         + " code as above. Sessions, synchronous or asynchronous answers and the callback URL are simulator settings"
         + " (PUT /sim/admin/config).";
     }
+    if (info.mz) {
+      // Mozambique: Vodacom Mozambique's own API (v1x) beside the OpenAPI, on the same ledger.
+      const m = info.mz;
+      const ports = Object.entries(m.ports).map(([role, port]) => `${role} ${port}`).join(", ");
+      entries = entries.concat([
+        ["MZ API key", m.api_key],
+        ["MZ public key", m.public_key],
+        ["MZ service provider code", m.service_provider_code],
+        ["MZ initiator identifier", m.initiator_identifier],
+        ["MZ security credential", m.security_credential],
+        ["MZ paths", Object.values(m.paths).join(" ")],
+        ["MZ ports", `${ports}; listening on ${m.listening_ports.length ? m.listening_ports.join(", ") : "this port only"}`],
+      ]);
+      $("cred-help").textContent += " Vodacom Mozambique's own API (v1x) needs no session: the API key (encrypted with"
+        + " the MZ public key) on every call; its initiator identifier and security credential are for reversals.";
+    }
     const items = [];
     for (const [label, value] of entries) {
       const id = "cred-" + label.toLowerCase().replace(/[^a-z]+/g, "-");
