@@ -4,6 +4,7 @@ from . import (
     g2p_payment,
     g2p_payment_batch,
     g2p_phone_number,
+    g2p_program,
     g2p_reg_id,
     mpesa_float_report,
     mpesa_rate_budget,

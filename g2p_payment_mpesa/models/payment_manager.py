@@ -320,6 +320,14 @@ class G2PPaymentManagerMpesa(models.Model):
                 rec._mpesa_callback_url("{result,timeout,status,balance}", masked=True) if rec.id else False
             )
 
+    @api.model
+    def _name_search(self, name, domain=None, operator="ilike", limit=None, order=None):
+        # Chosen on a program (OpenG2P passes default_program_id): only that program's managers.
+        program_id = self.env.context.get("default_program_id")
+        if program_id:
+            domain = [*(domain or []), ("program_id", "=", program_id)]
+        return super()._name_search(name, domain=domain, operator=operator, limit=limit, order=order)
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:

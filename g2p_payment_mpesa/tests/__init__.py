@@ -12,6 +12,7 @@ from . import (
     test_payment_flow,
     test_preflight,
     test_prepare,
+    test_readiness,
     test_rate_budget,
     test_reconciliation_report,
     test_reversal,

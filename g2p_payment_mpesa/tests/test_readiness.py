@@ -1,6 +1,7 @@
 """A new program says what OpenG2P still needs before M-Pesa can pay it, and where to set it;
 a local phone number is read in the market's country."""
 
+from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
 from .common import MpesaTransactionCase
@@ -42,3 +43,43 @@ class TestReadiness(MpesaTransactionCase):
         self.assertTrue(form.phone_no, "not cleared")
         phone = form.save()
         self.assertEqual(phone.phone_sanitized, "+254733000002")
+
+
+@tagged("post_install", "-at_install")
+class TestPayWithMpesa(MpesaTransactionCase):
+    """Choosing M-Pesa on a program is one step: its own manager, in its currency's market."""
+
+    def _program(self, currency):
+        wizard = self.env["g2p.program.create.wizard"].create(
+            {
+                "name": f"New program {currency}",
+                "currency_id": self.env.ref(f"base.{currency}").id,
+                "amount_per_cycle": 100,
+                "target_type": "individual",
+            }
+        )
+        self.env.ref(f"base.{currency}").active = True
+        return self.env["g2p.program"].browse(wizard.create_program()["res_id"])
+
+    def test_one_click_makes_the_programs_own_manager_in_its_currencys_market(self):
+        program = self._program("TZS")
+        action = program.action_mpesa_pay_with_mpesa()
+        manager = self.env["g2p.program.payment.manager.mpesa"].browse(action["res_id"])
+        self.assertEqual((manager.program_id, manager.market, manager.api_family), (program, "TZ", "openapi"))
+        self.assertEqual(program.get_manager(program.MANAGER_PAYMENT), manager)
+        self.assertEqual(action["target"], "new")
+        self.assertIn(program.name, action["name"], "the dialog has a real title")
+        again = program.action_mpesa_pay_with_mpesa()
+        self.assertEqual(again["res_id"], manager.id, "the same manager, not a second one")
+
+    def test_a_currency_no_market_pays_in_is_refused_with_the_choices(self):
+        program = self._program("EUR")
+        with self.assertRaisesRegex(UserError, r"No M-Pesa market pays in EUR.*Kenya \(KES\)"):
+            program.action_mpesa_pay_with_mpesa()
+
+    def test_the_managers_offered_on_a_program_are_its_own(self):
+        other = self._program("KES")
+        other.action_mpesa_pay_with_mpesa()
+        Manager = self.env["g2p.program.payment.manager.mpesa"]
+        offered = Manager.with_context(default_program_id=self.program.id).name_search("")
+        self.assertEqual([row[0] for row in offered], [self.manager.id])

@@ -1,0 +1,62 @@
+"""Choosing M-Pesa on a program in one step: the program's own manager, made or found, in the
+market whose currency the program pays in, set as its payment manager and opened for the rest of
+the setup (OpenG2P's reference field asks for a model and then a record, and offered other
+programs' managers)."""
+
+from odoo import _, models
+from odoo.exceptions import UserError
+
+from mpesa_wire import markets
+
+from .payment_manager import MANAGED_FAMILIES
+
+
+class G2PProgram(models.Model):
+    _inherit = "g2p.program"
+
+    def _mpesa_market_for_currency(self):
+        self.ensure_one()
+        currency = (self.journal_id.currency_id or self.company_id.currency_id).name
+        for market in markets.MARKETS.values():
+            if market.currency == currency and market.api_family in MANAGED_FAMILIES:
+                return market
+        offered = ", ".join(
+            f"{m.name} ({m.currency})" for m in markets.MARKETS.values() if m.api_family in MANAGED_FAMILIES
+        )
+        raise UserError(
+            _(
+                "No M-Pesa market pays in %(currency)s. M-Pesa pays in: %(offered)s. Make the program in "
+                "one of these currencies (Programs > Create Program, Currency)."
+            )
+            % {"currency": currency or _("no currency"), "offered": offered}
+        )
+
+    def action_mpesa_pay_with_mpesa(self):
+        """Pay with M-Pesa: this program's own M-Pesa manager (made now in the market of the
+        program's currency, or the one it has), set as its payment manager, and opened."""
+        self.ensure_one()
+        Manager = self.env["g2p.program.payment.manager.mpesa"]
+        manager = Manager.search([("program_id", "=", self.id)], order="id desc", limit=1)
+        if not manager:
+            market = self._mpesa_market_for_currency()
+            manager = Manager.create(
+                {
+                    "name": _("M-Pesa %(market)s") % {"market": market.name},
+                    "program_id": self.id,
+                    "market": market.code,
+                    "environment": "sandbox",
+                    "base_url": market.base_urls["sandbox"],
+                }
+            )
+            self.message_post(
+                body=_("M-Pesa (%(market)s) is this program's payment manager.") % {"market": market.name}
+            )
+        manager._mpesa_use_for_program()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("M-Pesa payment manager of %s") % self.name,
+            "res_model": Manager._name,
+            "res_id": manager.id,
+            "view_mode": "form",
+            "target": "new",
+        }
