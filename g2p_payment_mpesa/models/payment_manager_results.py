@@ -236,9 +236,16 @@ class G2PPaymentManagerMpesaResults(models.Model):
         status = (result.status or "").strip().lower()
         if status in const.STATUS_COMPLETED:
             if not result.receipt:
-                raise CallbackRefused(
-                    f"a completed status for {tx.originator_conversation_id} without a receipt"
+                # Money moved, by M-Pesa's word, but the answer names no receipt (Vodacom
+                # Mozambique's status answer has no transaction id): never paid on that alone,
+                # never sent again either.
+                tx._mpesa_flag_for_review(
+                    _(
+                        "M-Pesa says this payment completed but its answer names no receipt: confirm it "
+                        "on the M-Pesa organisation portal (or import the statement)."
+                    )
                 )
+                return "applied"
             if tx.receipt and result.receipt != tx.receipt:
                 raise CallbackRefused(f"receipt {result.receipt} differs from {tx.receipt}")
             amount = self._mpesa_check_match(tx, result.amount, None)
