@@ -10,6 +10,8 @@ ADDON = REPO / "g2p_payment_mpesa"
 PROVIDED = {"odoo", "psycopg2", "urllib3"}
 # Odoo 17's requirements.txt has these; anything else must be installed by hand.
 IN_ODOO_REQUIREMENTS = {"requests", "cryptography", "xlsxwriter"}
+# The wire library is this repository's (not on PyPI) and brings phonenumbers with it.
+INSTALLED_BY = {"mpesa_wire": "pip install ./mpesa-wire", "phonenumbers": "pip install ./mpesa-wire"}
 
 
 def third_party_imports():
@@ -41,5 +43,8 @@ def test_readme_installs_what_odoo_does_not_ship():
     readme = (REPO / "README.md").read_text()
     install = readme[readme.index("## Installing the addon") : readme.index("## Configuration")]
     for library in sorted(set(manifest()["external_dependencies"]["python"]) - IN_ODOO_REQUIREMENTS):
-        assert f"pip install {library}" in install, f"README does not say to install {library}"
+        command = INSTALLED_BY.get(library, f"pip install {library}")
+        assert command in install, f"README does not say to install {library} ({command})"
+    wire_requirements = (REPO / "mpesa-wire" / "pyproject.toml").read_text()
+    assert '"phonenumbers' in wire_requirements, "the wire library must bring phonenumbers"
     assert "odoo-addon-queue_job" in install and "ship with Odoo" not in install
