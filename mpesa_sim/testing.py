@@ -239,11 +239,26 @@ class RunningSimulator:
             "initiator_password": self.initiator_password,
         }
 
-    def manager_settings(self) -> dict:
+    def manager_settings(self, api_family: str | None = None) -> dict:
         """The connection fields of g2p_payment_mpesa's M-Pesa manager for this simulator, as an
         admin fills them in: Daraja's credentials and certificate, or the OpenAPI's API key, public
         key and ServiceProviderCode (sessions live at once: set the simulator's
-        ``openapi_session_delay_seconds`` to 0 as well)."""
+        ``openapi_session_delay_seconds`` to 0 as well), or, with ``api_family="vodacom_mz"``,
+        Vodacom Mozambique's own API: its API key and public key, the initiator for reversals, and
+        every operation on this simulator's port (it serves each path on any port it listens on)."""
+        if api_family == "vodacom_mz":
+            if not self.mz:
+                raise ValueError(f"the {self.market_code} simulator serves no Vodacom Mozambique API")
+            return {
+                "api_family": "vodacom_mz",
+                "base_url": f"http://{self.host}",
+                "vodacom_mz_ports": ",".join(f"{role}={self.port}" for role in ("b2c", "query", "reversal")),
+                "api_key": self.mz["api_key"],
+                "public_key": self.mz["public_key"],
+                "shortcode": self.mz["service_provider_code"],
+                "initiator_name": self.mz["initiator_identifier"],
+                "initiator_password": self.mz["security_credential"],
+            }
         if self.openapi:
             return {
                 "base_url": self.base_url,
