@@ -2,6 +2,7 @@ import base64
 import logging
 import secrets
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import requests
 
@@ -41,6 +42,10 @@ SECRET_FIELDS = (
     "callback_secret",
     "simulator_admin_token",
 )
+
+
+# Where the simulator publishes each Vodacom API's public key.
+SIMULATOR_PUBLIC_KEYS = {"openapi": "/sim/openapi/public-key", "vodacom_mz": "/sim/mz/public-key"}
 
 
 def notify(title, message, kind, sticky=False, then="close"):
@@ -520,8 +525,17 @@ class G2PPaymentManagerMpesa(models.Model):
         )
 
     def _mpesa_fetch_simulator_public_key(self):
+        path = SIMULATOR_PUBLIC_KEYS.get(self.api_family, SIMULATOR_PUBLIC_KEYS["openapi"])
+        url = self.base_url.rstrip("/")
+        if self.api_family == "vodacom_mz":
+            # Its base URL names a host; each operation has its port: the simulator is on the B2C one.
+            try:
+                port = wire.vodacom_mz.parse_ports(self.vodacom_mz_ports)["b2c"]
+            except ValueError as exc:
+                raise UserError(str(exc)) from exc
+            url = f"{urlsplit(url).scheme}://{urlsplit(url).hostname}:{port}"
         try:
-            response = requests.get(f"{self.base_url.rstrip('/')}/sim/openapi/public-key", timeout=10)
+            response = requests.get(f"{url}{path}", timeout=10)
             response.raise_for_status()
         except requests.RequestException as exc:
             message = _("Could not fetch the public key from %(url)s: %(error)s")
@@ -539,6 +553,19 @@ class G2PPaymentManagerMpesa(models.Model):
         try:
             with self._mpesa_client() as client:
                 client.token()
+                if family.token_is_local:
+                    # No session to open: a status query of a reference nobody used proves the URL
+                    # and the key (a wrong key is refused; an unknown reference is answered).
+                    outcome = client.transaction_status(
+                        originator_conversation_id=family.new_conversation_id()
+                    )
+                    if outcome.http_status is None:
+                        raise wire.WireError(outcome.message)
+                    message = _(
+                        "Connected: M-Pesa answered a status query with this API key (%s has no balance "
+                        "query)."
+                    )
+                    return notify(_("M-Pesa"), message % family.label, "success", then=None)
                 if not family.has_balance:
                     return notify(
                         _("M-Pesa"),

@@ -57,6 +57,7 @@ class MpesaProgramMixin:
     AMOUNT = 500
     MARKET = "KE"  # the manager's market, and the program's currency below
     CURRENCY = "KES"
+    API_FAMILY = None  # the market's default API, or another it offers (Mozambique: "vodacom_mz")
 
     @classmethod
     def market(cls):
@@ -138,7 +139,7 @@ class MpesaProgramMixin:
             "reconcile_max_attempts": 2,
         }
         if sim:
-            vals.update(sim.manager_settings())
+            vals.update(sim.manager_settings(cls.API_FAMILY))
         else:
             vals.update(
                 {

@@ -89,5 +89,8 @@ class Family:
     results_in_response: bool = False
     # Whether results name the amount paid (the OpenAPI's do not: they confirm our request).
     results_carry_amount: bool = True
+    # Whether a token proves nothing by itself (no session, no token request: Vodacom
+    # Mozambique's bearer is made locally): a connection test then asks a status query.
+    token_is_local: bool = False
     # Our idempotency key of a new request, in the form the API takes.
     new_conversation_id: Callable[[], str] = lambda: str(uuid.uuid4())

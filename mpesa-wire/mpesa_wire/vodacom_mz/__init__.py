@@ -38,6 +38,7 @@ FAMILY = Family(
     has_balance=False,
     results_in_response=True,
     results_carry_amount=False,
+    token_is_local=True,
     # input_ThirdPartyReference: letters and digits (the public clients' \\w+ check).
     new_conversation_id=lambda: uuid.uuid4().hex,
 )
