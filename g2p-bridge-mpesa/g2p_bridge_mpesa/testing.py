@@ -336,3 +336,304 @@ class KeyManagerStandIn:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+# ------------------------------------------------------------------ a real G2P Bridge 1.1.0
+# The PyPI wheels carry no main.py: these are the launchers OpenG2P's images run.
+_API_MAIN = """\
+from openg2p_g2p_bridge_api.app import Initializer
+
+initializer = Initializer()
+app = initializer.return_app()
+
+if __name__ == "__main__":
+    initializer.main()
+"""
+_SPAR_MAIN = _API_MAIN.replace("openg2p_g2p_bridge_api", "openg2p_spar_mapper_api")
+_BEAT_MAIN = """\
+from openg2p_g2p_bridge_celery_beat_producers.app import Initializer, celery_app
+
+initializer = Initializer()
+"""
+
+# The mobile wallet address SPAR holds (its own strategy's shape), deconstructed into the FAKeys
+# 1.1.0's resolve helper knows: the number, the wallet provider (SPAR's provider code) and the type.
+MOBILE_WALLET_FA = (
+    "mobile_number:{mobile_number}.wallet_provider_name:{name}.wallet_provider_code:{code}"
+    ".fa_type:MOBILE_WALLET"
+)
+MOBILE_WALLET_DECONSTRUCT = (
+    r"^mobile_number:(?P<mobile_number>[^.]+)\.wallet_provider_name:[^.]*"
+    r"\.wallet_provider_code:(?P<mobile_wallet_provider>[^.]+)\.fa_type:(?P<fa_type>MOBILE_WALLET)$"
+)
+
+
+def _env_line(name: str, value) -> str:
+    text = str(value)
+    if "\n" in text or " " in text or "'" in text or '"' in text or "{" in text:
+        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name}={text}\n"
+
+
+class BridgeStack:
+    """G2P Bridge 1.1.0 as deployed: the partner API, the Celery beat producers, the Celery
+    workers (with the M-Pesa connector registered: ``g2p_bridge_mpesa.worker``), OpenG2P's SPAR
+    mapper 1.1.0, and the connector's own service (listener + statements), each a process of its
+    own reading a ``.env`` in its working directory. ``python`` is the bridge's venv."""
+
+    BRIDGE_DB = "openg2p_g2p_bridge_db"
+    SPAR_DB = "openg2p_spar_db"
+    WORKER_SENDER_ID = "g2p-bridge"
+
+    def __init__(
+        self, root, pg: PgCluster, redis: RedisServer, key_manager: KeyManagerStandIn, python: str, banks
+    ):
+        self.root = Path(root)
+        self.pg, self.redis, self.keys, self.python = pg, redis, key_manager, python
+        self.banks = banks  # {code: bank settings dict}
+        self.api_port, self.spar_port, self.connector_port = free_port(), free_port(), free_port()
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.worker_key = new_rsa_key()
+        key_manager.register(self.WORKER_SENDER_ID, self.worker_key)
+
+    # -- addresses
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def spar_url(self) -> str:
+        return f"http://127.0.0.1:{self.spar_port}"
+
+    @property
+    def connector_url(self) -> str:
+        return f"http://127.0.0.1:{self.connector_port}"
+
+    def dsn(self, driver: str = "postgresql", db: str | None = None) -> str:
+        return f"{driver}://{self.pg.user}@127.0.0.1:{self.pg.port}/{db or self.BRIDGE_DB}"
+
+    # -- configuration
+    def connector_env(self, loop_seconds=1.0) -> dict:
+        env = {
+            "G2P_BRIDGE_MPESA_DB_DATASOURCE": self.dsn(),
+            "G2P_BRIDGE_MPESA_BRIDGE_API_URL": self.api_url,
+            "G2P_BRIDGE_MPESA_LISTEN_PORT": self.connector_port,
+            "G2P_BRIDGE_MPESA_LOOP_SECONDS": loop_seconds,
+            "G2P_BRIDGE_MPESA_RECONCILE_AFTER_SECONDS": 5,
+            "G2P_BRIDGE_MPESA_STATUS_QUERY_INTERVAL_SECONDS": 2,
+            "G2P_BRIDGE_MPESA_UNKNOWN_CHECK_SECONDS": 1,
+            "G2P_BRIDGE_MPESA_BALANCE_WAIT_SECONDS": 15,
+        }
+        for code, bank in self.banks.items():
+            env[f"G2P_BRIDGE_MPESA_BANK_{code}"] = json.dumps(
+                {"callback_base_url": self.connector_url, **bank}
+            )
+        return env
+
+    def _write(self, name: str, env: dict, main: str | None = None) -> Path:
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".env").write_text("".join(_env_line(key, value) for key, value in env.items()))
+        if main:
+            (folder / "main.py").write_text(main)
+        return folder
+
+    def configure(self):
+        oauth = {"OAUTH_TOKEN_URL": self.keys.token_url, "JWT_VERIFY_URL": self.keys.verify_url}
+        self._write(
+            "api",
+            {
+                "G2P_BRIDGE_DB_DATASOURCE": self.dsn("postgresql+asyncpg"),
+                "G2P_BRIDGE_HOST": "127.0.0.1",
+                "G2P_BRIDGE_PORT": self.api_port,
+                **{f"G2P_BRIDGE_{k}": v for k, v in oauth.items()},
+            },
+            _API_MAIN,
+        )
+        self._write(
+            "spar",
+            {
+                "SPAR_MAPPER_DB_DATASOURCE": self.dsn("postgresql+asyncpg", self.SPAR_DB),
+                "SPAR_MAPPER_HOST": "127.0.0.1",
+                "SPAR_MAPPER_PORT": self.spar_port,
+                **{f"SPAR_MAPPER_{k}": v for k, v in oauth.items()},
+            },
+            _SPAR_MAIN,
+        )
+        celery = {"CELERY_BROKER_URL": self.redis.url, "CELERY_BACKEND_URL": self.redis.url}
+        beat = {
+            "G2P_BRIDGE_CELERY_BEAT_DB_DATASOURCE": self.dsn(),
+            "G2P_BRIDGE_CELERY_BEAT_PROCESS_FUTURE_DISBURSEMENT_SCHEDULES": "true",
+            **{f"G2P_BRIDGE_CELERY_BEAT_{k}": v for k, v in celery.items()},
+        }
+        for name in (
+            "MAPPER_RESOLVE",
+            "FUNDS_AVAILABLE_CHECK",
+            "FUNDS_BLOCKED",
+            "FUNDS_DISBURSEMENT",
+            "MT940_PROCESSOR",
+        ):
+            beat[f"G2P_BRIDGE_CELERY_BEAT_{name}_FREQUENCY"] = 2
+        self._write("beat", beat, _BEAT_MAIN)
+        self._write(
+            "worker",
+            {
+                "G2P_BRIDGE_CELERY_WORKERS_DB_DATASOURCE": self.dsn(),
+                **{f"G2P_BRIDGE_CELERY_WORKERS_{k}": v for k, v in celery.items()},
+                "G2P_BRIDGE_CELERY_WORKERS_MAPPER_RESOLVE_API_URL": self.spar_url + "/sync/resolve",
+                "G2P_BRIDGE_CELERY_WORKERS_PRIVATE_KEY": private_pem(self.worker_key),
+                "G2P_BRIDGE_CELERY_WORKERS_SENDER_ID": self.WORKER_SENDER_ID,
+                # 1.1.0 trap: the resolve helper reads this undeclared key; only a .env entry
+                # reaches it (an environment variable of that name is ignored).
+                "G2P_BRIDGE_CELERY_WORKERS_MOBILE_WALLET_FA_DECONSTRUCT_STRATEGY": MOBILE_WALLET_DECONSTRUCT,
+                **self.connector_env(),
+            },
+        )
+        self._write("connector", self.connector_env())
+
+    # -- processes
+    def _env(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("G2P_", "SPAR_", "COMMON_"))}
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _run(self, name: str, args: list[str], folder: str):
+        cwd = self.root / folder
+        log = open(self.root / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            args, cwd=cwd, env=self._env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+
+    def migrate(self):
+        for folder in ("api", "spar"):
+            done = subprocess.run(
+                [self.python, "main.py", "migrate"],
+                cwd=self.root / folder,
+                env=self._env(),
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode:
+                raise RuntimeError(f"{folder} migrate failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        subprocess.run(
+            [self.python, "-m", "g2p_bridge_mpesa", "migrate"],
+            cwd=self.root / "connector",
+            env=self._env(),
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self):
+        self.pg.create_database(self.BRIDGE_DB)
+        self.pg.create_database(self.SPAR_DB)
+        self.configure()
+        self.migrate()
+        celery = [self.python, "-m", "celery"]
+        self._run("spar", [self.python, "main.py", "run"], "spar")
+        self._run("api", [self.python, "main.py", "run"], "api")
+        self._run(
+            "beat",
+            [*celery, "-A", "main.celery_app", "worker", "--beat", "-Q", "celery", "--concurrency", "1",
+             "--loglevel", "INFO", "-s", str(self.root / "beat" / "schedule")],
+            "beat",
+        )  # fmt: skip
+        self._run(
+            "worker",
+            [*celery, "-A", "g2p_bridge_mpesa.worker.celery_app", "worker",
+             "-Q", "g2p_bridge_celery_worker_tasks", "--concurrency", "2", "--loglevel", "INFO"],
+            "worker",
+        )  # fmt: skip
+        self._run("connector", [self.python, "-m", "g2p_bridge_mpesa", "serve"], "connector")
+        self.wait_http(self.spar_url + "/openapi.json", "spar")
+        self.wait_http(self.api_url + "/openapi.json", "api")
+        self.wait_http(self.connector_url + "/health", "connector")
+        return self
+
+    def wait_http(self, url: str, name: str, timeout: float = 60):
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.log(name)[-4000:]}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            time.sleep(0.2)
+        raise TimeoutError(f"{name} did not answer at {url}:\n{self.log(name)[-4000:]}")
+
+    def log(self, name: str | None = None) -> str:
+        names = [name] if name else sorted(self.processes)
+        text = []
+        for item in names:
+            path = self.root / f"{item}.log"
+            if path.exists():
+                text.append(f"==== {item}\n" + path.read_text(errors="replace"))
+        return "\n".join(text)
+
+    def stop(self):
+        import signal
+
+        for process in self.processes.values():
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+
+
+class Partner:
+    """A G2P Connect partner (PBMS, a registry) that signs its requests with its own key."""
+
+    def __init__(self, sender_id: str, key_manager: KeyManagerStandIn):
+        self.sender_id = sender_id
+        self.key = new_rsa_key()
+        key_manager.register(sender_id, self.key)
+
+    def request(self, action: str, message, total_count: int = 1) -> dict:
+        import datetime as _dt
+
+        return {
+            "header": {
+                "version": "1.0.0",
+                "message_id": uuid_hex(),
+                "message_ts": _dt.datetime.now().isoformat(),
+                "action": action,
+                "sender_id": self.sender_id,
+                "sender_uri": "",
+                "receiver_id": "",
+                "total_count": total_count,
+                "is_msg_encrypted": False,
+            },
+            "message": message,
+        }
+
+    def post(self, url: str, action: str, message, total_count: int = 1, sign: bool = True):
+        import urllib.error
+        import urllib.request
+
+        body = self.request(action, message, total_count)
+        data = canonical(body)
+        headers = {"Content-Type": "application/json"}
+        if sign:
+            headers["Signature"] = detached_jws(self.key, body)
+        request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")
+
+
+def uuid_hex() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
