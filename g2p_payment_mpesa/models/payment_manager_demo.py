@@ -9,6 +9,8 @@ Vodacom markets) holds the API key of the simulator's application, which is rand
 database: the builder reads it with the simulator's admin token.
 """
 
+from urllib.parse import urlsplit
+
 import requests
 
 from odoo import _, api, fields, models
@@ -114,9 +116,11 @@ DEMO_PROGRAMS = {
             ("Yaw", "Owusu", "024 123 4567", "GHA-678901234-5", "an MTN number: refused before sending"),
         ],
     },
-    # Mozambique through the OpenAPI (vodacomMOZ); its numbers have no trunk 0.
+    # Mozambique through Vodacom Mozambique's own API (what Mozambican integrators use; the
+    # manager can also pay through the OpenAPI's vodacomMOZ); its numbers have no trunk 0.
     "MZ": {
         "program": "M-Pesa Demo Cash Transfer (Mozambique)",
+        "api_family": "vodacom_mz",
         "id_type": "BI",
         "shortcode": "000258",
         "amount": 1500,
@@ -124,8 +128,8 @@ DEMO_PROGRAMS = {
             ("Ana", "Machava", "84 123 4567", "110100000001A", "paid"),
             ("Carlos", "Mondlane", "85 200 0001", "110100000002B", "paid"),
             ("Armando", "Cossa", "+258 85 100 0003", "110100000004D", "paid"),
-            ("Unregistered", "Line", "84 900 0004", "", "not an M-Pesa customer: INS-2051"),
-            ("Frozen", "Account", "84 000 0005", "110100000005E", "a frozen wallet: INS-2051"),
+            ("Unregistered", "Line", "84 900 0004", "", "not an M-Pesa customer: INS-2002"),
+            ("Frozen", "Account", "84 000 0005", "110100000005E", "a frozen wallet: INS-996"),
             ("Rosa", "Sitoe", "82 123 4567", "110100000006F", "an mCel number: refused before sending"),
         ],
     },
@@ -212,7 +216,6 @@ class G2PPaymentManagerMpesaDemo(models.Model):
                 if market.code == markets.DEFAULT
                 else _("M-Pesa %(market)s (simulator)") % {"market": market.name},
                 market=market.code,
-                base_url=sim_url,
                 shortcode=demo["shortcode"],
                 program_id=program.id,
                 create_batch=True,
@@ -226,7 +229,7 @@ class G2PPaymentManagerMpesaDemo(models.Model):
                 max_amount=market.max_amount,
             )
         )
-        if market.api_family == "openapi":
+        if manager.api_family != "daraja":
             manager.action_fetch_simulator_certificate()  # the simulator's public key, as the form's button
         manager._mpesa_use_for_program()
         program.program_membership_ids = [
@@ -240,12 +243,16 @@ class G2PPaymentManagerMpesaDemo(models.Model):
         """The manager's connection settings for the market's simulator at `sim_url`: Daraja's
         documented credentials; or, for an OpenAPI market, its application's API key (GET
         /sim/admin/info) with no session activation delay, on both sides (PUT /sim/admin/config):
-        a demo does not wait 30 seconds for its session."""
+        a demo does not wait 30 seconds for its session; or, for Mozambique's demo (Vodacom
+        Mozambique's own API), that API's key, initiator and the simulator's port for every
+        operation."""
         settings = {key: value for key, value in SIMULATOR_SETTINGS.items() if key != "base_url"}
         if sim_admin_token:
             log_redaction.remember(sim_admin_token)
             settings["simulator_admin_token"] = sim_admin_token  # "Open simulator wallets" works
-        if market.api_family != "openapi":
+        api_family = DEMO_PROGRAMS[market.code].get("api_family", market.api_family)
+        settings["base_url"] = sim_url
+        if api_family == "daraja":
             return settings
         if not sim_admin_token:
             raise UserError(
@@ -263,7 +270,7 @@ class G2PPaymentManagerMpesaDemo(models.Model):
             response.raise_for_status()
             info = response.json()
             simulated = (info.get("market") or {}).get("code")
-            if simulated != market.code or not info.get("openapi"):
+            if simulated != market.code or not info.get("openapi" if api_family == "openapi" else "mz"):
                 raise UserError(
                     _("The simulator at %(url)s is not %(market)s's (it simulates %(other)s).")
                     % {"url": sim_url, "market": market.name, "other": simulated or "?"}
@@ -280,10 +287,25 @@ class G2PPaymentManagerMpesaDemo(models.Model):
                 _("The simulator at %(url)s could not be asked for its API key: %(error)s")
                 % {"url": sim_url, "error": exc}
             ) from exc
-        api_key = info["openapi"]["api_key"]
-        log_redaction.remember(api_key)
         for daraja_only in ("consumer_key", "consumer_secret", "initiator_name", "initiator_password"):
             settings.pop(daraja_only)
+        if api_family == "vodacom_mz":
+            # No session; the initiator signs reversals; every operation on the simulator's port
+            # (it serves each path on any port it listens on).
+            mz = info["mz"]
+            log_redaction.remember(mz["api_key"], mz["security_credential"])
+            port = urlsplit(sim_url).port
+            return dict(
+                settings,
+                api_family="vodacom_mz",
+                base_url=f"{urlsplit(sim_url).scheme}://{urlsplit(sim_url).hostname}",
+                vodacom_mz_ports=",".join(f"{role}={port}" for role in ("b2c", "query", "reversal")),
+                api_key=mz["api_key"],
+                initiator_name=mz["initiator_identifier"],
+                initiator_password=mz["security_credential"],
+            )
+        api_key = info["openapi"]["api_key"]
+        log_redaction.remember(api_key)
         return dict(settings, api_key=api_key, session_delay_seconds=0)
 
     @api.model

@@ -109,8 +109,42 @@ class TestGhanaianDemoProgram(TestTanzanianDemoProgram):
 
 @tagged("post_install", "-at_install")
 class TestMozambicanDemoProgram(TestTanzanianDemoProgram):
+    """Mozambique's demo pays through Vodacom Mozambique's own API (chosen on its manager)."""
+
     SIM_MARKET = "MZ"
     CURRENCY_NAME = "MZN"
     PAID = ("Ana Machava", "Carlos Mondlane", "Armando Cossa")
     OTHER_NETWORK = "Rosa Sitoe"
     MSISDNS = ["258840000005", "258841234567", "258849000004", "258851000003", "258852000001"]
+
+    def test_the_demo_cycle_is_paid_through_the_openapi_with_one_outcome_per_registrant(self):
+        Manager = self.env["g2p.program.payment.manager.mpesa"]
+        program = Manager._mpesa_create_demo(
+            base_url=self.base_url(),
+            market="MZ",
+            sim_url=self.sim.base_url,
+            sim_admin_token=self.sim.admin_token,
+        )
+        manager = program.get_manager(program.MANAGER_PAYMENT).sudo()
+        mz = self.sim.mz
+        self.assertEqual((manager.market, manager.api_family), ("MZ", "vodacom_mz"))
+        self.assertEqual(
+            (manager.api_key, manager.public_key, manager.shortcode, manager.initiator_name),
+            (mz["api_key"], mz["public_key"], mz["service_provider_code"], mz["initiator_identifier"]),
+            "the simulator's MZ key, its public key, its ServiceProviderCode, its initiator",
+        )
+        self.assertIn("status query", manager.action_test_connection()["params"]["message"])
+        payments, outcome = self.pay_demo_cycle(program)
+        expected = {name: ("paid", "INS-0") for name in self.PAID}
+        expected.update(
+            {
+                "Unregistered Line": ("failed", "INS-2002"),  # Mozambique's "Receiver invalid"
+                "Frozen Account": ("failed", "INS-996"),  # Mozambique's "account not active"
+                self.OTHER_NETWORK: ("failed", MPESA.PREFLIGHT_MSISDN),
+            }
+        )
+        self.assertEqual(outcome, expected)
+        self.assertEqual(sorted(payments.filtered("mpesa_msisdn").mapped("mpesa_msisdn")), self.MSISDNS)
+        paid = payments.filtered(lambda p: p.status == "paid")
+        ledger = {t["receipt"]: t["amount"] for t in self.sim.transactions()}
+        self.assertTrue(all(ledger.get(p.mpesa_receipt) == p.amount_issued for p in paid), ledger)
