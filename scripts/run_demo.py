@@ -179,7 +179,7 @@ def main():
         if "DEMO_VALIDATED 0" in shell.stdout:
             why = "none found for this market's M-Pesa"
             if market.api_family == "openapi":
-                why = "Vodacom's M-Pesa OpenAPI has none"
+                why = "Vodacom's M-Pesa APIs have none"
             print(f"odoo: {market.name} has no ID-validated B2C ({why}): the"
                   " registrants' IDs are recorded, not checked by M-Pesa", flush=True)  # fmt: skip
 
