@@ -132,3 +132,33 @@ def test_1_2_configuration_chosen_connector(registry, monkeypatch):
     # No database configured: an answer with the reason, never an exception into the bridge.
     response = connector.initiate_payment([payload])
     assert response.status is PaymentStatus.ERROR and "DB_DATASOURCE" in response.error_code
+
+
+def test_check_bridge_command(tmp_path, monkeypatch):
+    """What an operator runs inside a bridge image (1.1.0 here; the same inside a 1.2 image)."""
+    from g2p_bridge_mpesa.bridge_check import check
+
+    for name in list(__import__("os").environ):
+        if name.startswith("G2P_BRIDGE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    ok, lines = check()
+    assert ok, lines
+    assert any("retrieve_disbursement_id" in line for line in lines)
+    assert any("g2p_bridge_mpesa.worker" in line for line in lines)  # 1.1.0: no IMPLS
+    impls = {
+        "G2P_BRIDGE_BANK_CONNECTORS_IMPLS": json.dumps({"MPESA_KE": "g2p_bridge_mpesa.MpesaBankConnector"})
+    }
+    monkeypatch.setenv(
+        "G2P_BRIDGE_MPESA_BANK_MPESA_KE", json.dumps({"market": "KE", "base_url": "https://x.example"})
+    )
+    ok, lines = check(impls)
+    assert not ok and any("account_numbers is empty" in line for line in lines)
+    monkeypatch.setenv(
+        "G2P_BRIDGE_MPESA_BANK_MPESA_KE",
+        json.dumps({"market": "KE", "base_url": "https://x.example", "account_numbers": ["KE-1"]}),
+    )
+    ok, lines = check(impls)
+    assert ok and any(line.startswith("ok   MPESA_KE") for line in lines), lines
+    ok, lines = check({"G2P_BRIDGE_BANK_CONNECTORS_IMPLS": json.dumps({"MPESA_TZ": "nowhere.Nothing"})})
+    assert not ok

@@ -33,8 +33,16 @@ def main(argv=None) -> int:
     resume.add_argument("bank_code")
     post = sub.add_parser("statements", help="write and post statements now")
     post.add_argument("--no-post", action="store_true")
+    sub.add_parser("check-bridge", help="does the installed G2P Bridge (1.1.0 or 1.2) fit the connector?")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "check-bridge":
+        from .bridge_check import check
+
+        ok, lines = check()
+        print("\n".join(lines))
+        print("the connector fits this bridge" if ok else "the connector does NOT fit this bridge")
+        return 0 if ok else 1
     try:
         settings = load_settings(args.env_file)
         db = database(settings.dsn())
