@@ -18,6 +18,8 @@ import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 
+import phonenumbers
+
 REPO = Path(__file__).resolve().parents[1]
 for _path in (REPO / "scripts", REPO):
     if str(_path) not in sys.path:
@@ -93,7 +95,8 @@ class MarketData:
         market's M-Pesa. Kenya: Safaricom 0711..., as ever."""
         if self.code == "KE":
             return f"0711{i:06d}"
-        trunk = "0" if self.national_length == 9 else ""  # Lesotho's 8-digit numbers have none
+        # The country's trunk prefix as people type it: Tanzania's 0; Lesotho and Mozambique have none.
+        trunk = phonenumbers.PhoneMetadata.metadata_for_region(self.code).national_prefix or ""
         return f"{trunk}{self.prefixes[i % len(self.prefixes)]}{i:0{self.national_length - 2}d}"
 
     def beneficiaries(self, count, seed):

@@ -112,10 +112,10 @@ def test_a_lost_answer_is_unknown_and_the_status_query_says_it_completed(sim):
     assert balance_cents(sim, msisdn) == 7_000
 
 
-def test_an_unknown_reference_is_a_failed_query_not_a_failed_payment(sim):
+def test_an_unknown_reference_is_not_found_never_a_failed_payment(sim):
     with client_for(sim) as client:
         status = client.transaction_status(originator_conversation_id=uuid.uuid4().hex)
-    assert status.result is None and status.kind is OutcomeKind.REJECTED
+    assert status.result.not_found and not status.result.transaction_found
 
 
 @pytest.mark.parametrize(("status", "code"), [(None, "INS-2002"), ("frozen", "INS-996")])

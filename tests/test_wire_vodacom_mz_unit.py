@@ -220,8 +220,15 @@ def test_a_completed_status_without_a_transaction_id_carries_no_receipt():
     assert result.status == "Completed" and result.receipt is None
 
 
-def test_a_failed_query_is_no_result():
+def test_an_unknown_status_says_m_pesa_knows_no_such_transaction():
     client, _ = client_for({QUERY: [answer(400, "INS-23", "Unknown Status")]})
+    outcome = client.transaction_status(originator_conversation_id="abc")
+    assert outcome.kind is OutcomeKind.ACCEPTED, "the query was answered"
+    assert outcome.result.not_found and not outcome.result.transaction_found
+
+
+def test_a_failed_query_is_no_result():
+    client, _ = client_for({QUERY: [answer(400, "INS-21", "Parameter validations failed")]})
     outcome = client.transaction_status(originator_conversation_id="abc")
     assert outcome.kind is OutcomeKind.REJECTED and outcome.result is None
 
@@ -234,9 +241,7 @@ def test_the_reversal_is_a_put_with_the_initiator_and_the_amount_field_set_on_th
                       output_ThirdPartyReference=body["input_ThirdPartyReference"])  # fmt: skip
 
     client, transport = client_for({REVERSAL: [reversed_]}, reversal_amount_field=field)
-    req = ReversalRequest(
-        receipt="MZ1A2B3C4D", amount=500, remarks="Reversal", result_url=URL, timeout_url=URL, reference="rev1"
-    )
+    req = ReversalRequest("MZ1A2B3C4D", 500, "Reversal", URL, URL, reference="rev1")
     outcome = client.reverse(req)
     (sent,) = transport.calls(REVERSAL)
     assert sent.method == "PUT" and ":18354/" in sent.url

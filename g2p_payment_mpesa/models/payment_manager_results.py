@@ -235,27 +235,26 @@ class G2PPaymentManagerMpesaResults(models.Model):
             return "applied"
         status = (result.status or "").strip().lower()
         if status in const.STATUS_COMPLETED:
-            if not result.receipt:
-                # Money moved, by M-Pesa's word, but the answer names no receipt (Vodacom
-                # Mozambique's status answer has no transaction id): never paid on that alone,
-                # never sent again either.
-                tx._mpesa_flag_for_review(
-                    _(
-                        "M-Pesa says this payment completed but its answer names no receipt: confirm it "
-                        "on the M-Pesa organisation portal (or import the statement)."
-                    )
+            if not result.receipt and self._mpesa_wire().status_names_receipt:
+                # This API's completed status always names the receipt: one without is not M-Pesa's.
+                raise CallbackRefused(
+                    f"a completed status for {tx.originator_conversation_id} without a receipt"
                 )
-                return "applied"
-            if tx.receipt and result.receipt != tx.receipt:
+            if tx.receipt and result.receipt and result.receipt != tx.receipt:
                 raise CallbackRefused(f"receipt {result.receipt} differs from {tx.receipt}")
             amount = self._mpesa_check_match(tx, result.amount, None)
             tx._mpesa_pay(
-                receipt=result.receipt,
+                receipt=result.receipt or tx.receipt,
                 amount=amount,
                 completed_at=result.finalised_at,
                 receiver_name=(result.credit_party_name or "").split(" - ", 1)[-1] or None,
                 result_code=result.result_code,
-                result_desc=_("Confirmed by a status query."),
+                result_desc=_("Confirmed by a status query.")
+                if result.receipt or tx.receipt
+                else _(
+                    "Completed according to M-Pesa's status answer, which names no receipt (Vodacom "
+                    "Mozambique's): it cannot be reversed from Odoo."
+                ),
             )
             return "applied"
         if status in ("failed", "declined", "cancelled", "expired"):

@@ -215,8 +215,8 @@ class TestMozambiqueOwnApiPaysEndToEnd(TestTanzaniaPaysEndToEnd):
             self.manager.action_test_connection()
 
     def test_a_lost_answer_is_settled_by_a_status_query_and_paid_once(self):
-        """The status answer says Completed but names no receipt (MZDOC's query answer has none):
-        never paid on that alone, never sent again: a person confirms it."""
+        """The status answer says Completed about our reference but names no receipt (MZDOC's
+        query answer has none): paid on M-Pesa's word, once, and not reversible from Odoo."""
         self._entitlement(self.rehema)
         self.sim.set_faults(sync_500_processed={"rate": 1.0})
         self.prepare_and_send()
@@ -227,8 +227,29 @@ class TestMozambiqueOwnApiPaysEndToEnd(TestTanzaniaPaysEndToEnd):
         self.manager._mpesa_reconcile()
         self.env.invalidate_all()
         tx = payment.mpesa_transaction_ids
-        self.assertEqual(tx.state, MPESA.TX_NEEDS_REVIEW)
+        self.assertEqual((payment.status, tx.state), ("paid", MPESA.TX_PAID))
+        self.assertEqual(payment.amount_paid, self.AMOUNT)
         self.assertIn("names no receipt", tx.result_desc)
-        self.assertNotEqual(payment.status, "paid")
         self.assertEqual(len(self.ledger(payment)), 1, "paid once by M-Pesa")
         self.assertEqual(len(tx), 1, "never sent again under a new id")
+        refusal, _tx = payment._mpesa_reversal_refusal()
+        self.assertIn("receipt", refusal)
+
+    def test_a_request_m_pesa_never_received_goes_again_under_the_same_reference(self):
+        self.sim.seed(wallets=[{"msisdn": self.msisdn("841000009"), "name": "Lurdes Nhantumbo"}])
+        lurdes = self._registrant("Lurdes", phone=self.local("841000009"))
+        self._entitlement(lurdes)
+        self.sim.set_faults(sync_500={"rate": 1.0})  # refused unprocessed: HTTP 500
+        self.prepare_and_send()
+        self.sim.reset_faults()
+        payment = self.payment_of(lurdes)
+        tx = payment.mpesa_transaction_ids
+        self.assertEqual(tx.state, MPESA.TX_UNKNOWN)
+        self.make_due(payment)
+        inline = self.manager.with_context(queue_job__no_delay=True)
+        inline._mpesa_reconcile()  # INS-23: unknown to M-Pesa, so sent again, same reference
+        self.env.invalidate_all()
+        self.assertEqual((payment.status, len(payment.mpesa_transaction_ids)), ("paid", 1))
+        self.assertEqual(tx.submit_attempts, 2)
+        (row,) = self.ledger(payment)
+        self.assertEqual(row["receipt"], payment.mpesa_receipt)

@@ -92,5 +92,8 @@ class Family:
     # Whether a token proves nothing by itself (no session, no token request: Vodacom
     # Mozambique's bearer is made locally): a connection test then asks a status query.
     token_is_local: bool = False
+    # Whether a completed status answer names the transaction's receipt (Vodacom Mozambique's
+    # documented query answer has no transaction id: "Completed" about our reference is all).
+    status_names_receipt: bool = True
     # Our idempotency key of a new request, in the form the API takes.
     new_conversation_id: Callable[[], str] = lambda: str(uuid.uuid4())

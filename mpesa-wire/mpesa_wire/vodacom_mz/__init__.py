@@ -39,6 +39,7 @@ FAMILY = Family(
     results_in_response=True,
     results_carry_amount=False,
     token_is_local=True,
+    status_names_receipt=False,
     # input_ThirdPartyReference: letters and digits (the public clients' \\w+ check).
     new_conversation_id=lambda: uuid.uuid4().hex,
 )

@@ -122,7 +122,7 @@ class VodacomMzClient(PooledClient):
             "input_ThirdPartyReference": query_id,
         }
         outcome = self._call("GET", "query", query_id, params=params)
-        if outcome.code == codes.SUCCESS and outcome.raw is not None:
+        if outcome.code in (codes.SUCCESS, codes.UNKNOWN_STATUS) and outcome.raw is not None:
             result = status_result(outcome.raw, query_id, originator_conversation_id or reference)
             outcome = SubmitOutcome(
                 OutcomeKind.ACCEPTED,

@@ -5,8 +5,9 @@ section 8): ``output_ConversationID, output_TransactionID, output_ResponseCode,
 output_ResponseDesc, output_ThirdPartyReference``; a status answer adds
 ``output_ResponseTransactionStatus`` ("Completed": ivanruby's README [M]). Whether a status
 answer names the transaction id is not documented: some integrations' captured answers carry
-``output_TransactionID`` [L]; it is read where present, and a "Completed" answer without it is
-not proof enough to pay (the addon asks a person). No answer carries the amount or the number.
+``output_TransactionID`` [L]; it is read where present. A "Completed" answer about our own
+ThirdPartyReference is M-Pesa's word that the payment went through, receipt or not. No answer
+carries the amount or the number: a result confirms the request it answers.
 The API posts nothing back, so there is no callback to read.
 """
 
@@ -65,9 +66,10 @@ def status_result(body: dict, query_id: str, reference: str) -> StatusResult:
         status=status,
         original_conversation_id=reference,
         parameters=dict(body),
-        # No documented answer says "never received" (INS-23 is "unknown status" here): a payment
-        # is never sent again on a query's word; a person decides.
-        not_found=False,
+        # INS-23 "Unknown Status" to a query about our own reference: M-Pesa knows no such
+        # transaction. The request may then go again under the same references (a request M-Pesa
+        # did receive answers INS-10, never a second payment).
+        not_found=code == codes.UNKNOWN_STATUS,
         success_code=codes.SUCCESS,
     )
 
