@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -231,13 +232,20 @@ def test_kenya_a_batch_sent_again_pays_no_one_twice(kenya, sim, new_wallet, capl
         assert secret not in text
 
 
-def test_kenya_crash_after_the_id_was_committed(kenya, sim, new_wallet):
+@pytest.fixture
+def kenya_fast_stale(pg, sim):
+    rig = Rig(pg, sim, stale_reservation_seconds=1)
+    yield rig
+    rig.close()
+
+
+def test_kenya_crash_after_the_id_was_committed(kenya_fast_stale, sim, new_wallet):
     """The request id is durable before the request leaves: a worker that died after reserving
     (before or after sending) leaves a state that the next attempt finishes without a second
-    payment."""
+    payment, once no process has tried it for stale_reservation_seconds."""
+    kenya = kenya_fast_stale
     with kenya.db.cursor() as cur:
-        engine = kenya.engine
-        engine.store_balance(cur, Decimal(10_000_000), None, "balance")
+        kenya.engine.store_balance(cur, Decimal(10_000_000), None, "balance")
     block = kenya.engine.block_funds(ACCOUNT, "KES", 2000.0).reference
     never_sent, sent_unrecorded = new_wallet(), new_wallet()
     batch = [kenya.payload(never_sent, 1000, block=block), kenya.payload(sent_unrecorded, 1000, block=block)]
@@ -249,14 +257,46 @@ def test_kenya_crash_after_the_id_was_committed(kenya, sim, new_wallet):
     with kenya.engine.client() as client:  # ... after the second request left
         assert client.b2c_submit(items[1]["request"]).accepted
     sim.drain()
-    # The bridge retries the whole batch.
+    # Retried at once, the batch sends nothing: another worker may still be sending it.
+    assert kenya.engine.initiate(batch).sent == 0
+    time.sleep(1.2)
+    # The request that did leave got its result meanwhile: the result won.
+    assert kenya.rows()[batch[1]["disbursement_id"]]["state"] == "paid"
+    # Retried after the worker is known dead: the other goes again, under its same id.
     again = kenya.engine.initiate(batch)
-    assert again.ok and again.again == 2
+    assert again.ok and again.again == 2 and again.sent == 1
     sim.drain()
     rows = kenya.wait_final([p["disbursement_id"] for p in batch], reconcile=True)
     assert {row["state"] for row in rows.values()} == {"paid"}
     assert len(paid_to(sim, never_sent)) == 1
     assert len(paid_to(sim, sent_unrecorded)) == 1
+
+
+def test_kenya_the_same_batch_from_two_workers_at_once(kenya, sim, new_wallet):
+    with kenya.db.cursor() as cur:
+        kenya.engine.store_balance(cur, Decimal(10_000_000), None, "balance")
+    block = kenya.engine.block_funds(ACCOUNT, "KES", 8 * 300.0).reference
+    wallets = [new_wallet() for _ in range(8)]
+    batch = [kenya.payload(w, 300, block=block) for w in wallets]
+    answers = []
+    barrier = threading.Barrier(3)
+
+    def worker():
+        barrier.wait()
+        answers.append(kenya.engine.initiate(batch))
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(answer.sent for answer in answers) == 8
+    sim.drain()
+    kenya.wait_final([p["disbursement_id"] for p in batch])
+    assert all(len(paid_to(sim, w)) == 1 for w in wallets)
+    with kenya.db.cursor() as cur:
+        assert ledger.check(cur) == []
+        assert ledger.position(cur, block).state == "closed"
 
 
 def test_kenya_silent_results_are_settled_by_status_queries(kenya, sim, new_wallet):

@@ -380,6 +380,11 @@ def test_blocks_payments_and_releases_add_up(db):
         assert pos.block == pos.pay + pos.release
         cur.execute("UPDATE mpesa_bridge_payment SET state = 'refused' WHERE disbursement_id = 'd4'")
         assert ledger.check(cur) == []
+        # The running totals are proved against the entries: a total changed by hand is found.
+        cur.execute("ALTER TABLE mpesa_bridge_reservation DROP CONSTRAINT mpesa_bridge_reservation_check")
+        cur.execute("UPDATE mpesa_bridge_reservation SET paid = paid + 1 WHERE block_reference = %s", [block])
+        assert f"{block}: paid 801.00 but the entries say 800.00" in ledger.check(cur)
+        cur.execute("UPDATE mpesa_bridge_reservation SET paid = paid - 1 WHERE block_reference = %s", [block])
         with pytest.raises(ledger.LedgerError, match="closed"):
             ledger.hold(cur, block, "d4", Decimal(1))
         with pytest.raises(ledger.LedgerError, match="not blocked by this connector"):

@@ -28,9 +28,15 @@ CREATE TABLE IF NOT EXISTS mpesa_bridge_reservation (
     account_number text NOT NULL,
     currency text NOT NULL,
     amount numeric(20, 2) NOT NULL CHECK (amount > 0),
+    -- Running totals, kept with every entry in the same transaction (a hold is one UPDATE, whatever
+    -- the envelope's size); ledger.check() proves them equal to the entries and payments.
+    paid numeric(20, 2) NOT NULL DEFAULT 0 CHECK (paid >= 0),
+    released numeric(20, 2) NOT NULL DEFAULT 0 CHECK (released >= 0),
+    held numeric(20, 2) NOT NULL DEFAULT 0 CHECK (held >= 0),
     state text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed')),
     created_at timestamptz NOT NULL DEFAULT now(),
-    closed_at timestamptz
+    closed_at timestamptz,
+    CHECK (paid + released + held <= amount)
 );
 
 -- The reservation ledger: a block adds; a payment's hold takes from the block while it is in
@@ -46,6 +52,8 @@ CREATE TABLE IF NOT EXISTS mpesa_bridge_fund_entry (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS mpesa_bridge_fund_entry_block ON mpesa_bridge_fund_entry (block_reference);
+CREATE INDEX IF NOT EXISTS mpesa_bridge_fund_entry_at
+    ON mpesa_bridge_fund_entry (created_at) WHERE kind = 'pay';
 CREATE UNIQUE INDEX IF NOT EXISTS mpesa_bridge_fund_entry_once
     ON mpesa_bridge_fund_entry (disbursement_id, kind) WHERE disbursement_id IS NOT NULL;
 

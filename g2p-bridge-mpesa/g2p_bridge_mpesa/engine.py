@@ -163,6 +163,15 @@ class Engine:
             return None
         return Decimal(row["utility_available"]), row["reported_at"]
 
+    def _float_report_due(self, cur) -> bool:
+        """A B2C result's float is kept at most every few seconds (a balance result's always)."""
+        cur.execute(
+            "SELECT 1 FROM mpesa_bridge_balance WHERE bank_code = %s"
+            " AND reported_at > now() - interval '5 seconds' LIMIT 1",
+            [self.code],
+        )
+        return cur.fetchone() is None
+
     def store_balance(self, cur, utility, working, source: str) -> None:
         cur.execute(
             "INSERT INTO mpesa_bridge_balance (bank_code, utility_available, working_available, source)"
@@ -309,22 +318,11 @@ class Engine:
 
     def _reserve(self, checked):
         to_send, refused, again = [], 0, 0
+        # One order for every worker: two processes reserving the same batch lock rows alike.
+        checked = sorted(checked, key=lambda item: str(_field(item[0], "disbursement_id")))
         with self.db.cursor() as cur:
             for payload, ok, refusal in checked:
                 disbursement_id = str(_field(payload, "disbursement_id"))
-                cur.execute(
-                    "SELECT * FROM mpesa_bridge_payment WHERE disbursement_id = %s FOR UPDATE",
-                    [disbursement_id],
-                )
-                row = cur.fetchone()
-                if row:
-                    again += 1
-                    self._compare_again(row, payload, ok)
-                    if row["state"] == "reserved" and (
-                        row["next_check_at"] is None or row["next_check_at"] <= _now()
-                    ):
-                        to_send.append(self._send_item(row))
-                    continue
                 try:
                     amount = amount_of(_field(payload, "payment_amount"))
                     if not amount.is_finite():
@@ -362,7 +360,15 @@ class Engine:
                     refusal = Refusal("FUNDS_NOT_BLOCKED", "the payment names no funds block")
                 if refusal:
                     row["conversation_id"] = None
-                self._insert_payment(cur, row, refusal)
+                if not self._insert_payment(cur, row, refusal):
+                    # Known already (a batch sent again, or another worker has it right now: the
+                    # insert waited for that one's transaction): never a second request id.
+                    existing = self._lock_payment(cur, disbursement_id)
+                    again += 1
+                    self._compare_again(existing, payload, ok)
+                    if self._due_again(existing):
+                        to_send.append(self._send_item(existing))
+                    continue
                 if row["block_reference"] and amount > 0:
                     try:
                         ledger.hold(cur, row["block_reference"], disbursement_id, amount)
@@ -392,7 +398,7 @@ class Engine:
                 )
         return to_send, refused, again
 
-    def _insert_payment(self, cur, row, refusal):
+    def _insert_payment(self, cur, row, refusal) -> bool:
         columns = list(row)
         values = [row[key] for key in columns]
         columns += ["state", "result_code", "result_desc", "completed_at"]
@@ -401,9 +407,11 @@ class Engine:
         )
         cur.execute(
             f"INSERT INTO mpesa_bridge_payment ({', '.join(columns)})"
-            f" VALUES ({', '.join(['%s'] * len(columns))})",
+            f" VALUES ({', '.join(['%s'] * len(columns))})"
+            " ON CONFLICT (disbursement_id) DO NOTHING RETURNING disbursement_id",
             values,
         )
+        return cur.fetchone() is not None
 
     def _refuse(self, cur, disbursement_id, refusal):
         cur.execute(
@@ -411,6 +419,18 @@ class Engine:
             " result_desc = %s, completed_at = now(), updated_at = now() WHERE disbursement_id = %s",
             [refusal.code, refusal.reason, disbursement_id],
         )
+
+    def _due_again(self, row) -> bool:
+        """A request reserved and never acknowledged is sent again, with its same id, when it is
+        due (M-Pesa refused it for a passing reason) or when no process has tried it for
+        ``stale_reservation_seconds`` (its worker died); never while another process may be
+        sending it right now."""
+        if row["state"] != "reserved":
+            return False
+        if row["next_check_at"] is not None:
+            return row["next_check_at"] <= _now()
+        stale = _now() - timedelta(seconds=self.settings.stale_reservation_seconds)
+        return row["last_submit_at"] is None or row["last_submit_at"] < stale
 
     def _compare_again(self, row, payload, ok):
         """A disbursement sent again must be the same payment: otherwise a person looks."""
@@ -682,7 +702,7 @@ class Engine:
                 code=result.result_code,
                 desc=result.result_desc,
             )
-            if result.utility_funds is not None:
+            if result.utility_funds is not None and self._float_report_due(cur):
                 self.store_balance(cur, result.utility_funds, result.working_funds, "result")
         else:
             self._failure(cur, row, result.result_code, result.result_desc)

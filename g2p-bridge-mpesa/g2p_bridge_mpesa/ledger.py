@@ -49,13 +49,7 @@ class Position:
 
 _POSITION = """
 SELECT r.block_reference, r.bank_code, r.account_number, r.currency, r.state,
-       r.amount AS block,
-       COALESCE((SELECT sum(e.amount) FROM mpesa_bridge_fund_entry e
-                  WHERE e.block_reference = r.block_reference AND e.kind = 'pay'), 0) AS pay,
-       COALESCE((SELECT sum(e.amount) FROM mpesa_bridge_fund_entry e
-                  WHERE e.block_reference = r.block_reference AND e.kind = 'release'), 0) AS release,
-       COALESCE((SELECT sum(p.amount) FROM mpesa_bridge_payment p
-                  WHERE p.block_reference = r.block_reference AND p.held), 0) AS held
+       r.amount AS block, r.paid AS pay, r.released AS release, r.held
   FROM mpesa_bridge_reservation r
 """
 
@@ -132,13 +126,25 @@ def committed(cur, bank_code: str) -> Decimal:
 
 
 def hold(cur, block_reference: str, disbursement_id: str, amount: Decimal) -> None:
-    """Hold a payment's amount from its reservation (the payment row exists, not held yet)."""
-    pos = position(cur, block_reference, lock=True)
-    if pos is None:
-        raise LedgerError(f"funds were not blocked by this connector (block reference {block_reference!r})")
-    if pos.state != "open":
-        raise LedgerError(f"the block {block_reference} is closed")
-    if Decimal(amount) > pos.free:
+    """Hold a payment's amount from its reservation (the payment row exists, not held yet): one
+    UPDATE that succeeds only if the block still has that much free."""
+    amount = Decimal(amount)
+    cur.execute(
+        """
+        UPDATE mpesa_bridge_reservation SET held = held + %s
+         WHERE block_reference = %s AND state = 'open' AND amount - paid - released - held >= %s
+     RETURNING block_reference
+        """,
+        [amount, block_reference, amount],
+    )
+    if cur.fetchone() is None:
+        pos = position(cur, block_reference)
+        if pos is None:
+            raise LedgerError(
+                f"funds were not blocked by this connector (block reference {block_reference!r})"
+            )
+        if pos.state != "open":
+            raise LedgerError(f"the block {block_reference} is closed")
         raise LedgerError(
             f"{pos.currency} {amount} is more than the funds blocked still free under {block_reference} "
             f"({pos.currency} {pos.free})"
@@ -148,26 +154,29 @@ def hold(cur, block_reference: str, disbursement_id: str, amount: Decimal) -> No
         " WHERE disbursement_id = %s AND block_reference = %s AND NOT held",
         [disbursement_id, block_reference],
     )
+    if cur.rowcount != 1:
+        raise LedgerError(f"payment {disbursement_id} is not an unheld payment of {block_reference}")
 
 
 def _settle(cur, disbursement_id: str, kind: str, note: str) -> bool:
     cur.execute(
-        "SELECT block_reference, amount, held FROM mpesa_bridge_payment"
-        " WHERE disbursement_id = %s FOR UPDATE",
+        "UPDATE mpesa_bridge_payment SET held = false, updated_at = now()"
+        " WHERE disbursement_id = %s AND held RETURNING block_reference, amount",
         [disbursement_id],
     )
     row = cur.fetchone()
-    if not row or not row["held"]:
+    if not row:
         return False
-    position(cur, row["block_reference"], lock=True)
+    column = "paid" if kind == "pay" else "released"
+    cur.execute(
+        f"UPDATE mpesa_bridge_reservation SET held = held - %s, {column} = {column} + %s"
+        " WHERE block_reference = %s",
+        [row["amount"], row["amount"], row["block_reference"]],
+    )
     cur.execute(
         "INSERT INTO mpesa_bridge_fund_entry (block_reference, kind, amount, disbursement_id, note)"
         " VALUES (%s, %s, %s, %s, %s)",
         [row["block_reference"], kind, row["amount"], disbursement_id, note or None],
-    )
-    cur.execute(
-        "UPDATE mpesa_bridge_payment SET held = false, updated_at = now() WHERE disbursement_id = %s",
-        [disbursement_id],
     )
     close_if_settled(cur, row["block_reference"])
     return True
@@ -199,7 +208,7 @@ def expire(cur, ttl_hours: float) -> list[str]:
     close them: a block nothing will spend (a cancelled envelope, a retried block) stops counting
     against the float."""
     cur.execute(
-        "SELECT block_reference FROM mpesa_bridge_reservation WHERE state = 'open'"
+        "SELECT block_reference FROM mpesa_bridge_reservation WHERE state = 'open' AND held = 0"
         " AND created_at < now() - make_interval(secs => %s) FOR UPDATE SKIP LOCKED",
         [ttl_hours * 3600],
     )
@@ -214,6 +223,10 @@ def expire(cur, ttl_hours: float) -> list[str]:
                 " VALUES (%s, 'release', %s, 'unspent remainder released at expiry')",
                 [pos.block_reference, pos.free],
             )
+            cur.execute(
+                "UPDATE mpesa_bridge_reservation SET released = released + %s WHERE block_reference = %s",
+                [pos.free, pos.block_reference],
+            )
         cur.execute(
             _CLOSE,
             [pos.block_reference],
@@ -225,6 +238,27 @@ def expire(cur, ttl_hours: float) -> list[str]:
 def check(cur) -> list[str]:
     """Every way the ledger fails to add up (empty when it does): for tests and ``status``."""
     problems = []
+    cur.execute(
+        """
+        SELECT r.block_reference, r.amount, r.paid, r.released, r.held,
+               COALESCE((SELECT sum(e.amount) FROM mpesa_bridge_fund_entry e
+                          WHERE e.block_reference = r.block_reference AND e.kind = 'block'), 0) AS e_block,
+               COALESCE((SELECT sum(e.amount) FROM mpesa_bridge_fund_entry e
+                          WHERE e.block_reference = r.block_reference AND e.kind = 'pay'), 0) AS e_pay,
+               COALESCE((SELECT sum(e.amount) FROM mpesa_bridge_fund_entry e
+                          WHERE e.block_reference = r.block_reference AND e.kind = 'release'), 0) AS e_rel,
+               COALESCE((SELECT sum(p.amount) FROM mpesa_bridge_payment p
+                          WHERE p.block_reference = r.block_reference AND p.held), 0) AS p_held
+          FROM mpesa_bridge_reservation r
+        """
+    )
+    running = (("amount", "e_block"), ("paid", "e_pay"), ("released", "e_rel"), ("held", "p_held"))
+    for row in cur.fetchall():
+        for column, entries in running:
+            if Decimal(row[column]) != Decimal(row[entries]):
+                problems.append(
+                    f"{row['block_reference']}: {column} {row[column]} but the entries say {row[entries]}"
+                )
     for pos in positions(cur):
         for name in ("pay", "release", "held", "free"):
             if getattr(pos, name) < 0:

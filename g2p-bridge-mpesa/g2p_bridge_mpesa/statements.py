@@ -23,7 +23,8 @@ from .engine import FINAL, Engine
 
 _logger = logging.getLogger(__name__)
 
-MAX_LINES = 500  # payments per statement (a statement stays well under the bridge's 10 MB)
+MAX_LINES = 2000  # payments per statement (some 300 KB: well under the bridge's 10 MB)
+MAX_STATEMENTS = 50  # per pass of the serve loop
 
 
 def _day(value):
@@ -46,8 +47,19 @@ def entries_for(row) -> list[mt940.Entry]:
     return mt940.failure_entries(row["disbursement_id"], amount, day, failure_reference(row), reason)
 
 
-def build(engine: Engine, limit: int = MAX_LINES) -> list[str]:
-    """Write statements of this bank's final, unreported payments (one per account)."""
+def build(engine: Engine, limit: int = MAX_LINES, max_statements: int = MAX_STATEMENTS) -> list[str]:
+    """Write statements of this bank's final, unreported payments (one per account and up to
+    ``limit`` payments each), until none is left or ``max_statements`` were written."""
+    made = []
+    while len(made) < max_statements:
+        written = _build_once(engine, limit)
+        made += written
+        if not written:
+            break
+    return made
+
+
+def _build_once(engine: Engine, limit: int) -> list[str]:
     made = []
     with engine.db.cursor() as cur:
         cur.execute(
