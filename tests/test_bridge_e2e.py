@@ -252,8 +252,22 @@ def world():
             stack.start()
             yield World(stack, ke, tz, keys)
         finally:
-            stack.stop()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            try:  # the statements the connector posted, as the bridge received them
+                rows = World(stack, ke, tz, keys).bridge_rows(
+                    "SELECT statement_ref, bank_code, bridge_statement_id, content"
+                    " FROM mpesa_bridge_statement ORDER BY created_at"
+                )
+                (ARTIFACTS / "statements.mt940").write_text(
+                    "".join(
+                        f"# {r['bank_code']} {r['statement_ref']} -> {r['bridge_statement_id']}\n"
+                        f"{r['content']}\n"
+                        for r in rows
+                    )
+                )
+            except Exception as exc:  # the run's own failure matters more
+                (ARTIFACTS / "statements.mt940").write_text(f"# not read: {exc}\n")
+            stack.stop()
             (ARTIFACTS / "stack.log").write_text(stack.log())
             redis.stop()
             pg.stop()
