@@ -49,7 +49,8 @@ def fault_drill_stage(cluster, addons_path):
     20 requests per second with reconciliation running, every logger at debug, 5% of results and
     their status answers lost (resolved by importing the simulator's statement). Then the same on
     a Vodacom market (Tanzania, the M-Pesa OpenAPI, results posted to the listener): the OpenAPI's
-    faults, and the 5% lost left needing review (no statement import there), each one of them.
+    faults, and the 5% lost left needing review (no statement import there), each one of them; and
+    on Mozambique through Vodacom Mozambique's own API (results in the answers).
     Each on a database of its own in this cluster. True/False: both passed or not; None: no
     simulator Python."""
     sim_python = os.environ.get("MPESA_SIM_PYTHON") or str(REPO / ".venv/bin/python")
@@ -63,6 +64,8 @@ def fault_drill_stage(cluster, addons_path):
         ("KE", "mpesa_fault_drill", {}, "5% of results lost and resolved by the statement import"),
         ("TZ", "mpesa_fault_drill_tz", {"market": "TZ", "openapi_b2c": "async"},
          "OpenAPI results at the listener, 5% of results lost and left needing review"),
+        ("MZ", "mpesa_fault_drill_mz", {"market": "MZ", "api_family": "vodacom_mz"},
+         "Vodacom Mozambique's own API, 5% of results lost and left needing review"),
     )  # fmt: skip
     passed = True
     for market, db, options, what in drills:
