@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -272,6 +273,7 @@ def world():
             redis.stop()
             pg.stop()
             keys.close()
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def people_for(sim, market, amounts, prefix):
