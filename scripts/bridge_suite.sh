@@ -44,6 +44,11 @@ for dir in /usr/lib/postgresql/15/bin /usr/lib/postgresql/16/bin /usr/local/bin;
     if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then pg_bin=$dir; break; fi
 done
 [ -n "$pg_bin" ] || command -v initdb >/dev/null || skip "PostgreSQL's initdb/pg_ctl not found (apt-get install -y postgresql)"
+if ! command -v redis-server >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    # A bare machine (CI's included): Debian's redis-server, installed quietly.
+    { apt-get install -y -q redis-server || { apt-get update -q && apt-get install -y -q redis-server; }; } \
+        >/tmp/bridge-suite-apt.log 2>&1 || true
+fi
 command -v redis-server >/dev/null || skip "redis-server not found (apt-get install -y redis-server)"
 [ -x "$sim_python" ] || skip "the simulator's Python $sim_python is missing (run scripts/test.sh once, or set MPESA_SIM_PYTHON)"
 "$sim_python" -c "import fastapi, uvicorn, mpesa_sim" 2>/dev/null \

@@ -35,6 +35,9 @@ set -e
 if [ "$rc" -eq 5 ]; then echo "ERROR: the no-Odoo suite collected no tests"; exit 1; fi
 [ "$rc" -eq 0 ] || exit "$rc"
 
+say "suite: G2P Bridge 1.1.0 + SPAR 1.1.0 + the M-Pesa connector (own venv .venv-bridge)"
+MPESA_SIM_PYTHON="$venv/bin/python" bash scripts/bridge_suite.sh
+
 say "suite: browser (Playwright, Debian's chromium)"
 bash scripts/browser_suite.sh "$venv"
 

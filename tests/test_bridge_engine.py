@@ -259,9 +259,18 @@ def test_kenya_crash_after_the_id_was_committed(kenya_fast_stale, sim, new_walle
     sim.drain()
     # Retried at once, the batch sends nothing: another worker may still be sending it.
     assert kenya.engine.initiate(batch).sent == 0
-    time.sleep(1.2)
-    # The request that did leave got its result meanwhile: the result won.
-    assert kenya.rows()[batch[1]["disbursement_id"]]["state"] == "paid"
+    # The request that did leave (reserved in the engine's order, not the batch's) gets its result
+    # meanwhile (the callback reaches the listener: waited for, not timed): the result wins.
+    sent_id = items[1]["request"].originator_conversation_id
+
+    def sent_state():
+        return next(row["state"] for row in kenya.rows().values() if row["conversation_id"] == sent_id)
+
+    deadline = time.monotonic() + 30
+    while sent_state() != "paid" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sent_state() == "paid"
+    time.sleep(1.2)  # and the other's reservation is now older than stale_reservation_seconds
     # Retried after the worker is known dead: the other goes again, under its same id.
     again = kenya.engine.initiate(batch)
     assert again.ok and again.again == 2 and again.sent == 1
