@@ -145,7 +145,7 @@ class G2PPaymentManagerMpesa(models.Model):
         "organisation's shortcode was issued on (developer.mpesa.vm.co.mz: Vodacom Mozambique's own "
         "API; the OpenAPI portal: the multi-market OpenAPI).",
     )
-    api_family_choice = fields.Boolean(compute="_compute_api_family_choice")
+    api_family_choice = fields.Boolean("Several M-Pesa APIs", compute="_compute_api_family_choice")
     # Vodacom's APIs (OpenAPI, Mozambique's own): the application's API key and the public key.
     api_key = fields.Char("API key", groups="base.group_system")
     public_key = fields.Text(
