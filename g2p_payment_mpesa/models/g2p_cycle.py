@@ -60,6 +60,8 @@ class G2PCycle(models.Model):
     )
     mpesa_mismatch_count = fields.Integer("Received by someone else?", compute="_compute_mpesa_progress")
     mpesa_request_count = fields.Integer("M-Pesa requests", compute="_compute_mpesa_progress")
+    # Payment batches not sent yet: none left, and Send Payments steps back.
+    mpesa_unsent_batch_count = fields.Integer("Batches not sent", compute="_compute_mpesa_progress")
 
     def _compute_mpesa_progress(self):
         rows = {}
@@ -93,6 +95,14 @@ class G2PCycle(models.Model):
             )
             for cycle_id, count in self.env.cr.fetchall():
                 rows.setdefault(cycle_id, {"mismatch": 0})["requests"] = count
+            self.env["g2p.payment.batch"].flush_model(["cycle_id", "batch_has_started"])
+            self.env.cr.execute(
+                "SELECT cycle_id, count(*) FROM g2p_payment_batch WHERE cycle_id IN %s"
+                " AND NOT coalesce(batch_has_started, false) GROUP BY cycle_id",
+                [tuple(self.ids)],
+            )
+            for cycle_id, count in self.env.cr.fetchall():
+                rows.setdefault(cycle_id, {"mismatch": 0})["unsent"] = count
         for cycle in self:
             row = rows.get(cycle.id, {})
             cycle.mpesa_enabled = bool(_mpesa_manager(cycle.program_id))
@@ -103,6 +113,7 @@ class G2PCycle(models.Model):
                 cycle[f"mpesa_{name}_amount"] = amount
             cycle.mpesa_mismatch_count = row.get("mismatch", 0)
             cycle.mpesa_request_count = row.get("requests", 0)
+            cycle.mpesa_unsent_batch_count = row.get("unsent", 0)
 
     def action_mpesa_requests(self):
         self.ensure_one()

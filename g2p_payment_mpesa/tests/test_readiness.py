@@ -83,3 +83,43 @@ class TestPayWithMpesa(MpesaTransactionCase):
         Manager = self.env["g2p.program.payment.manager.mpesa"]
         offered = Manager.with_context(default_program_id=self.program.id).name_search("")
         self.assertEqual([row[0] for row in offered], [self.manager.id])
+
+
+@tagged("post_install", "-at_install")
+class TestOutcomeReadsFirst(MpesaTransactionCase):
+    """OpenG2P's status bar says "Reconciled" for a failed or reversed payment too: the payment
+    form says M-Pesa's outcome first."""
+
+    def test_the_payment_form_leads_with_m_pesas_failure_reversal_or_review(self):
+        arch = self.env["g2p.payment"].get_views([(False, "form")])["views"]["form"]["arch"]
+        for outcome, state in (
+            ("Failed on M-Pesa", "failed"),
+            ("Reversed on M-Pesa", "reversed"),
+            ("Needs review", "needs_review"),
+        ):
+            self.assertIn(outcome, arch)
+            self.assertIn(f"mpesa_state != '{state}'", arch)
+        self.assertLess(arch.index("Failed on M-Pesa"), arch.index("<sheet"), "above the sheet")
+
+
+@tagged("post_install", "-at_install")
+class TestSendStepsBack(MpesaTransactionCase):
+    def test_send_payments_steps_back_once_every_batch_is_sent(self):
+        person = self._registrant("Sent", phone="0712 000 002")
+        self._entitlement(person)
+        self.cycle.state = "approved"
+        self.cycle.prepare_payment()
+        self.cycle.invalidate_recordset(["mpesa_unsent_batch_count"])
+        self.assertEqual(self.cycle.mpesa_unsent_batch_count, 1)
+        self.cycle.payment_batch_ids.batch_has_started = True
+        self.cycle.invalidate_recordset(["mpesa_unsent_batch_count"])
+        self.assertEqual(self.cycle.mpesa_unsent_batch_count, 0)
+        arch = self.env["g2p.cycle"].get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn("mpesa_unsent_batch_count == 0", arch)
+
+    def test_a_cycle_opened_from_its_program_shows_its_m_pesa_section(self):
+        arch = self.env["g2p.program"].get_views([(False, "form")])["views"]["form"]["arch"]
+        dialog = arch[arch.index('name="cycle_ids"') :]
+        self.assertIn("mpesa_progress_dialog", dialog)
+        self.assertIn("mpesa_paid_count", dialog)
+        self.assertIn("mpesa_readiness", dialog)
