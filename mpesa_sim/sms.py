@@ -1,31 +1,28 @@
-"""SMS confirmations in M-Pesa's wording, stored per phone (the simulated handset's inbox)."""
+"""SMS confirmations in M-Pesa's wording, stored per phone (the simulated handset's inbox).
+
+The texts are in ``i18n.SMS``, in the market's first language: English, French in DR Congo,
+Portuguese in Mozambique. The receipt comes first and amounts keep the market's money format.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
 
-from mpesa_sim import markets, receipts
+from mpesa_sim import i18n, markets, receipts
 from mpesa_sim.receipts import shillings
 
 SENDER = "MPESA"
 
 
-def _m() -> str:
-    """The currency as the market's SMS write it before an amount ("Ksh", "ETB ")."""
-    return markets.current().money
-
-
 def when(moment: dt.datetime) -> str:
-    """'27/11/26 at 10:15 AM', as M-Pesa writes it."""
+    """'27/11/26 at 10:15 AM', as M-Pesa writes it (in French '27/11/26 à 10:15')."""
     hour = moment.hour % 12 or 12
-    return "%d/%d/%s at %d:%02d %s" % (
-        moment.day,
-        moment.month,
-        moment.strftime("%y"),
-        hour,
-        moment.minute,
-        "AM" if moment.hour < 12 else "PM",
+    return i18n.sms(
+        "when",
+        date="%d/%d/%s" % (moment.day, moment.month, moment.strftime("%y")),
+        clock12="%d:%02d %s" % (hour, moment.minute, "AM" if moment.hour < 12 else "PM"),
+        clock24=moment.strftime("%H:%M"),
     )
 
 
@@ -36,60 +33,43 @@ def send(conn: sqlite3.Connection, msisdn: str, body: str) -> None:
     )
 
 
+def _sms(key: str, cents: int, moment: dt.datetime, new_balance: int | None = None, **values) -> str:
+    balance = shillings(new_balance) if new_balance is not None else ""
+    return i18n.sms(key, amount=shillings(cents), when=when(moment), balance=balance, **values)
+
+
 def b2c_received(receipt: str, cents: int, org_name: str, moment: dt.datetime, new_balance: int) -> str:
-    return (
-        f"{receipt} Confirmed. You have received {_m()}{shillings(cents)} from {org_name.upper()}"
-        f" on {when(moment)}."
-        f" New M-PESA balance is {_m()}{shillings(new_balance)}."
-        f"{markets.current().sms_promo}"
-    )
+    org, promo = org_name.upper(), markets.current().sms_promo
+    return _sms("b2c_received", cents, moment, new_balance, receipt=receipt, org=org, promo=promo)
 
 
 def till_paid(receipt: str, cents: int, till_name: str, moment: dt.datetime, new_balance: int) -> str:
-    return (
-        f"{receipt} Confirmed. {_m()}{shillings(cents)} paid to {till_name}. on {when(moment)}."
-        f"New M-PESA balance is {_m()}{shillings(new_balance)}. Transaction cost, {_m()}0.00."
-    )
+    return _sms("till_paid", cents, moment, new_balance, receipt=receipt, till=till_name)
 
 
 def till_received(receipt: str, cents: int, payer: str, moment: dt.datetime) -> str:
-    return f"{receipt} Confirmed. {_m()}{shillings(cents)} received from {payer} on {when(moment)}."
+    return _sms("till_received", cents, moment, receipt=receipt, payer=payer)
 
 
 def deposit_received(receipt: str, cents: int, agent_name: str, moment: dt.datetime, new_balance: int) -> str:
-    return (
-        f"{receipt} Confirmed. On {when(moment)} Give {_m()}{shillings(cents)} cash to {agent_name}"
-        f" New M-PESA balance is {_m()}{shillings(new_balance)}."
-    )
+    return _sms("deposit_received", cents, moment, new_balance, receipt=receipt, agent=agent_name)
 
 
 def transfer_sent(receipt: str, cents: int, to_name: str, moment: dt.datetime, new_balance: int) -> str:
-    return (
-        f"{receipt} Confirmed. {_m()}{shillings(cents)} sent to {to_name} on {when(moment)}."
-        f" New M-PESA balance is {_m()}{shillings(new_balance)}. Transaction cost, {_m()}0.00."
-    )
+    return _sms("transfer_sent", cents, moment, new_balance, receipt=receipt, to=to_name)
 
 
 def transfer_received(receipt: str, cents: int, from_name: str, moment: dt.datetime, new_balance: int) -> str:
-    return (
-        f"{receipt} Confirmed. You have received {_m()}{shillings(cents)} from {from_name} on {when(moment)}."
-        f" New M-PESA balance is {_m()}{shillings(new_balance)}."
-    )
+    return _sms("transfer_received", cents, moment, new_balance, receipt=receipt, sender=from_name)
 
 
 def withdrawn(receipt: str, cents: int, agent_name: str, moment: dt.datetime, new_balance: int) -> str:
-    return (
-        f"{receipt} Confirmed. On {when(moment)} Withdraw {_m()}{shillings(cents)} from {agent_name}"
-        f" New M-PESA balance is {_m()}{shillings(new_balance)}. Transaction cost, {_m()}0.00."
-    )
+    return _sms("withdrawn", cents, moment, new_balance, receipt=receipt, agent=agent_name)
 
 
 def reversal_debited(
     receipt: str, original: str, cents: int, org_name: str, moment: dt.datetime, new_balance: int
 ) -> str:
     """The payee's SMS when a payment to them is reversed (the simulator's wording)."""
-    return (
-        f"{receipt} Confirmed. Transaction {original} of {_m()}{shillings(cents)} from {org_name.upper()}"
-        f" has been reversed on {when(moment)}. {_m()}{shillings(cents)} has been debited from your"
-        f" M-PESA account. New M-PESA balance is {_m()}{shillings(new_balance)}."
-    )
+    org = org_name.upper()
+    return _sms("reversal_debited", cents, moment, new_balance, receipt=receipt, original=original, org=org)

@@ -15,162 +15,24 @@ offer Amharic and other languages, which the simulator does not write (no bad Am
 language menu there offers English alone. Its wording is the simulator's.
 
 Vodacom's OpenAPI markets get the same menu in their currency: Tanzania (*150*00#) in English and
-Kiswahili, DR Congo (*1222#, the simulator's choice), Lesotho (*111#) and Ghana (*110#) in English.
+Kiswahili, DR Congo (*1222#, the simulator's choice) in French, Mozambique (*150#) in Portuguese,
+Lesotho (*111#) and Ghana (*110#) in English. The texts, per language and keyed by message id,
+are in ``i18n``; this module only navigates.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 
-from mpesa_sim import credentials, directory, ledger, markets, receipts, sms
+from mpesa_sim import credentials, directory, i18n, ledger, markets, receipts, sms
 from mpesa_sim.receipts import shillings
 
 MAX_SCREEN = 160
-LANGUAGES = ("en", "sw")
-# Every text a handset shows, per language. {placeholders} are filled in by the caller.
-TEXT = {
-    "en": {
-        "nav": "\n0 Back 00 Home",
-        "home": "M-PESA\n1. Check balance\n2. Lipa na M-PESA (pay till)\n3. Mini statement\n4. My Account",
-        "pin": "Enter M-PESA PIN:",
-        "till": "Enter till number:",
-        "amount": "Enter amount (Ksh):",
-        "confirm": "Pay Ksh{amount} to {name} till {till}?\n1. Confirm\n2. Cancel",
-        "account": "My Account\n1. Language",
-        "language": "Choose language\n1. English\n2. Kiswahili",
-        "language_set": "Your M-PESA language is now English.",
-        "invalid": "Invalid choice.",
-        "pin_digits": "A PIN is 4 digits.",
-        "unknown_till": "Unknown till number {till}.",
-        "invalid_amount": "Invalid amount. Enter whole shillings, 1 to 250,000.",
-        "not_registered": "This number is not registered for M-PESA.",
-        "frozen": "Your M-PESA account is frozen. Call 100 for help.",
-        "locked": "Your M-PESA PIN is locked after {attempts} wrong attempts. Call 100 to reset it.",
-        "wrong_pin_locked": (
-            "Wrong PIN. Your M-PESA PIN is now locked after {attempts} wrong attempts. Call 100."
-        ),
-        "wrong_pin": "Wrong PIN. {left} attempts left.",
-        "wrong_pin_one": "Wrong PIN. 1 attempt left.",
-        "balance": "Your M-PESA balance is Ksh{balance}.",
-        "cancelled": "Cancelled. No money was sent.",
-        "no_money": (
-            "Failed. You do not have enough money to pay Ksh{amount}. Your M-PESA balance is Ksh{balance}."
-        ),
-        "paid": "{receipt} Confirmed. Ksh{amount} paid to {name}. New balance Ksh{balance}.",
-        "statement": "M-PESA mini statement",
-        "no_transactions": "No transactions yet.",
-    },
-    "sw": {
-        "nav": "\n0 Rudi 00 Mwanzo",
-        "home": "M-PESA\n1. Angalia salio\n2. Lipa na M-PESA (till)\n3. Taarifa fupi\n4. Akaunti Yangu",
-        "pin": "Weka PIN ya M-PESA:",
-        "till": "Weka nambari ya till:",
-        "amount": "Weka kiasi (Ksh):",
-        "confirm": "Lipa Ksh{amount} kwa {name} till {till}?\n1. Thibitisha\n2. Ghairi",
-        "account": "Akaunti Yangu\n1. Lugha",
-        "language": "Chagua lugha\n1. English\n2. Kiswahili",
-        "language_set": "Lugha yako ya M-PESA sasa ni Kiswahili.",
-        "invalid": "Chaguo si sahihi.",
-        "pin_digits": "PIN ni tarakimu 4.",
-        "unknown_till": "Nambari ya till {till} haijulikani.",
-        "invalid_amount": "Kiasi si sahihi. Weka shilingi kamili, 1 hadi 250,000.",
-        "not_registered": "Nambari hii haijasajiliwa kwa M-PESA.",
-        "frozen": "Akaunti yako ya M-PESA imesimamishwa. Piga 100 kwa msaada.",
-        "locked": "PIN yako ya M-PESA imefungwa baada ya majaribio {attempts} yasiyo sahihi. Piga 100.",
-        "wrong_pin_locked": (
-            "PIN si sahihi. PIN yako ya M-PESA sasa imefungwa baada ya majaribio {attempts}. Piga 100."
-        ),
-        "wrong_pin": "PIN si sahihi. Umebakiza majaribio {left}.",
-        "wrong_pin_one": "PIN si sahihi. Umebakiza jaribio 1.",
-        "balance": "Salio lako la M-PESA ni Ksh{balance}.",
-        "cancelled": "Umeghairi. Hakuna pesa iliyotumwa.",
-        "no_money": (
-            "Imeshindikana. Huna pesa za kutosha kulipa Ksh{amount}. Salio lako la M-PESA ni Ksh{balance}."
-        ),
-        "paid": "{receipt} Imethibitishwa. Ksh{amount} imelipwa kwa {name}. Salio jipya Ksh{balance}.",
-        "statement": "Taarifa fupi ya M-PESA",
-        "no_transactions": "Hakuna miamala bado.",
-    },
-}
-
-
-# Ethiopia: Kenya's English menu in birr, without Kenya's brand names and help line.
-_ET_REPLACE = (
-    ("Ksh", "ETB "),
-    ("Lipa na M-PESA (pay till)", "Pay merchant (till)"),
-    ("whole shillings, 1 to 250,000", "whole birr, 1 to 150,000"),
-    ("Call 100 for help", "Contact customer care"),
-    ("Call 100 to reset it", "Contact customer care to reset it"),
-    ("Call 100", "Contact customer care"),
-)
-
-
-def _ethiopian(text: str) -> str:
-    for old, new in _ET_REPLACE:
-        text = text.replace(old, new)
-    return text
-
-
-TEXT_ET = {
-    "en": {
-        **{key: _ethiopian(value) for key, value in TEXT["en"].items()},
-        "language": "Choose language\n1. English",
-    }
-}
-
-# Vodacom's markets: Kenya's menu in the market's currency, limit and help line; Tanzania's in
-# English and Kiswahili ("Lipa kwa M-PESA"), the others in English only. The wording is the
-# simulator's (the real menus are not public).
-_UNITS = {
-    "TZ": ("shillings", "shilingi"),
-    "CD": ("dollars", None),
-    "LS": ("maloti", None),
-    "GH": ("cedis", None),
-    "MZ": ("meticais", None),
-}
-
-
-def _vodacom_texts(market: markets.Market) -> dict:
-    maximum = f"{int(market.limits['max_amount']):,}"
-    unit, unit_sw = _UNITS[market.code]
-    help_line = market.help_line
-    replace = (
-        ("Ksh", market.money),
-        ("Lipa na M-PESA (pay till)", "Lipa kwa M-PESA (pay till)" if unit_sw else "Pay merchant (till)"),
-        ("Lipa na M-PESA (till)", "Lipa kwa M-PESA (till)"),
-        ("whole shillings, 1 to 250,000", f"whole {unit}, 1 to {maximum}"),
-        ("shilingi kamili, 1 hadi 250,000", f"{unit_sw} kamili, 1 hadi {maximum}"),
-        ("Call 100 for help", f"{help_line} for help"),
-        ("Call 100 to reset it", f"{help_line} to reset it"),
-        ("Call 100", help_line),
-    )
-
-    def local(text: str) -> str:
-        for old, new in replace:
-            text = text.replace(old, new)
-        return text
-
-    texts = {}
-    for code, _name in market.languages:
-        texts[code] = {key: local(value) for key, value in TEXT[code].items()}
-    if len(market.languages) == 1:
-        texts["en"]["language"] = "Choose language\n1. English"
-    return texts
-
-
-TEXTS = {
-    "KE": TEXT,
-    "ET": TEXT_ET,
-    **{code: _vodacom_texts(markets.MARKETS[code]) for code in _UNITS},
-}
-
-
-def _texts() -> dict:
-    return TEXTS.get(markets.current().code, TEXT)
 
 
 def _languages() -> tuple[str, ...]:
-    return tuple(code for code, _name in markets.current().languages)
+    return tuple(code for code, _name in i18n.languages())
 
 
 def _max_amount() -> int:
@@ -179,17 +41,23 @@ def _max_amount() -> int:
 
 
 def _t(language: str, key: str, **values) -> str:
-    texts = _texts()
-    return texts.get(language, texts["en"])[key].format(**values)
+    return i18n.menu(language, key, **values)
 
 
 def _language(wallet) -> str:
-    language = wallet["language"] if wallet is not None and "language" in wallet.keys() else "en"
-    return language if language in _languages() else "en"
+    """The wallet's menu language: its choice where the market offers it, else the market's default."""
+    language = wallet["language"] if wallet is not None and "language" in wallet.keys() else ""
+    return language if language in _languages() else _languages()[0]
+
+
+def _language_menu(lang: str) -> str:
+    names = "".join(f"\n{n}. {name}" for n, (_code, name) in enumerate(i18n.languages(), 1))
+    return _t(lang, "language") + names
 
 
 def screen(text: str) -> str:
-    """Plain ASCII, at most 160 characters: what a handset shows."""
+    """Plain ASCII, at most 160 characters: what a handset shows (accents dropped: "Numero")."""
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     text = text.encode("ascii", "replace").decode()
     return text if len(text) <= MAX_SCREEN else text[: MAX_SCREEN - 3] + "..."
 
@@ -270,7 +138,7 @@ def _prompt(conn: sqlite3.Connection, path: list[str], problem: str, lang: str =
         return "CON " + prefix + _t(lang, "home")
     menu, depth = path[0], len(path)
     if menu == "4":
-        return "CON " + prefix + _t(lang, "account" if depth == 1 else "language") + nav
+        return "CON " + prefix + (_t(lang, "account") if depth == 1 else _language_menu(lang)) + nav
     if menu in ("1", "3") or depth == 3:
         return "CON " + prefix + _t(lang, "pin") + nav
     if depth == 1:
@@ -283,8 +151,8 @@ def _prompt(conn: sqlite3.Connection, path: list[str], problem: str, lang: str =
 
 
 def _check_pin(conn: sqlite3.Connection, wallet: sqlite3.Row, pin: str, config: dict) -> str | None:
-    lang = _language(wallet)
     """None when right; otherwise the END screen (and the failure is counted, in its own commit)."""
+    lang = _language(wallet)
     if credentials.verify_secret(pin, wallet["pin_hash"]):
         if wallet["pin_failures"]:
             conn.execute("UPDATE wallets SET pin_failures = 0 WHERE msisdn = ?", (wallet["msisdn"],))
