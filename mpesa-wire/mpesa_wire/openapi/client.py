@@ -21,6 +21,7 @@ timeout or a lost connection UNKNOWN (ask before anything else); a refused or ex
 connect error TRANSIENT; every other INS code REJECTED.
 """
 
+import dataclasses
 import json
 import logging
 import re
@@ -30,13 +31,13 @@ import uuid
 from .. import vodacom
 from ..amounts import to_whole_units
 from ..errors import AuthError, InvalidMsisdn, TokenUnavailable, WireError
-from ..http import BearerAuth, CredentialRefused, PooledClient, json_body, retry_after, send
+from ..http import BearerAuth, CredentialRefused, PooledClient, json_body, send
 from ..messages import B2CRequest, ReversalRequest
 from ..outcomes import OutcomeKind, SubmitOutcome
 from ..token_cache import TokenCache
 from . import codes
 from .config import OpenApiConfig
-from .payloads import b2c_result, reversal_result, status_result
+from .payloads import b2c_result, status_result
 
 _logger = logging.getLogger(__name__)
 
@@ -224,11 +225,7 @@ class OpenApiClient(PooledClient):
             "input_TransactionID": req.receipt,
         }
         outcome = self._call("PUT", "reversal", conversation_id, json_payload=payload)
-        if outcome.raw is not None and outcome.code:
-            final = outcome.accepted and outcome.request_id
-            if final or outcome.kind is OutcomeKind.REJECTED or outcome.code == codes.DUPLICATE:
-                outcome = outcome.with_result(reversal_result(outcome.raw, conversation_id, req))
-        return outcome
+        return codes.TABLE.with_reversal_result(outcome, conversation_id, req)
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -281,34 +278,11 @@ class OpenApiClient(PooledClient):
 
 
 def _classify(response, body: dict, api: str) -> SubmitOutcome:
-    status = response.status_code
-    code = codes.normalise_code(body.get("output_ResponseCode"))
-    message = str(body.get("output_ResponseDesc") or (codes.describe_code(code) if code else ""))
-    common = {
-        "http_status": status,
-        "conversation_id": body.get("output_ConversationID") or None,
-        "originator_conversation_id": body.get("output_ThirdPartyConversationID") or None,
-        "request_id": body.get("output_TransactionID") or None,
-        "raw": body or None,
-    }
-    if status == 429:
-        return SubmitOutcome(
-            OutcomeKind.TRANSIENT,
-            code="http_429",
-            message=message or "too many requests",
-            retry_after=retry_after(response, THROTTLED_RETRY_AFTER),
-            **common,
-        )
-    if 200 <= status < 300:
-        if code == codes.SUCCESS:
-            return SubmitOutcome(OutcomeKind.ACCEPTED, code=code, message=message, **common)
-        # A success status without INS-0 is not an answer we can read: it may have been done.
-        return SubmitOutcome(OutcomeKind.UNKNOWN, code=code or "bad_response", message=message, **common)
-    if status >= 500 or code in codes.UNKNOWN_CODES or status == 408:
-        return SubmitOutcome(OutcomeKind.UNKNOWN, code=code or f"http_{status}", message=message, **common)
-    if api == "queryTransactionStatus" and code == codes.NOT_FOUND:
-        return SubmitOutcome(OutcomeKind.ACCEPTED, code=code, message=message, **common)
-    return SubmitOutcome(OutcomeKind.REJECTED, code=code or f"http_{status}", message=message, **common)
+    outcome = codes.TABLE.classify_answer(response, body, THROTTLED_RETRY_AFTER)
+    if api == "queryTransactionStatus" and outcome.code == codes.NOT_FOUND and not outcome.accepted:
+        # "Transaction not found" answers the query: the request never reached M-Pesa.
+        return dataclasses.replace(outcome, kind=OutcomeKind.ACCEPTED)
+    return outcome
 
 
 __all__ = [

@@ -18,7 +18,8 @@ How a code is sorted, for a B2C or reversal request:
   anything was processed; the client opens a new session and tries once more.
 """
 
-from ..outcomes import ResultClass, ReversalClass
+from .. import vodacom
+from ..vodacom import InsTable
 
 SUCCESS = "INS-0"
 TIMEOUT = "INS-9"
@@ -65,34 +66,16 @@ DESCRIPTIONS = {
 # Codes that say nothing about whether the request was processed.
 UNKNOWN_CODES = frozenset({"INS-1", TIMEOUT, DUPLICATE, ""})
 
-
-def normalise_code(code) -> str:
-    return str(code if code is not None else "").strip().upper()
-
-
-def describe_code(code) -> str:
-    code = normalise_code(code)
-    return DESCRIPTIONS.get(code, f"M-Pesa OpenAPI code {code or '(none)'}")
-
-
-def classify_result_code(code) -> ResultClass:
-    """The final result of a B2C payment (a synchronous answer or an asynchronous callback)."""
-    code = normalise_code(code)
-    if code == SUCCESS:
-        return ResultClass.PAID
-    if code in UNKNOWN_CODES:
-        # Not a failure: the status query settles it, and only then may it be sent again.
-        return ResultClass.TRANSIENT
-    return ResultClass.FAILED
-
-
-def classify_reversal_code(code) -> ReversalClass:
-    code = normalise_code(code)
-    if code == SUCCESS:
-        return ReversalClass.REVERSED
-    if code == DUPLICATE:
-        # Reversed before, or this request received before: proof of nothing on its own.
-        return ReversalClass.ALREADY_REVERSED
-    if code in UNKNOWN_CODES:
-        return ReversalClass.TRANSIENT
-    return ReversalClass.FAILED
+TABLE = InsTable(
+    name="M-Pesa OpenAPI",
+    descriptions=DESCRIPTIONS,
+    unknown_codes=UNKNOWN_CODES,
+    reference_field="output_ThirdPartyConversationID",
+    success=SUCCESS,
+    duplicate=DUPLICATE,
+)
+normalise_code = vodacom.normalise_code
+describe_code = TABLE.describe
+# The final result of a B2C payment (a synchronous answer or an asynchronous callback).
+classify_result_code = TABLE.classify_result
+classify_reversal_code = TABLE.classify_reversal

@@ -81,23 +81,6 @@ def parse_reversal_result(body) -> ReversalResult:
     )
 
 
-def reversal_result(body: dict, conversation_id: str, req) -> ReversalResult:
-    """A synchronous reversal answer: a success (output_TransactionID) or a refusal."""
-    code = codes.normalise_code(body.get("output_ResponseCode"))
-    return ReversalResult(
-        originator_conversation_id=body.get("output_ThirdPartyConversationID") or conversation_id,
-        conversation_id=body.get("output_ConversationID") or None,
-        result_type="synchronous",
-        result_code=code,
-        result_desc=str(body.get("output_ResponseDesc") or codes.describe_code(code)),
-        transaction_id=body.get("output_TransactionID") or None,
-        original_transaction_id=req.receipt,
-        amount_cents=req.amount * 100 if code == codes.SUCCESS else None,
-        parameters=dict(body),
-        success_code=codes.SUCCESS,
-    )
-
-
 def status_result(body: dict, query_id: str, reference: str, conversation_id: str | None) -> StatusResult:
     """A queryTransactionStatus answer about the transaction under ``reference``."""
     code = codes.normalise_code(body.get("output_ResponseCode"))
@@ -157,6 +140,5 @@ __all__ = [
     "parse_reversal_result",
     "parse_reversal_timeout",
     "parse_status_result",
-    "reversal_result",
     "status_result",
 ]

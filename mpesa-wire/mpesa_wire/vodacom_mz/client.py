@@ -23,13 +23,13 @@ import uuid
 from .. import vodacom
 from ..amounts import to_whole_units
 from ..errors import AuthError, InvalidMsisdn, WireError
-from ..http import BearerAuth, PooledClient, json_body, retry_after, send
+from ..http import BearerAuth, PooledClient, json_body, send
 from ..messages import B2CRequest, ReversalRequest
 from ..outcomes import OutcomeKind, SubmitOutcome
 from ..token_cache import TokenCache
 from . import codes
 from .config import VodacomMzConfig
-from .payloads import b2c_result, reversal_result, status_result
+from .payloads import b2c_result, status_result
 
 _logger = logging.getLogger(__name__)
 
@@ -159,11 +159,7 @@ class VodacomMzClient(PooledClient):
             self.config.reversal_amount_field: str(req.amount),
         }
         outcome = self._call("PUT", "reversal", reference, json_payload=payload)
-        if outcome.raw is not None and outcome.code:
-            final = outcome.accepted and outcome.request_id
-            if final or outcome.kind is OutcomeKind.REJECTED or outcome.code == codes.DUPLICATE:
-                outcome = outcome.with_result(reversal_result(outcome.raw, reference, req))
-        return outcome
+        return codes.TABLE.with_reversal_result(outcome, reference, req)
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -213,31 +209,7 @@ class VodacomMzClient(PooledClient):
 
 
 def classify(response, body: dict) -> SubmitOutcome:
-    status = response.status_code
-    code = codes.normalise_code(body.get("output_ResponseCode"))
-    message = str(body.get("output_ResponseDesc") or (codes.describe_code(code) if code else ""))
-    common = {
-        "http_status": status,
-        "conversation_id": body.get("output_ConversationID") or None,
-        "originator_conversation_id": body.get("output_ThirdPartyReference") or None,
-        "request_id": body.get("output_TransactionID") or None,
-        "raw": body or None,
-    }
-    if status == 429:
-        return SubmitOutcome(
-            OutcomeKind.TRANSIENT,
-            code="http_429",
-            message=message or "too many requests",
-            retry_after=retry_after(response, THROTTLED_RETRY_AFTER),
-            **common,
-        )
-    if 200 <= status < 300:
-        if code == codes.SUCCESS:
-            return SubmitOutcome(OutcomeKind.ACCEPTED, code=code, message=message, **common)
-        return SubmitOutcome(OutcomeKind.UNKNOWN, code=code or "bad_response", message=message, **common)
-    if status >= 500 or status == 408 or code in codes.UNKNOWN_CODES:
-        return SubmitOutcome(OutcomeKind.UNKNOWN, code=code or f"http_{status}", message=message, **common)
-    return SubmitOutcome(OutcomeKind.REJECTED, code=code or f"http_{status}", message=message, **common)
+    return codes.TABLE.classify_answer(response, body, THROTTLED_RETRY_AFTER)
 
 
 __all__ = ["VodacomMzAuthError", "VodacomMzClient", "VodacomMzError", "classify"]

@@ -17,7 +17,8 @@ How a code is sorted, for a B2C or reversal request:
   misconfiguration that stops the run (a retry cannot help).
 """
 
-from ..outcomes import ResultClass, ReversalClass
+from .. import vodacom
+from ..vodacom import InsTable
 
 SUCCESS = "INS-0"
 INTERNAL_ERROR = "INS-1"
@@ -74,30 +75,15 @@ UNKNOWN_CODES = frozenset({INTERNAL_ERROR, TIMEOUT, DUPLICATE, OVERLOADED, ""})
 CREDENTIAL_CODES = frozenset({INVALID_API_KEY, INVALID_INITIATOR, INVALID_CREDENTIAL, INITIATOR_AUTH})
 
 
-def normalise_code(code) -> str:
-    return str(code if code is not None else "").strip().upper()
-
-
-def describe_code(code) -> str:
-    code = normalise_code(code)
-    return DESCRIPTIONS.get(code, f"M-Pesa Mozambique code {code or '(none)'}")
-
-
-def classify_result_code(code) -> ResultClass:
-    code = normalise_code(code)
-    if code == SUCCESS:
-        return ResultClass.PAID
-    if code in UNKNOWN_CODES:
-        return ResultClass.TRANSIENT
-    return ResultClass.FAILED
-
-
-def classify_reversal_code(code) -> ReversalClass:
-    code = normalise_code(code)
-    if code == SUCCESS:
-        return ReversalClass.REVERSED
-    if code == DUPLICATE:
-        return ReversalClass.ALREADY_REVERSED
-    if code in UNKNOWN_CODES:
-        return ReversalClass.TRANSIENT
-    return ReversalClass.FAILED
+TABLE = InsTable(
+    name="M-Pesa Mozambique",
+    descriptions=DESCRIPTIONS,
+    unknown_codes=UNKNOWN_CODES,
+    reference_field="output_ThirdPartyReference",
+    success=SUCCESS,
+    duplicate=DUPLICATE,
+)
+normalise_code = vodacom.normalise_code
+describe_code = TABLE.describe
+classify_result_code = TABLE.classify_result
+classify_reversal_code = TABLE.classify_reversal

@@ -12,7 +12,7 @@ The API posts nothing back, so there is no callback to read.
 """
 
 from ..errors import MalformedPayload
-from ..results import B2CResult, ReversalResult, StatusResult
+from ..results import B2CResult, StatusResult
 from . import codes
 
 
@@ -28,23 +28,6 @@ def b2c_result(outcome, reference: str) -> B2CResult:
         receipt=outcome.request_id,
         amount=None,
         parameters=dict(outcome.raw or {}),
-        success_code=codes.SUCCESS,
-    )
-
-
-def reversal_result(body: dict, reference: str, req) -> ReversalResult:
-    """A reversal answer: a success (output_TransactionID) or a refusal."""
-    code = codes.normalise_code(body.get("output_ResponseCode"))
-    return ReversalResult(
-        originator_conversation_id=body.get("output_ThirdPartyReference") or reference,
-        conversation_id=body.get("output_ConversationID") or None,
-        result_type="synchronous",
-        result_code=code,
-        result_desc=str(body.get("output_ResponseDesc") or codes.describe_code(code)),
-        transaction_id=body.get("output_TransactionID") or None,
-        original_transaction_id=req.receipt,
-        amount_cents=req.amount * 100 if code == codes.SUCCESS else None,
-        parameters=dict(body),
         success_code=codes.SUCCESS,
     )
 
