@@ -23,13 +23,6 @@ from __future__ import annotations
 
 from mpesa_sim import markets
 
-# The languages a market's menus speak, where markets.py's list (English only) predates them:
-# the first is the default (a wallet that never chose keeps it) and the SMS language.
-MARKET_LANGUAGES = {
-    "CD": (("fr", "Français"),),
-    "MZ": (("pt", "Português"),),
-}
-
 MENU = {
     "en": {
         "nav": "\n0 Back 00 Home",
@@ -330,7 +323,7 @@ WORDS = {
 def languages(market: markets.Market | None = None) -> tuple[tuple[str, str], ...]:
     """(code, name) of the languages the market's menu offers, its default first."""
     market = market or markets.current()
-    return MARKET_LANGUAGES.get(market.code, market.languages)
+    return market.languages
 
 
 def _market_values(market: markets.Market, language: str) -> dict:

@@ -435,7 +435,7 @@ DR_CONGO = _openapi_market(
         }
     ),
     ussd_code="*1222#",
-    languages=(("en", "English"),),
+    languages=(("fr", "Français"),),
     help_line="Contact customer care",
     org=MappingProxyType({"shortcode": "000243", "org_name": "OpenG2P Demo Ministry DR Congo"}),
     demo_wallets=_wallets(
@@ -452,8 +452,8 @@ DR_CONGO = _openapi_market(
     demo_tills=({"till_number": "123456", "name": "Marche de la Liberte"},),
     notes={
         "currency": "USD (PORTAL market table [H]); CDF only in weak sources",
-        "USSD": "NOT FOUND: *1222# is the simulator's choice (unverified memory); menu in English only"
-        " (the simulator writes no French, Lingala or Swahili menu for DR Congo)",
+        "USSD": "NOT FOUND: *1222# is the simulator's choice (unverified memory); menu in French, the"
+        " simulator's own wording (the real menus are not public)",
         "prefixes": "Vodacom 81, 82 (libphonenumber) and 83 (the brief; the stored carrier file lacks it)",
     },
 )
@@ -571,7 +571,7 @@ MOZAMBIQUE = _openapi_market(
         }
     ),
     ussd_code="*150#",
-    languages=(("en", "English"),),
+    languages=(("pt", "Português"),),
     help_line="Contact customer care",
     org=MappingProxyType({"shortcode": "000258", "org_name": "OpenG2P Demo Ministry Mozambique"}),
     demo_wallets=_wallets(
@@ -591,7 +591,8 @@ MOZAMBIQUE = _openapi_market(
         " Vodacom Mozambique's own API (developer.mpesa.vm.co.mz, v1x: /ipg/v1x/ B2C, status, reversal; no"
         " session; one port per operation, served with serve --mz-ports) on the same ledger"
         " (vodacom-openapi.md 8 and 11)",
-        "USSD": "NOT FOUND: *150# is the simulator's choice (unverified); menu in English only",
+        "USSD": "NOT FOUND: *150# is the simulator's choice (unverified); menu in Portuguese, the"
+        " simulator's own wording (the real menus are not public)",
         "prefixes": "Vodacom 84 (libphonenumber) and 85 (paymentsds, ivanruby, abdulmueid accept it)",
         "limits": "the simulator's choice",
     },

@@ -239,7 +239,7 @@ def dial(sim, msisdn: str, text: str) -> str:
 def till_payment(sim, msisdn: str, amount: int) -> str:
     """The receipt of a USSD till payment by this wallet (PIN 1234): not the organisation's."""
     answer = dial(sim, msisdn, f"2*123456*{amount}*1234*1")
-    assert "Confirmed" in answer, answer
+    assert "Confirmado" in answer, answer  # the menu speaks Portuguese (tests/test_sim_ussd_languages.py)
     return answer.split()[1]
 
 
