@@ -220,7 +220,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
     def _send_payments(self, batches):
         self.ensure_one()
         if not batches:
-            return _notify(_("Payment"), _("No payment batches to process."), "warning", sticky=True)
+            return _notify(_("Payment"), _("No payment batches to process."), "warning")
         if not self.sending_enabled:
             raise UserError(_("Sending is disabled on M-Pesa manager %s (a copied database?).") % self.name)
         if self.sending_blocked_reason:

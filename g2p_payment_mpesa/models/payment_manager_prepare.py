@@ -35,20 +35,23 @@ class G2PPaymentManagerMpesaPrepare(models.Model):
             approved = Entitlement.search([("id", "in", entitlements.ids), ("state", "=", "approved")])
             entitlements = self._mpesa_keep_order(entitlements, approved.ids)
         count = len(entitlements)
-        sticky = False
         if not count:
             kind, message = "danger", _("All entitlements selected are not approved!")
         elif count < self.MAX_PAYMENTS_FOR_SYNC_PREPARE:
             payments, _batches = self._prepare_payments(cycle, entitlements)
             if payments:
                 kind = "success"
-                message = _("Payment batch successfully created for %s beneficiaries.", len(payments))
+                message = (
+                    _("Payment batch successfully created for %s beneficiary.", len(payments))
+                    if len(payments) == 1
+                    else _("Payment batch successfully created for %s beneficiaries.", len(payments))
+                )
             else:
                 kind, message = "danger", _("There are no new payments issued!")
         else:
             self._prepare_payments_async(cycle, entitlements, count)
-            kind, message, sticky = "success", _("Preparing Payments Asynchronously."), True
-        return notify(_("Payment"), message, kind, sticky=sticky)
+            kind, message = "success", _("Preparing Payments Asynchronously.")
+        return notify(_("Payment"), message, kind)
 
     def _mpesa_keep_order(self, records, kept_ids):
         kept = set(kept_ids)

@@ -191,9 +191,10 @@ class G2PPaymentManagerMpesaWallets(models.Model):
         if len(result["skipped"]) > 20:
             lines.append(_("... and %s more skipped.") % (len(result["skipped"]) - 20))
         kind = "warning" if result["skipped"] else "success"
-        return notify(
-            _("Simulator wallets"), "\n".join(lines), kind, sticky=bool(result["skipped"]), then=None
-        )
+        if result["skipped"]:
+            # The reasons stay on the manager's chatter: the notification itself goes away.
+            self.message_post(body="\n".join(lines))
+        return notify(_("Simulator wallets"), "\n".join(lines), kind, then=None)
 
     # ------------------------------------------------------------------ at ID issuance
     @api.model
