@@ -29,6 +29,13 @@ class PaymentManager(models.Model):
             selection.append(new_manager)
         return selection
 
+    def open_manager_form(self):
+        # OpenG2P's action has no name: its dialog was titled "Odoo".
+        action = super().open_manager_form()
+        if action and action.get("res_model") == "g2p.program.payment.manager.mpesa":
+            action["name"] = _("M-Pesa payment manager of %s") % self.program_id.name
+        return action
+
 
 # API families whose markets a manager can be set to (the settings, callbacks and result paths
 # of another family are not built into the manager yet).

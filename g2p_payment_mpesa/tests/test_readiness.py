@@ -123,3 +123,9 @@ class TestSendStepsBack(MpesaTransactionCase):
         self.assertIn("mpesa_progress_dialog", dialog)
         self.assertIn("mpesa_paid_count", dialog)
         self.assertIn("mpesa_readiness", dialog)
+
+    def test_the_manager_dialog_opened_from_the_program_has_a_real_title(self):
+        reference = self.program.payment_managers[:1]
+        action = reference.open_manager_form()
+        self.assertEqual(action["res_model"], "g2p.program.payment.manager.mpesa")
+        self.assertEqual(action["name"], f"M-Pesa payment manager of {self.program.name}")
