@@ -87,7 +87,8 @@ out=$(mktemp)
 set +e
 # -p no:cacheprovider: the bridge venv must not write .pytest_cache beside the test venv's.
 timeout 600 "$venv/bin/python" -m pytest -p no:cacheprovider -rs \
-    tests/test_bridge_unit.py tests/test_bridge_contract.py tests/test_bridge_e2e.py "$@" 2>&1 | tee "$out"
+    tests/test_bridge_unit.py tests/test_bridge_contract.py tests/test_bridge_e2e.py \
+    tests/test_bridge_drill.py "$@" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" -eq 5 ]; then echo "ERROR: the bridge suite collected no tests"; exit 1; fi

@@ -28,6 +28,7 @@ def run_once(settings: MpesaBridgeSettings, engines: dict[str, Engine] | None = 
             counts = engine.reconcile()
             counts["statements"] = len(statements.build(engine))
             counts["posted"] = len(statements.post(engine))
+            counts["requeued"] = len(statements.requeue_stuck(engine))
             counts["expired"] = len(engine.expire_reservations())
         except Exception:  # one bank's trouble must not stop the others
             _logger.exception("M-Pesa %s: serve loop step failed", code)

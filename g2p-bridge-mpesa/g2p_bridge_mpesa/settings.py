@@ -221,6 +221,10 @@ class MpesaBridgeSettings(BaseSettings):
     balance_wait_seconds: float = 20.0
     reservation_ttl_hours: float = 168.0  # a block nothing spends is released after this
     http_timeout_seconds: float = 30.0
+    # 1.1.0 never resets a statement whose mt940 worker died (Celery acks early; unlike disbursement
+    # batches, no threshold): when the connector's database is the bridge's, a statement of ours
+    # left PROCESSING this many minutes after its upload is set back to PENDING. 0: off.
+    requeue_stuck_statements_minutes: float = 0.0
 
     @field_validator("banks", mode="before")
     @classmethod

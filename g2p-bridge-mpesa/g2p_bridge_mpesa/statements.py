@@ -123,14 +123,18 @@ def post(engine: Engine, session: requests.Session | None = None) -> list[tuple[
     posted = []
     with engine.db.cursor() as cur:
         cur.execute(
-            "SELECT statement_ref, content FROM mpesa_bridge_statement"
+            "SELECT statement_ref, account_number, content FROM mpesa_bridge_statement"
             " WHERE bank_code = %s AND posted_at IS NULL"
             " ORDER BY created_at",
             [engine.code],
         )
         pending = cur.fetchall()
+        busy = _accounts_in_process(cur, engine) if pending else set()
     http = session or requests
     for row in pending:
+        if row["account_number"] in busy:
+            continue  # one statement per account in the bridge's hands at a time (1.1.0 bug, below)
+        busy.add(row["account_number"])
         error, statement_id = None, None
         try:
             response = http.post(
@@ -176,3 +180,64 @@ def post(engine: Engine, session: requests.Session | None = None) -> list[tuple[
                     statement_id,
                 )
     return posted
+
+
+def _accounts_in_process(cur, engine: Engine) -> set:
+    """Accounts with a statement of ours the bridge has not processed yet (PENDING/PROCESSING),
+    where the connector's database is the bridge's; else none.
+
+    1.1.0 bug: two statements of one envelope processed at once by two workers collide on the
+    envelope's row lock (``with_for_update(nowait=True)``); the loser's ``session.rollback()``
+    drops its statement's reconciliation rows, and it then adds its count to the envelope anyway
+    (seen in the bridge drill: the envelope counted 7 reconciled that ``get_disbursement_status``
+    never shows). Posting the next statement of an account only once the bridge processed the
+    previous one keeps them apart."""
+    cur.execute("SELECT to_regclass('account_statements') IS NOT NULL AS present")
+    if not cur.fetchone()["present"]:
+        return set()
+    cur.execute(
+        """
+        SELECT DISTINCT s.account_number FROM mpesa_bridge_statement s
+          JOIN account_statements a ON a.statement_id = s.bridge_statement_id
+         WHERE s.bank_code = %s AND a.statement_process_status::text IN ('PENDING', 'PROCESSING')
+        """,
+        [engine.code],
+    )
+    return {row["account_number"] for row in cur.fetchall()}
+
+
+def requeue_stuck(engine: Engine) -> list[str]:
+    """Set back to PENDING the statements of ours the bridge has left PROCESSING for longer than
+    ``requeue_stuck_statements_minutes`` (their mt940 worker died: 1.1.0's beat never resets a
+    statement, only disbursement batches). Only where the connector's database is the bridge's
+    (its ``account_statements`` table is there); otherwise nothing. A requeued statement's ``D``
+    lines already applied come back as DUPLICATE_DISBURSEMENT error records, not counted again."""
+    minutes = engine.settings.requeue_stuck_statements_minutes
+    if not minutes:
+        return []
+    with engine.db.cursor() as cur:
+        cur.execute("SELECT to_regclass('account_statements') IS NOT NULL AS present")
+        if not cur.fetchone()["present"]:
+            return []
+        # updated_at is written once, at upload, in UTC without a zone (1.1.0's models).
+        cur.execute(
+            """
+            UPDATE account_statements SET statement_process_status = 'PENDING'
+             WHERE statement_process_status::text = 'PROCESSING'
+               AND updated_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => %s)
+               AND statement_id IN (SELECT bridge_statement_id FROM mpesa_bridge_statement
+                                     WHERE bank_code = %s AND bridge_statement_id IS NOT NULL)
+            RETURNING statement_id
+            """,
+            [minutes * 60, engine.code],
+        )
+        requeued = [row["statement_id"] for row in cur.fetchall()]
+    for statement_id in requeued:
+        _logger.warning(
+            "M-Pesa %s: the bridge left statement %s PROCESSING over %s minutes (its worker died?):"
+            " set back to PENDING",
+            engine.code,
+            statement_id,
+            minutes,
+        )
+    return requeued

@@ -386,9 +386,19 @@ class BridgeStack:
     WORKER_SENDER_ID = "g2p-bridge"
 
     def __init__(
-        self, root, pg: PgCluster, redis: RedisServer, key_manager: KeyManagerStandIn, python: str, banks
+        self,
+        root,
+        pg: PgCluster,
+        redis: RedisServer,
+        key_manager: KeyManagerStandIn,
+        python: str,
+        banks,
+        overrides: dict | None = None,
     ):
         self.root = Path(root)
+        # {"beat" | "worker" | "api" | "spar": {NAME: value}, "connector": {NAME: value}}: extra
+        # settings (a drill's shorter timings); "connector" reaches the workers and ``serve``.
+        self.overrides = overrides or {}
         self.pg, self.redis, self.keys, self.python = pg, redis, key_manager, python
         self.banks = banks  # {code: bank settings dict}
         self.api_port, self.spar_port, self.connector_port = free_port(), free_port(), free_port()
@@ -423,6 +433,7 @@ class BridgeStack:
             "G2P_BRIDGE_MPESA_STATUS_QUERY_INTERVAL_SECONDS": 2,
             "G2P_BRIDGE_MPESA_UNKNOWN_CHECK_SECONDS": 1,
             "G2P_BRIDGE_MPESA_BALANCE_WAIT_SECONDS": 15,
+            **self.overrides.get("connector", {}),
         }
         for code, bank in self.banks.items():
             env[f"G2P_BRIDGE_MPESA_BANK_{code}"] = json.dumps(
@@ -433,6 +444,8 @@ class BridgeStack:
     def _write(self, name: str, env: dict, main: str | None = None) -> Path:
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
+        if name != "connector":
+            env = {**env, **self.overrides.get(name, {})}
         (folder / ".env").write_text("".join(_env_line(key, value) for key, value in env.items()))
         if main:
             (folder / "main.py").write_text(main)
@@ -538,17 +551,30 @@ class BridgeStack:
              "--loglevel", "INFO", "-s", str(self.root / "beat" / "schedule")],
             "beat",
         )  # fmt: skip
-        self._run(
-            "worker",
-            [*celery, "-A", "g2p_bridge_mpesa.worker.celery_app", "worker",
-             "-Q", "g2p_bridge_celery_worker_tasks", "--concurrency", "2", "--loglevel", "INFO"],
-            "worker",
-        )  # fmt: skip
+        self.start_worker()
         self._run("connector", [self.python, "-m", "g2p_bridge_mpesa", "serve"], "connector")
         self.wait_http(self.spar_url + "/openapi.json", "spar")
         self.wait_http(self.api_url + "/openapi.json", "api")
         self.wait_http(self.connector_url + "/health", "connector")
         return self
+
+    def start_worker(self):
+        """The bridge's Celery workers, with the M-Pesa connector registered."""
+        self._run(
+            "worker",
+            [self.python, "-m", "celery", "-A", "g2p_bridge_mpesa.worker.celery_app", "worker",
+             "-Q", "g2p_bridge_celery_worker_tasks", "--concurrency", "2", "--loglevel", "INFO"],
+            "worker",
+        )  # fmt: skip
+
+    def kill_worker(self):
+        """SIGKILL the Celery workers, their pool's children included, as a crashed pod."""
+        import signal
+
+        process = self.processes["worker"]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
     def wait_http(self, url: str, name: str, timeout: float = 60):
         import urllib.request
