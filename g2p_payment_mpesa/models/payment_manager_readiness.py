@@ -18,7 +18,9 @@ class G2PPaymentManagerMpesaReadiness(models.Model):
     @api.depends("market", "program_id")
     def _compute_mpesa_readiness(self):
         for rec in self:
-            rec.mpesa_readiness = "\n".join(rec._mpesa_readiness_problems()) or False
+            # Whoever reads the manager or a cycle (a finance validator too) sees what is missing,
+            # though the cycle manager and the fund are not theirs to read.
+            rec.mpesa_readiness = "\n".join(rec.sudo()._mpesa_readiness_problems()) or False
 
     def _mpesa_readiness_problems(self):
         """Each missing thing, as a sentence naming where to set it (empty: ready)."""
@@ -80,8 +82,7 @@ class G2PCycleReadiness(models.Model):
 
     def _compute_mpesa_readiness(self):
         for cycle in self:
-            manager = (
-                cycle.program_id.get_manager(cycle.program_id.MANAGER_PAYMENT) if cycle.program_id else None
-            )
+            program = cycle.program_id.sudo()
+            manager = program.get_manager(program.MANAGER_PAYMENT) if program else None
             is_mpesa = manager and manager._name == "g2p.program.payment.manager.mpesa"
             cycle.mpesa_readiness = manager.mpesa_readiness if is_mpesa and cycle.state != "ended" else False

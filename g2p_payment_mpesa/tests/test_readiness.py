@@ -30,9 +30,10 @@ class TestReadiness(MpesaTransactionCase):
         self.assertFalse(self.manager.mpesa_readiness)
 
     def test_a_program_in_another_currency_is_named_with_the_market_currency(self):
-        self.program.journal_id.currency_id = self.env.ref("base.USD")
-        text = "\n".join(self.manager._mpesa_readiness_problems())
-        self.assertIn("pays in USD but M-Pesa Kenya pays KES", text)
+        # A KES program whose manager is set to Tanzania (TZS): the admin is told, with where.
+        manager = self.manager.copy({"market": "TZ", "api_family": "openapi", "program_id": self.program.id})
+        text = "\n".join(manager._mpesa_readiness_problems())
+        self.assertIn("pays in KES but M-Pesa Tanzania pays TZS", text)
 
     def test_a_local_number_is_read_in_the_market_country(self):
         self.env.company.country_id = self.env.ref("base.us")
