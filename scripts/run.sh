@@ -9,6 +9,10 @@
 #   --no-wait: stop once the demo cycle is paid instead of serving until Ctrl-C.
 #   --install-openg2p: when OpenG2P 17 is not found, install it first (scripts/install_openg2p.sh:
 #     Odoo 17 and OpenG2P into $OPENG2P_HOME, default /opt/openg2p; ~2.8 GB, a few minutes).
+#   --bridge: pay through OpenG2P's G2P Bridge instead: a real G2P Bridge 1.1.0 + SPAR 1.1.0 (the
+#     bridge venv .venv-bridge, made by scripts/bridge_suite.sh), PostgreSQL, Redis, the connector
+#     g2p-bridge-mpesa and the simulator (Kenya); one envelope of $BRIDGE_N (100) disbursements
+#     with the faults drill (bench/bridge_drill.py), its table printed, everything stopped after.
 set -euo pipefail
 market=KE
 install_openg2p=
@@ -34,6 +38,15 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if ! "$venv/bin/pip" install -q --disable-pip-version-check -e . >"$venv/pip-run.log" 2>&1; then
     cat "$venv/pip-run.log"; exit 1
+fi
+if [[ " $* " == *" --bridge "* ]]; then
+    bridge=.venv-bridge/bin/python
+    if [ ! -x "$bridge" ] || ! "$bridge" -c "import openg2p_g2p_bridge_api, g2p_bridge_mpesa" 2>/dev/null; then
+        echo "run.sh --bridge: creating the G2P Bridge venv and checking it (scripts/bridge_suite.sh)"
+        MPESA_SIM_PYTHON="$venv/bin/python" bash scripts/bridge_suite.sh -x -q
+    fi
+    [ -x "$bridge" ] || { echo "run.sh --bridge: no G2P Bridge venv (see the suite's output above)" >&2; exit 1; }
+    exec env MPESA_SIM_PYTHON="$venv/bin/python" "$bridge" bench/bridge_drill.py --n "${BRIDGE_N:-100}"
 fi
 source scripts/openg2p_env.sh
 find_openg2p
