@@ -144,6 +144,9 @@ def main():
         "--quick", action="store_true",
         help="for developers: the module's tests without demo data only (no demo run, uninstall or drill)",
     )  # fmt: skip
+    parser.add_argument(
+        "--demo", action="store_true", help="with --quick: in a database with demo data instead"
+    )
     args = parser.parse_args()
 
     # A CI time-out or Ctrl-C must still stop the cluster: turn SIGTERM into SystemExit.
@@ -161,9 +164,9 @@ def main():
     passed = failed = 0
     try:
         cluster.start()
-        variants = (
-            (("mpesa_test", False),) if args.quick else (("mpesa_test", False), ("mpesa_test_demo", True))
-        )
+        variants = (("mpesa_test", False), ("mpesa_test_demo", True))
+        if args.quick:
+            variants = (variants[1],) if args.demo else (variants[0],)
         for db, demo in variants:
             ok, ko = module_tests(config, db, args.test_tags, root, demo)
             passed, failed = passed + ok, failed + ko

@@ -96,7 +96,8 @@ class G2PPaymentManagerMpesaStatement(models.Model):
 
     def _mpesa_statement_managers(self):
         """The managers paying from this one's organisation account: the same shortcode in the same
-        environment, market and API (this manager first). M-Pesa's statement is theirs together."""
+        environment, market and API, at the same M-Pesa (base URL: two simulators are two
+        organisations) (this manager first). M-Pesa's statement is theirs together."""
         self.ensure_one()
         shortcode = (self.shortcode or "").strip()
         others = self.browse()
@@ -114,7 +115,10 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                     ],
                     order="id",
                 )
-                .filtered(lambda other: (other.shortcode or "").strip() == shortcode)
+                .filtered(
+                    lambda other: (other.shortcode or "").strip() == shortcode
+                    and (other.base_url or "").rstrip("/") == (self.base_url or "").rstrip("/")
+                )
             )
         return self.sudo() | others
 
@@ -491,8 +495,8 @@ class G2PPaymentManagerMpesaStatement(models.Model):
     def _mpesa_statement_not_paid(self, statement, parsed, claimed, covered_to, managers):
         """Requests the complete statement would show if M-Pesa had paid them: not paid, back to
         OpenG2P's retry flow (which makes a new request; this one can no longer move money)."""
-        # The longest settle window of the organisation's managers: the most careful one decides.
-        settle = timedelta(minutes=max(0, *managers.mapped("statement_settle_minutes")))
+        # Each request by its own manager's settle window (searched with the shortest of them).
+        settle = timedelta(minutes=max(0, min(managers.mapped("statement_settle_minutes"))))
         if not parsed.period_from or not covered_to:
             return 0
         unpaid = (
@@ -507,6 +511,10 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                     ("id", "not in", claimed.ids),
                 ]
             )
+        )
+        unpaid = unpaid.filtered(
+            lambda tx: tx.last_submit_at
+            <= covered_to - timedelta(minutes=max(tx.manager_id.statement_settle_minutes, 0))
         )
         unpaid -= self._mpesa_statement_unresolved_fits(unpaid, managers)
         failed = 0

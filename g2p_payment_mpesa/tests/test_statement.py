@@ -538,7 +538,9 @@ class TestStatementOfASharedShortcode(MpesaLiveCase):
             self.env["g2p.mpesa.statement"].search(self.manager_b.action_mpesa_statements()["domain"]),
         )
 
-    def test_a_manager_of_another_shortcode_is_not_the_same_organisation(self):
+    def test_a_manager_of_another_shortcode_or_m_pesa_is_not_the_same_organisation(self):
         other = self.manager_b.copy({"shortcode": "600999", "program_id": self.program_b.id})
         self.assertNotIn(other, self.manager._mpesa_statement_managers())
         self.assertEqual(other._mpesa_statement_managers(), other)
+        elsewhere = self.manager_b.copy({"base_url": "http://127.0.0.1:9", "program_id": self.program_b.id})
+        self.assertNotIn(elsewhere, self.manager._mpesa_statement_managers(), "another simulator")
