@@ -29,6 +29,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "g2p-bridge-mpesa"))
+sys.path.insert(0, str(ROOT / "g2p_payment_mpesa"))  # spar.py: the addon's SPAR link, no Odoo import
 
 pytest.importorskip(
     "openg2p_g2p_bridge_celery_workers", reason="G2P Bridge 1.1.0 is not installed (bridge_suite.sh)"
@@ -36,6 +37,7 @@ pytest.importorskip(
 pytest.importorskip("openg2p_spar_mapper_api", reason="SPAR mapper 1.1.0 is not installed (bridge_suite.sh)")
 psycopg2 = pytest.importorskip("psycopg2")
 
+import spar  # noqa: E402
 from g2p_bridge_mpesa.testing import (  # noqa: E402
     MOBILE_WALLET_FA,
     BridgeStack,
@@ -44,10 +46,13 @@ from g2p_bridge_mpesa.testing import (  # noqa: E402
     PgCluster,
     RedisServer,
     Unavailable,
+    new_rsa_key,
+    private_pem,
 )
 
 from mpesa_sim.testing import start_simulator  # noqa: E402
 
+ODOO_SENDER = "g2p_payment_mpesa"
 SIM_PYTHON = os.environ.get("MPESA_SIM_PYTHON") or str(ROOT / ".venv" / "bin" / "python")
 ARTIFACTS = ROOT / "artifacts" / "bridge"
 KE_ACCOUNT, TZ_ACCOUNT = "KE-G2P-0001", "TZ-G2P-0001"
@@ -86,7 +91,10 @@ class World:
     def __init__(self, stack, ke, tz, keys):
         self.stack, self.ke, self.tz, self.keys = stack, ke, tz, keys
         self.pbms = Partner("pbms", keys)  # OpenG2P's PBMS, the bridge's partner
-        self.registry = Partner("id-registry", keys)  # links each ID to its wallet at issuance
+        # The Odoo addon links each ID to its wallet at issuance (g2p_payment_mpesa/spar.py, the
+        # code the manager runs), signing with its own key, registered with SPAR's key manager.
+        self.odoo_key = new_rsa_key()
+        keys.register(ODOO_SENDER, self.odoo_key)
 
     def api(self, path, action, message, total_count=1, partner=None):
         status, body = (partner or self.pbms).post(self.stack.api_url + path, action, message, total_count)
@@ -106,28 +114,21 @@ class World:
             conn.close()
 
     def link(self, people):
-        """SPAR links each beneficiary id to an M-Pesa wallet address (the ID issuer's step)."""
-        now = datetime.datetime.now().isoformat()
-        requests_ = [
+        """SPAR links each beneficiary id to an M-Pesa wallet address, as the addon does when a
+        wallet is opened at ID issuance (its own code, g2p_payment_mpesa/spar.py)."""
+        items = [
             {
-                "reference_id": uuid.uuid4().hex,
-                "timestamp": now,
                 "id": person["beneficiary_id"],
-                "fa": MOBILE_WALLET_FA.format(mobile_number=person["phone"], name="M-Pesa", code="MPESA"),
+                "fa": spar.mobile_wallet_fa(person["phone"]),
                 "name": person["name"],
                 "phone_number": person["phone"],
-                "locale": "en",
             }
             for person in people
         ]
-        status, body = self.registry.post(
-            self.stack.spar_url + "/sync/link",
-            "link",
-            {"transaction_id": uuid.uuid4().hex, "link_request": requests_},
-            len(requests_),
-        )
-        assert status == 200 and body["header"]["status"] == "succ", body
-        assert {r["status"] for r in body["message"]["link_response"]} == {"succ"}, body
+        assert items[0]["fa"] == MOBILE_WALLET_FA.format(mobile_number=people[0]["phone"], name="M-Pesa",
+                                                         code="MPESA")  # fmt: skip
+        outcome = spar.link(self.stack.spar_url, ODOO_SENDER, private_pem(self.odoo_key), items)
+        assert outcome == {item["id"]: ("succ", "") for item in items}, outcome
 
     def program(self, mnemonic, code, account, currency):
         body = self.api(

@@ -5,5 +5,6 @@ UPDATE g2p_program_payment_manager_mpesa
        initiator_password = NULL,
        api_key = NULL,
        simulator_admin_token = NULL,
+       spar_private_key = NULL,
        callback_secret = md5(random()::text || clock_timestamp()::text),
        sending_enabled = false;

@@ -21,4 +21,5 @@ from . import (
     payment_manager_reversal,
     payment_manager_statement,
     payment_manager_wallets,
+    spar_link,
 )

@@ -48,6 +48,7 @@ SECRET_FIELDS = (
     "api_key",
     "callback_secret",
     "simulator_admin_token",
+    "spar_private_key",
 )
 
 

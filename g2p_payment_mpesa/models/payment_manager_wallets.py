@@ -17,6 +17,7 @@ from odoo.exceptions import AccessError, UserError
 from mpesa_wire import InvalidMsisdn, normalise_msisdn
 
 from .. import log_redaction
+from . import spar_link
 from .payment_manager import notify
 from .payment_manager_dispatch import PreflightError
 
@@ -256,6 +257,9 @@ class G2PPaymentManagerMpesaWallets(models.Model):
         if not wallets:
             return
         dbname, manager_id = self.env.cr.dbname, self.id
+        # The wallets' owners' IDs to link in SPAR (when a mapper is set), read before the commit.
+        spar_items = self._mpesa_spar_items(wallets, partners)
+        spar_target = self._mpesa_spar_target() if spar_items else None
 
         def open_after_commit():
             try:
@@ -266,6 +270,12 @@ class G2PPaymentManagerMpesaWallets(models.Model):
                     len(opened),
                     len(existing),
                 )
+                if spar_items:
+                    spar_link.link_after_commit(
+                        spar_target,
+                        spar_items,
+                        lambda message: _post_note_after_commit(dbname, manager_id, message),
+                    )
             except Exception as exc:  # after the commit: nothing to undo, nobody to tell but the log
                 reason = str(exc) if isinstance(exc, SimWalletError) else type(exc).__name__
                 _logger.warning("Simulator wallets not opened (manager %s): %s", manager_id, reason)

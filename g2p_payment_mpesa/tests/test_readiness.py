@@ -130,3 +130,28 @@ class TestSendStepsBack(MpesaTransactionCase):
         action = reference.open_manager_form()
         self.assertEqual(action["res_model"], "g2p.program.payment.manager.mpesa")
         self.assertEqual(action["name"], f"M-Pesa payment manager of {self.program.name}")
+
+
+@tagged("post_install", "-at_install")
+class TestSparLink(MpesaTransactionCase):
+    """A wallet opened at ID issuance is linked in SPAR to the ID the program sends to G2P Bridge,
+    as SPAR's mobile-wallet address (linked in a real SPAR by the bridge suite: tests/test_bridge_e2e.py)."""
+
+    def test_the_opened_wallets_owners_are_linked_by_the_programs_beneficiary_id(self):
+        person = self._registrant("Linked", phone="0712 000 003", national_id="12345678")
+        other = self._registrant("Unopened", phone="0712 000 004", national_id="87654321")
+        wallets = [{"msisdn": "254712000003"}]
+        self.assertEqual(self.manager._mpesa_spar_items(wallets, person | other), [], "no mapper: no link")
+        self.manager.write({"spar_mapper_url": "http://spar.test", "spar_id_type_id": self.national_id.id})
+        self.assertEqual(
+            self.manager._mpesa_spar_items(wallets, person | other),
+            [
+                {
+                    "id": "12345678",
+                    "fa": "mobile_number:254712000003.wallet_provider_name:M-Pesa.wallet_provider_code:MPESA"
+                    ".fa_type:MOBILE_WALLET",
+                    "name": person.name,
+                    "phone_number": "254712000003",
+                }
+            ],
+        )
