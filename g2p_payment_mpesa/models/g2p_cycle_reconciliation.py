@@ -17,7 +17,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
 from .. import const
-from .payment_manager import money_text
+from .payment_manager import money_text, when_text
 
 # Who may see a cycle's reconciliation (the report action and the buttons name the same groups).
 REPORT_GROUPS = (
@@ -142,9 +142,7 @@ class G2PCycleReconciliation(models.Model):
 
     def _mpesa_when(self, moment):
         """A UTC datetime in the reader's time zone, e.g. '2026-03-01 10:30 EAT'."""
-        if not moment:
-            return ""
-        return fields.Datetime.context_timestamp(self, moment).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+        return when_text(self, moment)
 
     def _mpesa_reconciliation_window(self):
         """When the cycle's first request was made and its last result applied (Odoo's clock, the

@@ -77,6 +77,13 @@ def money_text(cents, currency=const.CURRENCY):
     return f"{currency} {Decimal(cents) / 100:,.2f}"
 
 
+def when_text(record, moment):
+    """A UTC datetime in the reader's time zone, the zone named: '2026-03-01 10:30:00 EAT'."""
+    if not moment:
+        return ""
+    return fields.Datetime.context_timestamp(record, moment).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
 def _balance_text(value, currency):
     """A float report's balance ('9995500.00', as M-Pesa wrote it) as money_text shows amounts."""
     if not value:

@@ -29,7 +29,7 @@ from mpesa_wire import msisdn_matches, names_match
 
 from .. import const
 from .mpesa_reversal import may_reverse
-from .payment_manager import money_text
+from .payment_manager import money_text, when_text
 
 _logger = logging.getLogger(__name__)
 
@@ -525,9 +525,13 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 NOT_ON_STATEMENT,
                 _(
                     "Not on the M-Pesa statement %(file)s, which holds every movement from %(start)s to "
-                    "%(end)s (UTC): M-Pesa did not pay it."
+                    "%(end)s: M-Pesa did not pay it."
                 )
-                % {"file": statement.name, "start": parsed.period_from, "end": covered_to},
+                % {
+                    "file": statement.name,
+                    "start": when_text(self, parsed.period_from),
+                    "end": when_text(self, covered_to),
+                },
             )
             failed += 1
         return failed

@@ -138,6 +138,13 @@ class TestStatementMatching(MpesaTransactionCase):
         self.assertEqual((tx.state, tx.result_code), (MPESA.TX_FAILED, "G2P_NOT_ON_STATEMENT"))
         self.assertEqual(tx.payment_id.status, "failed")
 
+    def test_the_statements_period_is_said_in_the_readers_time_zone_named(self):
+        tx = self._tx(self.people[2])
+        self.env.user.tz = "Africa/Nairobi"  # the reader: EAT
+        self._import([])
+        self.assertIn("EAT", tx.result_desc)
+        self.assertNotIn("UTC", tx.result_desc)
+
     def test_an_incomplete_statement_concludes_nothing_from_silence(self):
         tx = self._tx(self.people[2])
         summary = self._import([], closing=999)
