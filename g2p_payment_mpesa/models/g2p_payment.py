@@ -32,8 +32,14 @@ class G2PPayment(models.Model):
         const.PAYMENT_MPESA_STATES, "M-Pesa state", index=True, copy=False, readonly=True
     )
     mpesa_msisdn = fields.Char("M-Pesa number", readonly=True, copy=False)
+    # A label that fits the form (the protocol's name broke mid-word there); the name in the help.
     mpesa_originator_conversation_id = fields.Char(
-        "OriginatorConversationID", readonly=True, copy=False, index=True
+        "M-Pesa request ID",
+        readonly=True,
+        copy=False,
+        index=True,
+        help="Our id of the request to M-Pesa (Daraja's OriginatorConversationID, the OpenAPI's "
+        "ThirdPartyConversationID, Mozambique's ThirdPartyReference).",
     )
     mpesa_receipt = fields.Char("M-Pesa receipt", readonly=True, copy=False, index=True)
     mpesa_result_code = fields.Char("M-Pesa result code", readonly=True, copy=False, index=True)

@@ -102,6 +102,13 @@ class TestOutcomeReadsFirst(MpesaTransactionCase):
             self.assertIn(f"mpesa_state != '{state}'", arch)
         self.assertLess(arch.index("Failed on M-Pesa"), arch.index("<sheet"), "above the sheet")
 
+    def test_the_payment_forms_m_pesa_labels_fit(self):
+        """No label of the payment's M-Pesa fields has a word too long for the form's label column
+        ("OriginatorConversationID" broke mid-word there)."""
+        for name, field in self.env["g2p.payment"]._fields.items():
+            if name.startswith("mpesa_"):
+                self.assertLessEqual(max(map(len, field.string.split())), 20, (name, field.string))
+
 
 @tagged("post_install", "-at_install")
 class TestSendStepsBack(MpesaTransactionCase):
