@@ -97,3 +97,7 @@ class Family:
     status_names_receipt: bool = True
     # Our idempotency key of a new request, in the form the API takes.
     new_conversation_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    # The statement export read row by row (opener, filename, number_plan=) -> a scan with
+    # ``statement`` (its head), ``line_count``, ``moved``, ``has_balances`` and ``lines()``: a
+    # national statement imported in the memory of one row. None: as parse_statement refuses.
+    scan_statement: Callable[..., Any] | None = None

@@ -39,6 +39,7 @@ from .statement import (
     parse_file,
     parse_rows,
     parse_xlsx,
+    scan_file,
 )
 
 FAMILY = Family(
@@ -69,6 +70,7 @@ FAMILY = Family(
     parse_statement=parse_file,
     statement_error=StatementError,
     callback_answer=callback_answer,
+    scan_statement=scan_file,
 )
 
 __all__ = [
@@ -97,6 +99,7 @@ __all__ = [
     "parse_balance_result",
     "parse_csv",
     "parse_file",
+    "scan_file",
     "parse_queue_timeout",
     "parse_result",
     "parse_reversal_result",

@@ -23,9 +23,11 @@ would break the import where it is missing.
 import codecs
 import csv
 import io
+import itertools
 import re
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from xml.etree import ElementTree
@@ -440,6 +442,18 @@ def parse_rows(rows, tz_offset_hours: float = EAT_OFFSET_HOURS, number_plan: Num
     """Read a statement from rows of cells (str, or datetime/number/bool/None from a spreadsheet).
 
     Numbers in Other Party Info / Details are recognised by the market's ``number_plan``."""
+    head, lines, tally = _read_rows(rows, tz_offset_hours, number_plan)
+    lines = tuple(lines)
+    return _replace(head, lines=lines, skipped=tally["skipped"])
+
+
+def _replace(statement: Statement, **changes) -> Statement:
+    return Statement(**{**statement.__dict__, **changes})
+
+
+def _read_rows(rows, tz_offset_hours: float, number_plan: NumberPlan):
+    """(the statement's head, with no lines; an iterator of its lines, read as it is consumed;
+    a tally whose "skipped" is final once the iterator is exhausted)."""
     offset = timedelta(hours=tz_offset_hours)
     iterator = iter(rows)
     preamble_rows = []
@@ -459,9 +473,23 @@ def parse_rows(rows, tz_offset_hours: float = EAT_OFFSET_HOURS, number_plan: Num
         )
     columns, names = _header(cells, header_row)
     preamble = _preamble(preamble_rows, offset)
+    period_from, period_to = preamble.get("period", (None, None))
+    head = Statement(
+        holder=preamble.get("holder", ""),
+        shortcode=preamble.get("shortcode", ""),
+        account=preamble.get("account", ""),
+        period_from=period_from,
+        period_to=period_to,
+        opening_balance=preamble.get("opening"),
+        closing_balance=preamble.get("closing"),
+        lines=(),
+        reported_at=preamble.get("reported_at"),
+    )
+    tally = {"skipped": 0}
+    return head, _lines(iterator, header_row, columns, names, offset, number_plan, tally), tally
 
-    lines = []
-    skipped = 0
+
+def _lines(iterator, header_row, columns, names, offset, number_plan, tally):
     seen = {}
     for row_number, cells in enumerate(iterator, start=header_row + 1):
         cells = list(cells)
@@ -476,7 +504,7 @@ def parse_rows(rows, tz_offset_hours: float = EAT_OFFSET_HOURS, number_plan: Num
         if not status:
             raise StatementError(f"receipt {receipt} has no status", row_number, names["status"])
         if _label(status) != "completed":
-            skipped += 1
+            tally["skipped"] += 1
             continue
         paid_in = _cents(cell("paid_in"), row_number, names["paid_in"])
         withdrawn = _cents(cell("withdrawn"), row_number, names["withdrawn"])
@@ -507,39 +535,24 @@ def parse_rows(rows, tz_offset_hours: float = EAT_OFFSET_HOURS, number_plan: Num
         if kind == "reversal" and not linked:
             match = _REVERSAL_OF.search(details)
             linked = match.group(1).upper() if match else ""
-        lines.append(
-            StatementLine(
-                row=row_number,
-                receipt=receipt,
-                completed_at=_moment(cell("completed_at"), offset, row_number, names["completed_at"]),
-                initiated_at=_moment(cell("initiated_at"), offset, row_number, names.get("initiated_at")),
-                details=details,
-                status=status,
-                paid_in=paid_in,
-                withdrawn=withdrawn,
-                balance=_cents(cell("balance"), row_number, names.get("balance")),
-                reason_type=reason,
-                other_party=other_party,
-                msisdn=_find_msisdn(other_party, details, plan=number_plan),
-                party_name=_party_name(other_party, details),
-                linked_receipt=linked,
-                account_number=text("account_number"),
-                kind=kind,
-            )
+        yield StatementLine(
+            row=row_number,
+            receipt=receipt,
+            completed_at=_moment(cell("completed_at"), offset, row_number, names["completed_at"]),
+            initiated_at=_moment(cell("initiated_at"), offset, row_number, names.get("initiated_at")),
+            details=details,
+            status=status,
+            paid_in=paid_in,
+            withdrawn=withdrawn,
+            balance=_cents(cell("balance"), row_number, names.get("balance")),
+            reason_type=reason,
+            other_party=other_party,
+            msisdn=_find_msisdn(other_party, details, plan=number_plan),
+            party_name=_party_name(other_party, details),
+            linked_receipt=linked,
+            account_number=text("account_number"),
+            kind=kind,
         )
-    period_from, period_to = preamble.get("period", (None, None))
-    return Statement(
-        holder=preamble.get("holder", ""),
-        shortcode=preamble.get("shortcode", ""),
-        account=preamble.get("account", ""),
-        period_from=period_from,
-        period_to=period_to,
-        opening_balance=preamble.get("opening"),
-        closing_balance=preamble.get("closing"),
-        lines=tuple(lines),
-        skipped=skipped,
-        reported_at=preamble.get("reported_at"),
-    )
 
 
 # ------------------------------------------------------------------------------------------ CSV
@@ -807,3 +820,97 @@ def parse_file(
     if name.endswith((".xlsx", ".xlsm")):
         raise StatementError(f"{filename} is named as an XLSX workbook but is not one (not a zip archive)")
     return parse_csv(data, tz_offset_hours=tz_offset_hours, number_plan=number_plan)
+
+
+# ------------------------------------------------------------------------------------ streaming
+@dataclass(frozen=True)
+class StatementScan:
+    """A statement file read once through, row by row, without keeping its lines: its head
+    (``statement``, with no lines; ``skipped`` final), what its lines add up to, and ``lines()``,
+    a fresh pass yielding them one at a time. A national statement (300,000 rows) is read twice
+    in the memory of one row; a bad row fails the scan before any line is used."""
+
+    statement: Statement
+    line_count: int
+    moved: int  # cents: money in minus money out over every line
+    has_balances: bool  # every line has a Balance
+    rows: Callable[[], Iterator] = field(repr=False)
+    tz_offset_hours: float = EAT_OFFSET_HOURS
+    number_plan: NumberPlan = KENYA
+
+    def lines(self) -> Iterator[StatementLine]:
+        _head, lines, _tally = _read_rows(self.rows(), self.tz_offset_hours, self.number_plan)
+        yield from lines
+
+
+def _stream_encodings(opener) -> tuple[str, ...]:
+    with opener() as stream:
+        start = stream.read(4)
+    if start.startswith(codecs.BOM_UTF8):
+        return ("utf-8-sig",)
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return ("utf-16",)
+    return ("utf-8", "cp1252")
+
+
+def _csv_rows(opener, encoding: str):
+    """The rows of a CSV file opened by ``opener`` (binary), decoded as it is read."""
+    with opener() as stream:
+        text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+        head = [line for line in (text.readline() for _ in range(HEADER_SEARCH_ROWS)) if line]
+        try:
+            yield from csv.reader(itertools.chain(head, text), delimiter=_delimiter("".join(head)))
+        except csv.Error as exc:
+            raise StatementError(f"the file is not readable as CSV: {exc}") from None
+
+
+def scan_file(
+    opener: Callable,
+    filename: str = "",
+    *,
+    tz_offset_hours: float = EAT_OFFSET_HOURS,
+    number_plan: NumberPlan = KENYA,
+) -> StatementScan:
+    """A statement file (``opener()`` -> a binary file object, called once per pass) scanned as
+    :func:`parse_file` reads it, CSV streamed; an XLSX workbook is read whole (its rows live in a
+    zip of XML parts)."""
+    with opener() as stream:
+        start = stream.read(8)
+    name = (filename or "").lower()
+    if start[:2] == b"PK":
+
+        def rows():
+            with opener() as stream:
+                data = stream.read()
+            return _Xlsx(data).rows()
+
+        candidates = [rows]
+    elif start[:8] == _OLE2:
+        raise StatementError("this is an Excel 97-2003 (.xls) file: save it as .xlsx or CSV and import that")
+    elif name.endswith((".xlsx", ".xlsm")):
+        raise StatementError(f"{filename} is named as an XLSX workbook but is not one (not a zip archive)")
+    else:
+        candidates = [
+            (lambda encoding=encoding: _csv_rows(opener, encoding)) for encoding in _stream_encodings(opener)
+        ]
+    for rows in candidates:
+        try:
+            head, lines, tally = _read_rows(rows(), tz_offset_hours, number_plan)
+            count = moved = 0
+            has_balances = True
+            for line in lines:
+                count += 1
+                moved += line.paid_in - line.withdrawn
+                has_balances = has_balances and line.balance is not None
+        except UnicodeDecodeError:
+            continue  # not this encoding: the next one (Windows-1252 after UTF-8)
+        return StatementScan(
+            statement=_replace(head, skipped=tally["skipped"]),
+            line_count=count,
+            moved=moved,
+            has_balances=has_balances and bool(count),
+            rows=rows,
+            tz_offset_hours=tz_offset_hours,
+            number_plan=number_plan,
+        )
+    raise StatementError("the file is not text (neither UTF-8 nor Windows-1252)")
