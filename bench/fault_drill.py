@@ -740,10 +740,32 @@ def import_statement(rpc, sim, manager_id, start):
         data = response.read()
         filename = re.search(r'filename="?([^";]+)', response.headers.get("Content-Disposition", ""))
     name = filename.group(1) if filename else "statement.csv"
-    return rpc(
+    summary = rpc(
         "g2p.program.payment.manager.mpesa", "mpesa_import_statement", [manager_id],
         base64.b64encode(data).decode(), name,
     )  # fmt: skip
+    # A large file is imported by a queue job: wait for it, then read what it concluded.
+    deadline = time.monotonic() + 1800
+    while summary.get("queued") and time.monotonic() < deadline:
+        time.sleep(1)
+        [statement] = rpc("g2p.mpesa.statement", "read", [summary["statement_id"]], STATEMENT_FIELDS)
+        summary = {
+            "statement_id": statement["id"], "already_imported": summary["already_imported"],
+            "queued": statement["state"] in ("queued", "importing"), "state": statement["state"],
+            "lines": statement["line_count"], "known": statement["known_count"],
+            "resolved_paid": statement["resolved_paid_count"],
+            "resolved_unpaid": statement["resolved_unpaid_count"], "reversed": statement["reversed_count"],
+            "discrepancies": statement["discrepancy_count"], "complete": statement["complete"],
+        }  # fmt: skip
+    if summary.get("state") == "failed" or summary.get("queued"):
+        raise DrillError(f"the statement was not imported: {summary}")
+    return summary
+
+
+STATEMENT_FIELDS = [
+    "state", "line_count", "known_count", "resolved_paid_count", "resolved_unpaid_count", "reversed_count",
+    "discrepancy_count", "complete",
+]  # fmt: skip
 
 
 def figures(

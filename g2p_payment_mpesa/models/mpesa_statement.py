@@ -62,6 +62,23 @@ class MpesaStatement(models.Model):
         readonly=True,
         help="Every line of the file has its Balance (the float after it): the report uses them.",
     )
+    state = fields.Selection(
+        [
+            ("queued", "Waiting to be imported"),
+            ("importing", "Importing"),
+            ("done", "Imported"),
+            ("failed", "Not imported"),
+        ],
+        default="done",
+        required=True,
+        readonly=True,
+        help="A large file (a national cycle's) is imported by a queue job: its progress shows here.",
+    )
+    attachment_id = fields.Many2one("ir.attachment", "File", readonly=True, ondelete="set null")
+    rows_total = fields.Integer("Lines in the file", readonly=True)
+    rows_done = fields.Integer("Lines imported so far", readonly=True)
+    progress = fields.Float(compute="_compute_progress", help="Share of the file's lines imported, in %.")
+    import_error = fields.Char("Why it was not imported", readonly=True)
     line_ids = fields.One2many("g2p.mpesa.statement.line", "statement_id", readonly=True)
     discrepancy_ids = fields.One2many("g2p.mpesa.discrepancy", "statement_id", readonly=True)
     line_count = fields.Integer(readonly=True)
@@ -75,6 +92,16 @@ class MpesaStatement(models.Model):
     _sql_constraints = [
         ("file_once", "unique(manager_id, sha256)", "This statement has already been imported."),
     ]
+
+    @api.depends("rows_done", "rows_total", "state")
+    def _compute_progress(self):
+        for statement in self:
+            if statement.state == "done":
+                statement.progress = 100.0
+            elif statement.rows_total:
+                statement.progress = 100.0 * statement.rows_done / statement.rows_total
+            else:
+                statement.progress = 0.0
 
     @api.depends("opening_balance_cents", "closing_balance_cents")
     def _compute_money(self):

@@ -16,6 +16,7 @@ complete statement covers the moment it was sent plus the settle window.
 import base64
 import binascii
 import hashlib
+import io
 import logging
 from collections import defaultdict
 from datetime import timedelta
@@ -24,6 +25,7 @@ import psycopg2
 
 from odoo import _, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import split_every
 
 from mpesa_wire import msisdn_matches, names_match
 
@@ -44,12 +46,8 @@ NOT_ON_STATEMENT = const.NOT_ON_STATEMENT
 # an organisation (shortcode), one at a time.
 STATEMENT_LOCK = 0x4D504553  # "MPES"
 CHUNK = 1000
-
-
-def _chunks(values):
-    values = list(values)
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
+# A file larger than this (about 10,000 lines) is imported by a queue job, not in the request.
+STATEMENT_JOB_BYTES = 2 * 1024 * 1024
 
 
 class G2PPaymentManagerMpesaStatement(models.Model):
@@ -125,7 +123,9 @@ class G2PPaymentManagerMpesaStatement(models.Model):
     # ------------------------------------------------------------------ import
     def mpesa_import_statement(self, file_b64, filename):
         """Import one statement file (CSV or XLSX, base64): returns a summary dict. Importing the
-        same file again changes nothing and says so."""
+        same file again changes nothing and says so. A file of more than STATEMENT_JOB_BYTES (a
+        national cycle's) is imported by a queue job: the summary then says ``queued``, and the
+        statement shows its progress."""
         self.ensure_one()
         if not may_reverse(self.env):  # finance validators and administrators, as for reversals
             raise AccessError(_("Only finance validators and administrators may import M-Pesa statements."))
@@ -138,44 +138,121 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         sha256 = hashlib.sha256(data).hexdigest()
         managers = self._mpesa_statement_managers()
         # One import per organisation at a time: a second one waits, then finds the first's lines.
-        self.env.cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STATEMENT_LOCK, min(managers.ids)])
+        self._mpesa_statement_lock_organisation(managers)
         Statement = self.env["g2p.mpesa.statement"].sudo()
         earlier = Statement.search([("manager_id", "in", managers.ids), ("sha256", "=", sha256)], limit=1)
         if earlier:
             return self._mpesa_statement_summary(earlier, already=True)
+        name = filename or _("statement")
+        if len(data) > STATEMENT_JOB_BYTES and not self.env.context.get("mpesa_statement_inline"):
+            statement = Statement.create(
+                {"name": name, "manager_id": self.id, "sha256": sha256, "state": "queued"}
+            )
+            statement.attachment_id = (
+                self.env["ir.attachment"]
+                .sudo()
+                .create(
+                    {
+                        "name": name,
+                        "raw": data,
+                        "res_model": statement._name,
+                        "res_id": statement.id,
+                        "mimetype": "application/octet-stream",
+                    }
+                )
+            )
+            self.with_delay(
+                channel=const.QUEUE_CHANNEL,
+                description=_("M-Pesa: import statement %s") % name,
+                identity_key=f"mpesa-statement-{statement.id}",
+                max_retries=3,
+            )._mpesa_import_statement_job(statement.id)
+            return self._mpesa_statement_summary(statement)
+        scan = self._mpesa_scan_statement(lambda: io.BytesIO(data), name)
+        statement = Statement.create(
+            {"name": name, "manager_id": self.id, "sha256": sha256, "state": "importing"}
+        )
+        self._mpesa_run_statement(statement, scan, managers)
+        return self._mpesa_statement_summary(statement)
+
+    def _mpesa_import_statement_job(self, statement_id):
+        """Queue job: import a queued statement's file, reading it row by row from the filestore.
+        All of it is applied in this job's one transaction: a crash rolls it all back, the job runs
+        again, and nothing is half-applied; progress is written beside it (another cursor)."""
+        statement = self.env["g2p.mpesa.statement"].sudo().browse(statement_id).exists()
+        if not statement or statement.state == "done":
+            return _("Nothing to import: the statement was already imported.")
+        managers = statement.manager_id._mpesa_statement_managers()
+        self._mpesa_statement_lock_organisation(managers)
+        attachment = statement.attachment_id
+        if attachment.store_fname:
+            path = attachment._full_path(attachment.store_fname)
+
+            def opener():
+                return open(path, "rb")  # closed by the scan's with-blocks
+
+        else:
+            raw = attachment.raw or b""
+
+            def opener():
+                return io.BytesIO(raw)
+
+        manager = statement.manager_id.sudo()
+        try:
+            scan = manager._mpesa_scan_statement(opener, statement.name)
+        except UserError as exc:
+            # A file M-Pesa did not make (or another account's): said on the statement, nothing applied.
+            statement.write({"state": "failed", "import_error": str(exc.args[0] if exc.args else exc)})
+            return str(exc)
+        manager._mpesa_run_statement(statement, scan, managers, progress=True)
+        return _("%s lines imported.") % scan.line_count
+
+    def _mpesa_statement_lock_organisation(self, managers):
+        self.env.cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STATEMENT_LOCK, min(managers.ids)])
+
+    def _mpesa_scan_statement(self, opener, filename):
+        """The file read through once (every row checked) by the market's statement reader."""
         family = self._mpesa_wire()
         try:
-            parsed = family.parse_statement(
-                data, filename or "", number_plan=self._mpesa_market().number_plan
-            )
+            scan = family.scan_statement(opener, filename or "", number_plan=self._mpesa_market().number_plan)
         except family.statement_error as exc:
             raise UserError(_("This is not a statement the addon can read: %s") % exc) from None
-        self._mpesa_check_statement_owner(parsed)
-        complete = self._mpesa_statement_complete(parsed)
+        self._mpesa_check_statement_owner(scan.statement)
+        return scan
+
+    def _mpesa_run_statement(self, statement, scan, managers, progress=False):
+        """Apply a scanned file to its statement record, and fill the record in."""
+        head = scan.statement
         # What the file can know of: nothing after it was made, nor after now, whatever the
         # period says ("To 23:59:59" on a file exported at 10:00).
-        covered_to = min(t for t in (parsed.period_to, parsed.reported_at, fields.Datetime.now()) if t)
-        statement = Statement.create(
-            {
-                "name": filename or _("statement"),
-                "manager_id": self.id,
-                "sha256": sha256,
-                "holder": parsed.holder,
-                "shortcode": parsed.shortcode,
-                "account": parsed.account,
-                "period_from": parsed.period_from,
-                "period_to": parsed.period_to,
-                "opening_balance_cents": parsed.opening_balance,
-                "closing_balance_cents": parsed.closing_balance,
-                "complete": complete,
-                "has_balances": bool(parsed.lines) and all(line.balance is not None for line in parsed.lines),
-                "skipped_count": parsed.skipped,
-            }
-        )
-        counts = self._mpesa_apply_statement(statement, parsed, covered_to, managers)
-        statement.write(counts)
+        covered_to = min(t for t in (head.period_to, head.reported_at, fields.Datetime.now()) if t)
+        vals = {
+            "holder": head.holder,
+            "shortcode": head.shortcode,
+            "account": head.account,
+            "period_from": head.period_from,
+            "period_to": head.period_to,
+            "opening_balance_cents": head.opening_balance,
+            "closing_balance_cents": head.closing_balance,
+            "complete": self._mpesa_statement_complete(scan),
+            "has_balances": scan.has_balances,
+            "skipped_count": head.skipped,
+            "rows_total": scan.line_count,
+        }
+        complete = vals["complete"]
+        counts = self._mpesa_apply_statement(statement, scan, complete, covered_to, managers, progress)
+        # The record is written once, at the end: the progress cursor writes it meanwhile.
+        statement.write(dict(vals, **counts, state="done", rows_done=scan.line_count, import_error=False))
         _logger.info("M-Pesa statement %s imported for manager %s: %s", statement.name, self.id, counts)
-        return self._mpesa_statement_summary(statement)
+
+    def _mpesa_statement_progress(self, statement, done, total):
+        """Lines applied so far, visible at once (this job's own transaction commits at its end)."""
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                "UPDATE g2p_mpesa_statement SET rows_done = %s, rows_total = %s, state = 'importing'"
+                " WHERE id = %s AND state != 'done'",
+                [done, total, statement.id],
+            )
 
     def _mpesa_check_statement_owner(self, parsed):
         if parsed.shortcode and self.shortcode and parsed.shortcode.strip() != self.shortcode.strip():
@@ -189,19 +266,21 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 % parsed.account
             )
 
-    def _mpesa_statement_complete(self, parsed):
+    def _mpesa_statement_complete(self, scan):
         """The file holds every movement of its period: opening + in - out = closing."""
-        if parsed.opening_balance is None or parsed.closing_balance is None or not parsed.period_to:
+        head = scan.statement
+        if head.opening_balance is None or head.closing_balance is None or not head.period_to:
             return False
-        if parsed.skipped:
+        if head.skipped:
             return False  # rows not completed (yet): their requests may still be paid
-        moved = sum(line.paid_in - line.withdrawn for line in parsed.lines)
-        return parsed.opening_balance + moved == parsed.closing_balance
+        return head.opening_balance + scan.moved == head.closing_balance
 
     def _mpesa_statement_summary(self, statement, already=False):
         return {
             "statement_id": statement.id,
             "already_imported": already,
+            "queued": statement.state in ("queued", "importing"),
+            "state": statement.state,
             "lines": statement.line_count,
             "known": statement.known_count,
             "resolved_paid": statement.resolved_paid_count,
@@ -212,28 +291,57 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         }
 
     # ------------------------------------------------------------------ matching
-    def _mpesa_apply_statement(self, statement, parsed, covered_to, managers):
+    def _mpesa_apply_statement(self, statement, scan, complete, covered_to, managers, progress=False):
+        """Every line, CHUNK at a time: stored, matched to its request, its discrepancies found.
+        The ORM's cache is emptied after each chunk, so memory does not grow with the file."""
+        counts = defaultdict(int)
+        candidates = self._mpesa_statement_candidates(scan.statement, managers)
+        candidate_ids = {tx.id for txs in candidates.values() for tx in txs}
+        # Requests a line was matched to or may be, among those only a statement can resolve.
+        claimed = set()
+        done = 0
+        for chunk in split_every(CHUNK, scan.lines()):
+            claimed |= self._mpesa_apply_statement_chunk(
+                statement, list(chunk), managers, candidates, candidate_ids, claimed, counts
+            )
+            done += len(chunk)
+            self.env.flush_all()
+            self.env.invalidate_all()
+            if progress:
+                self._mpesa_statement_progress(statement, done, scan.line_count)
+        discrepancies = []
+        if complete:
+            counts["resolved_unpaid_count"] += self._mpesa_statement_not_paid(
+                statement, scan.statement, claimed, covered_to, managers
+            )
+            discrepancies = self._mpesa_statement_missing_lines(scan.statement, covered_to, managers)
+        self._mpesa_statement_discrepancies(statement, discrepancies, {})
+        counts["discrepancy_count"] += len(discrepancies)
+        return dict(counts)
+
+    def _mpesa_apply_statement_chunk(  # pylint: disable=too-many-arguments
+        self, statement, lines, managers, candidates, candidate_ids, claimed, counts
+    ):
+        """One chunk of lines; returns the candidate requests it claimed."""
         Tx = self.env["g2p.mpesa.transaction"].sudo()
         Line = self.env["g2p.mpesa.statement.line"].sudo()
-        receipts = [line.receipt for line in parsed.lines]
-        known = set()
-        for chunk in _chunks(receipts):
-            known |= set(
-                Line.search([("manager_id", "in", managers.ids), ("receipt", "in", chunk)]).mapped("receipt")
-            )
-        new_lines = [line for line in parsed.lines if line.receipt not in known]
+        self.env.cr.execute(
+            "SELECT receipt FROM g2p_mpesa_statement_line WHERE manager_id = ANY(%s) AND receipt = ANY(%s)",
+            [managers.ids, [line.receipt for line in lines]],
+        )
+        known = {row[0] for row in self.env.cr.fetchall()}
+        new_lines = [line for line in lines if line.receipt not in known]
         wanted = {line.receipt for line in new_lines} | {
             line.linked_receipt for line in new_lines if line.linked_receipt
         }
-        by_receipt = {}
-        for chunk in _chunks(wanted):
-            for tx in Tx.search([("manager_id", "in", managers.ids), ("receipt", "in", chunk)]):
-                by_receipt[tx.receipt] = tx
-        candidates = self._mpesa_statement_candidates(parsed, managers)
-        counts = defaultdict(int)
+        by_receipt = {
+            tx.receipt: tx
+            for tx in Tx.search([("manager_id", "in", managers.ids), ("receipt", "in", list(wanted))])
+        }
         discrepancies = []
         line_vals = []
-        claimed = Tx
+        newly = set()
+        claimed_txs = Tx.browse(claimed)
         for line in new_lines:
             vals = {
                 "statement_id": statement.id,
@@ -255,10 +363,13 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             }
             if line.kind == "payment" or (line.kind == "other" and line.withdrawn):
                 tx, match, found, protect = self._mpesa_match_payment(
-                    line, by_receipt, candidates, claimed, statement
+                    line, by_receipt, candidates, claimed_txs, statement
                 )
                 # A request a line may be (even one that stays unresolved) is never concluded unpaid.
-                claimed |= tx | protect
+                taken = {record_id for record_id in (tx | protect).ids if record_id in candidate_ids}
+                if taken - newly - claimed:
+                    newly |= taken
+                    claimed_txs |= Tx.browse(taken)
                 discrepancies += found
                 vals["match"] = match
                 if match == "resolved":
@@ -280,17 +391,18 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             line_vals.append(vals)
         try:
             with self.env.cr.savepoint():
-                lines = Line.create(line_vals)
+                created = Line.create(line_vals)
         except psycopg2.errors.UniqueViolation:
             raise UserError(
                 _("Another statement of this organisation was being imported at the same time: import again.")
             ) from None
-        if statement.complete:
-            counts["resolved_unpaid_count"] += self._mpesa_statement_not_paid(
-                statement, parsed, claimed, covered_to, managers
-            )
-            discrepancies += self._mpesa_statement_missing_lines(statement, parsed, covered_to, managers)
-        line_of_row = {line.row: line for line in lines}
+        self._mpesa_statement_discrepancies(statement, discrepancies, {line.row: line for line in created})
+        counts["line_count"] += len(new_lines)
+        counts["known_count"] += len(lines) - len(new_lines)
+        counts["discrepancy_count"] += len(discrepancies)
+        return newly
+
+    def _mpesa_statement_discrepancies(self, statement, discrepancies, line_of_row):
         for found in discrepancies:
             row = found.pop("row", False)
             found["line_id"] = line_of_row[row].id if row else False
@@ -300,12 +412,6 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 for found in discrepancies
             ]
         )
-        counts.update(
-            line_count=len(new_lines),
-            known_count=len(parsed.lines) - len(new_lines),
-            discrepancy_count=len(discrepancies),
-        )
-        return dict(counts)
 
     def _mpesa_statement_candidates(self, parsed, managers):
         """Requests a line without a known receipt may belong to, by amount in cents: those still
@@ -508,12 +614,20 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                     ("state", "in", RESOLVABLE_STATES),
                     ("create_date", ">=", parsed.period_from + CLOCK_SKEW),
                     ("last_submit_at", "<=", covered_to - settle),
-                    ("id", "not in", claimed.ids),
+                    ("id", "not in", list(claimed)),
                 ]
             )
         )
+        # Requests this statement's lines name (by receipt) are the lines' to decide, never unpaid.
+        self.env.cr.execute(
+            "SELECT transaction_id FROM g2p_mpesa_statement_line WHERE statement_id = %s"
+            " AND transaction_id = ANY(%s)",
+            [statement.id, unpaid.ids],
+        )
+        on_statement = {row[0] for row in self.env.cr.fetchall()}
         unpaid = unpaid.filtered(
-            lambda tx: tx.last_submit_at
+            lambda tx: tx.id not in on_statement
+            and tx.last_submit_at
             <= covered_to - timedelta(minutes=max(tx.manager_id.statement_settle_minutes, 0))
         )
         unpaid -= self._mpesa_statement_unresolved_fits(unpaid, managers)
@@ -570,28 +684,28 @@ class G2PPaymentManagerMpesaStatement(models.Model):
             )
         )
 
-    def _mpesa_statement_missing_lines(self, statement, parsed, covered_to, managers):
-        """Requests Odoo holds as paid in the period whose receipt is on no statement line."""
-        if not parsed.period_from:
+    def _mpesa_statement_missing_lines(self, head, covered_to, managers):
+        """Requests Odoo holds as paid in the period whose receipt is on no statement line (asked of
+        PostgreSQL: a national cycle's paid requests are not read into memory to find the few)."""
+        if not head.period_from:
             return []
-        Line = self.env["g2p.mpesa.statement.line"].sudo()
-        paid = (
-            self.env["g2p.mpesa.transaction"]
-            .sudo()
-            .search(
-                [
-                    ("manager_id", "in", managers.ids),
-                    ("state", "=", const.TX_PAID),
-                    ("completed_at", ">=", parsed.period_from + CLOCK_SKEW),
-                    ("completed_at", "<=", covered_to - CLOCK_SKEW),
-                ]
-            )
+        self.env.cr.execute(
+            """
+            SELECT t.id FROM g2p_mpesa_transaction t
+             WHERE t.manager_id = ANY(%(managers)s) AND t.state = %(paid)s
+               AND t.completed_at >= %(start)s AND t.completed_at <= %(end)s
+               AND NOT EXISTS (SELECT 1 FROM g2p_mpesa_statement_line l
+                                WHERE l.manager_id = ANY(%(managers)s) AND l.receipt = t.receipt)
+             ORDER BY t.id
+            """,
+            {
+                "managers": managers.ids,
+                "paid": const.TX_PAID,
+                "start": head.period_from + CLOCK_SKEW,
+                "end": covered_to - CLOCK_SKEW,
+            },
         )
-        on_lines = set()
-        for chunk in _chunks(paid.mapped("receipt")):
-            on_lines |= set(
-                Line.search([("manager_id", "in", managers.ids), ("receipt", "in", chunk)]).mapped("receipt")
-            )
+        missing = self.env["g2p.mpesa.transaction"].sudo().browse([row[0] for row in self.env.cr.fetchall()])
         return [
             self._mpesa_discrepancy(
                 "no_line",
@@ -600,8 +714,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
                 _("Request %(ocid)s is paid in Odoo (receipt %(receipt)s) but is not on the statement.")
                 % {"ocid": tx.originator_conversation_id, "receipt": tx.receipt},
             )
-            for tx in paid
-            if tx.receipt not in on_lines
+            for tx in missing
         ]
 
     def _mpesa_statement_reversal(self, line, tx):

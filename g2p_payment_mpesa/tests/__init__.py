@@ -19,4 +19,5 @@ from . import (
     test_safety,
     test_sim_wallets,
     test_statement,
+    test_statement_queued,
 )

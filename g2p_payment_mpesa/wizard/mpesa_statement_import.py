@@ -3,7 +3,7 @@
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
-from ..models.payment_manager import notify
+from ..models.payment_manager import notify, when_text
 
 
 class MpesaStatementImport(models.TransientModel):
@@ -20,8 +20,17 @@ class MpesaStatementImport(models.TransientModel):
             raise UserError(_("Choose the statement file exported from the M-Pesa portal."))
         summary = self.manager_id.mpesa_import_statement(self.file, self.filename or "")
         statement = self.env["g2p.mpesa.statement"].browse(summary["statement_id"])
-        if summary["already_imported"]:
-            message = _("This file was imported on %s: nothing changed.") % statement.create_date
+        if summary["already_imported"] and summary["queued"]:
+            message = _("This file is already being imported: its progress shows on the statement.")
+        elif summary["already_imported"]:
+            message = _("This file was imported on %s: nothing changed.") % when_text(
+                self, statement.create_date
+            )
+        elif summary["queued"]:
+            message = _(
+                "A large file: it is being imported in the background, and its progress shows on the "
+                "statement."
+            )
         else:
             message = _(
                 "%(lines)s lines, %(known)s already imported; %(paid)s requests resolved as paid, "

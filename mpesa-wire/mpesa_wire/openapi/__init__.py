@@ -39,6 +39,7 @@ FAMILY = Family(
     classify_reversal_code=classify_reversal_code,
     describe_reversal_code=describe_code,
     parse_statement=parse_statement,
+    scan_statement=parse_statement,
     statement_error=StatementUnavailable,
     has_balance=False,
     results_in_response=True,

@@ -33,6 +33,7 @@ FAMILY = Family(
     classify_reversal_code=classify_reversal_code,
     describe_reversal_code=describe_code,
     parse_statement=parse_statement,
+    scan_statement=parse_statement,
     statement_error=StatementUnavailable,
     callback_answer=callback_answer,
     has_balance=False,
