@@ -28,8 +28,6 @@ import datetime
 import json
 import uuid
 
-import requests
-
 try:  # inside the addon
     from . import spar
 except ImportError:  # imported from the addon's folder, without Odoo (the bridge suite)
@@ -83,19 +81,10 @@ class BridgePartner:
     def call(self, path, message, total_count=1):
         """POST a signed request; the answer's ``message``. BridgeError on any failure."""
         body = self.body(path, message, total_count)
-        headers = {
-            "Content-Type": "application/json",
-            "Signature": spar.detached_jws(self.private_key_pem, body),
-        }
         url = self.api_url + path
-        try:
-            response = requests.post(url, data=spar.canonical(body), headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise BridgeError(f"G2P Bridge at {url} could not be reached: {type(exc).__name__}") from None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
+        response, answer = spar.post_signed(
+            url, body, self.private_key_pem, self.timeout, BridgeError, "G2P Bridge"
+        )
         if response.status_code != 200 or not isinstance(answer, dict):
             raise BridgeError(
                 f"G2P Bridge {path} answered HTTP {response.status_code}: {response.text[:300]}"

@@ -56,6 +56,22 @@ def detached_jws(private_key_pem, body):
     return f"{header}..{_b64url(signature)}"
 
 
+def post_signed(url, body, private_key_pem, timeout, error=SparError, what="SPAR"):
+    """POST a G2P Connect ``body`` as its compact JSON, signed in a ``Signature`` header (how SPAR
+    and G2P Bridge take their partners' requests): (response, its JSON or None). ``error`` when
+    the host cannot be reached."""
+    headers = {"Content-Type": "application/json", "Signature": detached_jws(private_key_pem, body)}
+    try:
+        response = requests.post(url, data=canonical(body), headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        raise error(f"{what} at {url} could not be reached: {type(exc).__name__}") from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    return response, answer
+
+
 def link_request(sender_id, items):
     """The G2P Connect envelope linking each item's ``id`` to its ``fa`` (with ``name`` and
     ``phone_number``); returns (body, {reference_id: id})."""
@@ -98,16 +114,8 @@ def link(mapper_url, sender_id, private_key_pem, items, timeout=30):
     if not items:
         return {}
     body, references = link_request(sender_id, items)
-    headers = {"Content-Type": "application/json", "Signature": detached_jws(private_key_pem, body)}
     url = mapper_url.rstrip("/") + "/sync/link"
-    try:
-        response = requests.post(url, data=canonical(body), headers=headers, timeout=timeout)
-    except requests.RequestException as exc:
-        raise SparError(f"SPAR at {url} could not be reached: {type(exc).__name__}") from None
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
+    response, answer = post_signed(url, body, private_key_pem, timeout)
     if response.status_code != 200 or not isinstance(answer, dict):
         raise SparError(f"SPAR at {url} answered HTTP {response.status_code}: {response.text[:300]}")
     responses = (answer.get("message") or {}).get("link_response") or []
