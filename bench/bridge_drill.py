@@ -49,7 +49,7 @@ from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "g2p-bridge-mpesa"):
+for path in (ROOT, ROOT / "g2p-bridge-mpesa", ROOT / "scripts"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
@@ -60,6 +60,7 @@ from g2p_bridge_mpesa.testing import (  # noqa: E402
     Partner,
     PgCluster,
     RedisServer,
+    Unavailable,
 )
 
 from mpesa_sim.testing import start_simulator  # noqa: E402
@@ -102,10 +103,20 @@ OVERRIDES = {
 
 
 class Drill:
-    def __init__(self, stack: BridgeStack, sim, keys: KeyManagerStandIn):
+    def __init__(self, stack: BridgeStack, sim, keys: KeyManagerStandIn, odoo=None):
         self.stack, self.sim, self.keys = stack, sim, keys
         self.pbms = Partner("pbms", keys)
         self.registry = Partner("id-registry", keys)
+        # --odoo: the envelope comes from an OpenG2P 17 cycle whose payment manager is OpenG2P's
+        # G2P Connect manager, driven from the Odoo side (scripts/g2p_connect_odoo.py).
+        self.odoo = odoo
+        self.odoo_key = None
+        if odoo:
+            from g2p_bridge_mpesa.testing import new_rsa_key
+            from g2p_connect_odoo import ODOO_SENDER
+
+            self.odoo_key = new_rsa_key()
+            keys.register(ODOO_SENDER, self.odoo_key)
 
     # -- the bridge and SPAR, as PBMS and the ID registry call them
     def api(self, path, action, message, total_count=1):
@@ -151,7 +162,7 @@ class Drill:
         if status != 200 or {r["status"] for r in body["message"]["link_response"]} != {"succ"}:
             raise RuntimeError(f"SPAR link: {status} {body}")
 
-    def envelope(self, people) -> str:
+    def program(self) -> str:
         mnemonic = "DRILL-" + uuid.uuid4().hex[:6]
         self.api(
             "/create_benefit_program_configuration",
@@ -168,6 +179,10 @@ class Drill:
                 "id_mapper_resolution_required": True,
             },
         )
+        return mnemonic
+
+    def envelope(self, people) -> str:
+        mnemonic = self.program()
         body = self.api(
             "/create_disbursement_envelope",
             "create_disbursement_envelope",
@@ -202,6 +217,44 @@ class Drill:
         for person, made in zip(people, body["message"], strict=True):
             person["disbursement_id"] = made["disbursement_id"]
         return envelope_id
+
+    def odoo_envelope(self, people, settle_timeout):
+        """The envelope sent from an Odoo cycle (G2P Connect manager, driven as PBMS's workers
+        drive the bridge): the cycle set up, then the driver started; it keeps writing the
+        statuses back until ``finish_odoo``. Returns the envelope id."""
+        from g2p_bridge_mpesa.testing import private_pem
+        from g2p_connect_odoo import DRIVE, ODOO_SENDER, SETUP, result_of
+
+        mnemonic = self.program()
+        enrolled = [{**p, "reg_id": p["beneficiary_id"]} for p in people]
+        market = {"code": "KE", "currency": "KES", "program": f"Cash transfer {mnemonic}",
+                  "cycle": "Drill cycle", "people": enrolled}  # fmt: skip
+        params = {"api_url": self.stack.api_url}
+        setup = self.odoo.shell(SETUP, {**params, "markets": [market], "own_calls": False})
+        self.odoo_stop = self.stack.root / "odoo-drive.stop"
+        self.odoo_drive = self.odoo.spawn(DRIVE, {
+            **params, "sender_id": ODOO_SENDER, "key_pem": private_pem(self.odoo_key), "poll_seconds": 2,
+            "timeout": settle_timeout + 120, "cycles": {"KE": setup["KE"]["cycle_id"]},
+            "mnemonics": {"KE": mnemonic}, "stop_file": str(self.odoo_stop)})  # fmt: skip
+        lines = []
+        for line in self.odoo_drive.stdout:
+            lines.append(line)
+            if line.startswith("SENT_JSON "):
+                break
+        sent = result_of("".join(lines), "", self.odoo_drive.poll(), marker="SENT_JSON")["KE"]
+        by_name = {p["partner"]: p for p in sent}
+        for person in people:
+            person["disbursement_id"] = by_name[person["name"]]["disbursement_id"]
+        return sent[0]["disbursement_envelope_id"]
+
+    def finish_odoo(self) -> dict:
+        """Stop the Odoo driver after one last status check; its result (payments as in Odoo)."""
+        from g2p_connect_odoo import result_of
+
+        self.odoo_stop.write_text("stop")
+        rest = self.odoo_drive.stdout.read()
+        self.odoo_drive.wait(timeout=120)
+        return result_of(rest, "", self.odoo_drive.returncode)["KE"]
 
     def envelope_status(self, envelope_id) -> dict:
         return self.api("/get_disbursement_envelope_status", "get_disbursement_envelope_status", envelope_id)[
@@ -276,7 +329,10 @@ def run(drill: Drill, n: int, lost_rate: float, seed: int, out=print, settle_tim
     started = time.monotonic()
     drill.link(people)
     sim.set_faults(lost_result={"rate": lost_rate}, seed=seed)
-    envelope_id = drill.envelope(people)
+    if drill.odoo:
+        envelope_id = drill.odoo_envelope(people, settle_timeout)
+    else:
+        envelope_id = drill.envelope(people)
 
     # 1. the bridge's workers die in the middle of the batch
     third = max(1, n // 3)
@@ -312,15 +368,38 @@ def run(drill: Drill, n: int, lost_rate: float, seed: int, out=print, settle_tim
         status = drill.envelope_status(envelope_id)
         events.append("NOT SETTLED within the time allowed")
     time.sleep(3)  # a late statement or re-sent batch would show within the connector's loop
+    odoo = drill.finish_odoo() if drill.odoo else None
     elapsed = time.monotonic() - started
-    return figures(drill, people, envelope_id, status, events, elapsed, out)
+    return figures(drill, people, envelope_id, status, events, elapsed, out, odoo)
 
 
 def stack_log_count(drill: Drill, text: str) -> int:
     return drill.stack.log("connector").count(text)
 
 
-def figures(drill: Drill, people, envelope_id, status, events, elapsed, out=print):
+def odoo_rows(odoo, ids, paid_in_bridge, held, bridge_total):
+    """The Odoo payments' side of the table (None: the envelope did not come from Odoo)."""
+    if odoo is None:
+        why = "not used: the envelope came from the PBMS stand-in (bridge_drill.py --odoo sends it from Odoo)"
+        return [("Odoo amount_paid (KES)", why)], True
+    payments = {p["disbursement_id"]: p for p in odoo["payments"]}
+    paid = {d for d in ids if payments.get(d, {}).get("status") == "paid"}
+    failed = {d for d in ids if payments.get(d, {}).get("status") == "failed"}
+    open_ = [d for d in ids if d not in paid and d not in failed]
+    total = sum((Decimal(str(payments[d]["amount_paid"] or 0)) for d in ids if d in payments), Decimal(0))
+    odd = [d for d in ids if (d in paid) != (d in paid_in_bridge) or (d in open_ and d not in held)]
+    receipts = sum(1 for d in paid if payments[d]["remittance_reference_number"])
+    rows = [
+        ("Odoo payments paid / failed / not final", f"{len(paid)} / {len(failed)} / {len(open_)}"),
+        ("  paid with their M-Pesa receipt in Odoo", receipts),
+        ("Odoo status differs from the bridge's, or open yet not held (must be 0)", len(odd)),
+        ("Odoo amount_paid (KES)", f"{total:,.2f}"),
+        ("Odoo amount_paid = bridge's reconciled amount", total == bridge_total),
+    ]
+    return rows, not odd and total == bridge_total and receipts == len(paid)
+
+
+def figures(drill: Drill, people, envelope_id, status, events, elapsed, out=print, odoo=None):
     ids = [p["disbursement_id"] for p in people]
     amount_of = {p["disbursement_id"]: Decimal(str(p["amount"])) for p in people}
     payments = drill.payments()
@@ -379,6 +458,7 @@ def figures(drill: Drill, people, envelope_id, status, events, elapsed, out=prin
         (envelope_id,),
     )
 
+    odoo_table, odoo_ok = odoo_rows(odoo, ids, paid_in_bridge, set(held), bridge_total)
     rows = [("faults injected", "")]
     rows += [(f"  {kind}", count) for kind, count in sorted((stats or {}).get("faults_injected", {}).items())]
     rows += [(f"  {event}", "") for event in events]
@@ -407,6 +487,7 @@ def figures(drill: Drill, people, envelope_id, status, events, elapsed, out=prin
         ("bridge's reconciled amount, paid (KES)", f"{bridge_total:,.2f}"),
         ("  held: moved by M-Pesa (KES), counted apart", f"{held_moved:,.2f}"),
         ("  held: their amounts (KES)", f"{held_amount:,.2f}"),
+        *odoo_table,
         ("simulator paid out = bridge reconciled + held moved", sim_total == bridge_total + held_moved),
         ("simulator ledger conserved", bool(ledger and ledger.get("ok"))),
         ("bridge's envelope counter = its reconciliation records",
@@ -422,9 +503,12 @@ def figures(drill: Drill, people, envelope_id, status, events, elapsed, out=prin
         and bool(ledger and ledger.get("ok"))
         and status["number_of_disbursements_reconciled"] == len(reconciled)
         and not any("NOT SETTLED" in e for e in events)
+        and odoo_ok
     )
     width = max(len(label) for label, _ in rows) + 2
+    source = "an OpenG2P 17 cycle, G2P Connect manager" if odoo is not None else "the PBMS stand-in"
     out("\nG2P Bridge faults drill (G2P Bridge 1.1.0 + SPAR 1.1.0 + g2p-bridge-mpesa, Kenya simulator)")
+    out(f"the envelope from {source}")
     for label, value in rows:
         out(f"{label:<{width}}{value}")
     out(f"{'RESULT':<{width}}{'PASS' if ok else 'FAIL'}")
@@ -432,12 +516,25 @@ def figures(drill: Drill, people, envelope_id, status, events, elapsed, out=prin
 
 
 @contextlib.contextmanager
-def bridge_world(sim_python: str, bridge_python: str, keep: str | None = None):
-    """Everything the drill runs on, stopped and removed at the end (logs copied to ``keep``)."""
+def bridge_world(sim_python: str, bridge_python: str, keep: str | None = None, odoo: bool = False):
+    """Everything the drill runs on, stopped and removed at the end (logs copied to ``keep``).
+    ``odoo``: also an OpenG2P 17 database with OpenG2P's G2P Connect manager (installed while the
+    bridge starts); BenchUnavailable-like ``Unavailable`` when OpenG2P cannot be found."""
     root = tempfile.mkdtemp(prefix="bridge-drill-")
     keys = KeyManagerStandIn()
-    pg = redis = stack = None
+    pg = redis = stack = odoo_side = None
     try:
+        if odoo:
+            from g2p_connect_odoo import OdooSide, find_openg2p
+
+            python, addons = find_openg2p()
+            if python is None:
+                raise Unavailable(f"--odoo: {addons}")
+            odoo_side = OdooSide(Path(root) / "odoo", python, addons)
+            odoo_side.root.mkdir(parents=True)
+            os.chmod(root, 0o755)
+            os.chmod(odoo_side.root, 0o755)
+            odoo_side.start_install()
         pg, redis = PgCluster().start(), RedisServer().start()
         with start_simulator(python=sim_python, admin_token="drill-" + uuid.uuid4().hex[:8]) as sim:
             stack = BridgeStack(
@@ -445,14 +542,20 @@ def bridge_world(sim_python: str, bridge_python: str, keep: str | None = None):
             )
             try:
                 stack.start()
-                yield Drill(stack, sim, keys)
+                if odoo_side:
+                    odoo_side.wait_installed()
+                yield Drill(stack, sim, keys, odoo_side)
             finally:
                 stack.stop()
                 if keep:
                     Path(keep).mkdir(parents=True, exist_ok=True)
-                    (Path(keep) / "drill-stack.log").write_text(stack.log())
+                    (Path(keep) / "drill-stack.log").write_text(
+                        stack.log() + ("\n" + odoo_side.logs() if odoo_side else "")
+                    )
                     (Path(keep) / "drill-sim.log").write_text(sim.log())
     finally:
+        if odoo_side:
+            odoo_side.stop()
         if redis:
             redis.stop()
         if pg:
@@ -472,8 +575,13 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--keep", default=str(ROOT / "artifacts" / "bridge"), help="where the logs are copied"
     )
+    parser.add_argument(
+        "--odoo", action="store_true",
+        help="send the envelope from an OpenG2P 17 cycle (OpenG2P's G2P Connect payment manager, driven "
+        "from the Odoo side) and show Odoo's amount_paid (needs OpenG2P 17, scripts/install_openg2p.sh)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    with bridge_world(args.sim_python, sys.executable, args.keep) as drill:
+    with bridge_world(args.sim_python, sys.executable, args.keep, odoo=args.odoo) as drill:
         ok, _rows = run(drill, args.n, args.lost_rate, args.seed)
     return 0 if ok else 1
 

@@ -13,6 +13,9 @@
 #     bridge venv .venv-bridge, made by scripts/bridge_suite.sh), PostgreSQL, Redis, the connector
 #     g2p-bridge-mpesa and the simulator (Kenya); one envelope of $BRIDGE_N (100) disbursements
 #     with the faults drill (bench/bridge_drill.py), its table printed, everything stopped after.
+#     Where OpenG2P 17 has OpenG2P's own G2P Connect payment manager (scripts/install_openg2p.sh),
+#     the envelope is an Odoo program's cycle (that manager, driven from the Odoo side) and the
+#     table shows Odoo's amount_paid too.
 set -euo pipefail
 market=KE
 install_openg2p=
@@ -46,7 +49,16 @@ if [[ " $* " == *" --bridge "* ]]; then
         MPESA_SIM_PYTHON="$venv/bin/python" bash scripts/bridge_suite.sh -x -q
     fi
     [ -x "$bridge" ] || { echo "run.sh --bridge: no G2P Bridge venv (see the suite's output above)" >&2; exit 1; }
-    exec env MPESA_SIM_PYTHON="$venv/bin/python" "$bridge" bench/bridge_drill.py --n "${BRIDGE_N:-100}"
+    # Where OpenG2P 17 with its G2P Connect payment manager is installed, the envelope comes from an
+    # Odoo program's cycle and the table shows Odoo's amount_paid (bench/bridge_drill.py --odoo).
+    odoo=()
+    if why=$("$bridge" -c "import sys; sys.path.insert(0, 'scripts'); from g2p_connect_odoo import find_openg2p
+python, why = find_openg2p(); print(why if python is None else ''); sys.exit(python is None)"); then
+        odoo=(--odoo)
+    else
+        echo "run.sh --bridge: the envelope comes from the PBMS stand-in, not Odoo: $why"
+    fi
+    exec env MPESA_SIM_PYTHON="$venv/bin/python" "$bridge" bench/bridge_drill.py --n "${BRIDGE_N:-100}" ${odoo[@]+"${odoo[@]}"}
 fi
 source scripts/openg2p_env.sh
 find_openg2p

@@ -2,7 +2,12 @@
 a real G2P Bridge 1.1.0 and SPAR 1.1.0 while the bridge's Celery workers are SIGKILLed mid-batch,
 the simulator loses a share of results and is restarted once. Nothing paid twice, nothing left
 unsettled without a flag, the simulator's paid-out total = the bridge's reconciled amount + what
-the connector holds. Run by ``scripts/bridge_suite.sh`` in the bridge's venv."""
+the connector holds. Run by ``scripts/bridge_suite.sh`` in the bridge's venv.
+
+The envelope comes from the PBMS stand-in, so the table says why it shows no Odoo ``amount_paid``:
+sending it from an Odoo cycle (``--odoo``) adds an OpenG2P database to the suite's time, and the
+Odoo path has a test of its own (tests/test_bridge_odoo.py). BRIDGE_DRILL_ODOO=1 runs it from Odoo
+(where OpenG2P 17 is installed) and checks Odoo's totals too."""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import bridge_drill  # noqa: E402
 from g2p_bridge_mpesa.testing import Unavailable  # noqa: E402
 
 SIM_PYTHON = os.environ.get("MPESA_SIM_PYTHON") or str(ROOT / ".venv" / "bin" / "python")
+FROM_ODOO = os.environ.get("BRIDGE_DRILL_ODOO") == "1"
 
 
 def test_faults_drill_on_the_bridge_path():
@@ -32,7 +38,9 @@ def test_faults_drill_on_the_bridge_path():
         pytest.skip(f"the simulator's Python {SIM_PYTHON} is missing (MPESA_SIM_PYTHON)")
     lines = []
     try:
-        world = bridge_drill.bridge_world(SIM_PYTHON, sys.executable, str(ROOT / "artifacts" / "bridge"))
+        world = bridge_drill.bridge_world(
+            SIM_PYTHON, sys.executable, str(ROOT / "artifacts" / "bridge"), odoo=FROM_ODOO
+        )
         with world as drill:
             ok, rows = bridge_drill.run(drill, 40, 0.1, 11, out=lines.append, settle_timeout=200)
     except Unavailable as exc:
@@ -45,3 +53,8 @@ def test_faults_drill_on_the_bridge_path():
     assert rows["not reconciled and not held (must be 0)"] == 0, table
     assert rows["bridge batch attempts (re-sent by the beat after the kill)"] >= 1, table
     assert rows["  lost_result"] >= 1, table
+    if FROM_ODOO:
+        assert rows["Odoo amount_paid = bridge's reconciled amount"] is True, table
+        assert rows["Odoo status differs from the bridge's, or open yet not held (must be 0)"] == 0, table
+    else:
+        assert rows["Odoo amount_paid (KES)"].startswith("not used: "), table
