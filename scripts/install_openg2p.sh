@@ -6,6 +6,11 @@
 #                                    requirements, OCA queue_job 17.0 and OpenG2P's libraries
 #   $OPENG2P_HOME/openg2p-registry   branch 17.0-develop
 #   $OPENG2P_HOME/openg2p-program    branch 17.0-develop
+#   $OPENG2P_HOME/openg2p-social-registry-community-addons   branch 17.0-develop: the OCA addons
+#                                    OpenG2P 17 takes from there; $OPENG2P_HOME/openg2p-community-addons
+#                                    links the ones g2p_payment_g2p_connect (OpenG2P's G2P Connect
+#                                    payment manager) needs through g2p_documents: OCA storage
+#                                    (queue_job comes from PyPI instead)
 # Sources are cloned at the pinned commits below; Python packages come from PyPI; Debian packages
 # (headers for python-ldap and psycopg2) from apt when missing. Re-running it on a finished install
 # changes nothing and takes seconds. Run with --help for the options.
@@ -22,6 +27,13 @@ REGISTRY_PIN=ff779ec3d9e811cefed8e9795d8cf79803a0e132 # 2024-10-17, PR 193
 PROGRAM_URL=https://github.com/OpenG2P/openg2p-program.git
 PROGRAM_BRANCH=17.0-develop
 PROGRAM_PIN=26cfe910d7921b08cc79a5d9fc97740e2090d2c9 # 2024-10-17, PR 264
+# openg2p-registry's requirements.txt names this repository for its OCA dependencies (no 17.0 of
+# OCA storage is on PyPI).
+COMMUNITY_URL=https://github.com/OpenG2P/openg2p-social-registry-community-addons.git
+COMMUNITY_BRANCH=17.0-develop
+COMMUNITY_PIN=454b11f5eb0492c7db240db89d7ac0c05344dcae # 2024-09-19, PR 6
+# The addons of it put on the addons path (openg2p-community-addons): g2p_documents' dependencies.
+COMMUNITY_ADDONS=(component server_environment storage_backend storage_backend_s3 storage_file)
 
 # What goes into the venv besides Odoo's own requirements.txt (each line is a pip requirement).
 # - setuptools < 70: Odoo 17 and gevent's plugin loading use pkg_resources as it was then;
@@ -49,16 +61,28 @@ NO_DEPS_REQUIREMENTS=(
     "botocore==1.18.18"
     "s3transfer>=0.3.0,<0.4.0"
     "jmespath>=0.7.1,<1.0.0"
+    # g2p_payment_g2p_connect's chain (g2p_payment_files, g2p_documents, OCA component and
+    # storage_file): declared, or imported at load; without their own dependencies (cose's would
+    # replace the cryptography pin; g2p_payment_files only checks that it is installed)
+    "cachetools==8.0.2"
+    "python-slugify==9.2.0"
+    "text-unidecode==1.3"
+    "base45==0.4.4"
+    "cose==0.9.dev8"
+    "python-barcode==0.16.1"
+    "pdfkit==1.0.0"
+    "wkhtmltopdf==0.2"
 )
 # Bump when the Python step above changes: a finished venv with another stamp is brought up to date.
-DEPS_REVISION=1
+DEPS_REVISION=2
 # The imports that must work in the venv at the end.
 CHECK_IMPORTS="odoo, psycopg2, ldap, lxml, OpenSSL, cryptography, requests, phonenumbers, schwifty, \
-xlsxwriter, dateutil, boto3, gevent"
+xlsxwriter, dateutil, boto3, gevent, cachetools, slugify, base45, barcode, pdfkit"
 # Roughly what a first install downloads (git packs, wheels and sources), for the messages.
 ODOO_SIZE="~280 MB"
 REGISTRY_SIZE="~3 MB"
 PROGRAM_SIZE="~6 MB"
+COMMUNITY_SIZE="~10 MB"
 PYPI_SIZE="~70 MB"
 APT_SIZE="~2 MB"
 
@@ -74,7 +98,9 @@ Options:
   --source-dir DIR   clone the three repositories from mirrors in DIR instead of GitHub; each is
                      looked for as DIR/<name>, DIR/<name>.git or DIR/<name>/repo, <name> being
                      odoo17 (or odoo, Clyde1030+odoo17), openg2p-registry (or
-                     OpenG2P+openg2p-registry), openg2p-program (or OpenG2P+openg2p-program)
+                     OpenG2P+openg2p-registry), openg2p-program (or OpenG2P+openg2p-program),
+                     openg2p-social-registry-community-addons (or
+                     OpenG2P+openg2p-social-registry-community-addons)
   --python PY        the Python 3.11 to build the venv from (default: python3.11, else python3)
   --no-apt           do not install Debian packages (just say which are missing)
   --dry-run          print the plan (folders, sources, pins, packages) and change nothing
@@ -82,11 +108,12 @@ Options:
 
 Environment:
   OPENG2P_HOME                                       as --home
-  OPENG2P_ODOO_SRC, OPENG2P_REGISTRY_SRC, OPENG2P_PROGRAM_SRC
+  OPENG2P_ODOO_SRC, OPENG2P_REGISTRY_SRC, OPENG2P_PROGRAM_SRC, OPENG2P_COMMUNITY_SRC
                      a URL or a local path of a git repository holding the pinned commit
                      (overrides --source-dir for that repository)
 Pins: Odoo $ODOO_URL $ODOO_BRANCH @ ${ODOO_PIN:0:12}
       openg2p-registry $REGISTRY_BRANCH @ ${REGISTRY_PIN:0:12}, openg2p-program $PROGRAM_BRANCH @ ${PROGRAM_PIN:0:12}
+      openg2p-social-registry-community-addons $COMMUNITY_BRANCH @ ${COMMUNITY_PIN:0:12}
 EOF
 }
 
@@ -167,6 +194,8 @@ is_remote() {
 odoo_src=$(resolve_source OPENG2P_ODOO_SRC "$ODOO_URL" odoo17 odoo Clyde1030+odoo17)
 registry_src=$(resolve_source OPENG2P_REGISTRY_SRC "$REGISTRY_URL" openg2p-registry OpenG2P+openg2p-registry)
 program_src=$(resolve_source OPENG2P_PROGRAM_SRC "$PROGRAM_URL" openg2p-program OpenG2P+openg2p-program)
+community_src=$(resolve_source OPENG2P_COMMUNITY_SRC "$COMMUNITY_URL" openg2p-social-registry-community-addons \
+    OpenG2P+openg2p-social-registry-community-addons)
 
 # ---------------------------------------------------------------- Python 3.11
 if [ -z "$base_python" ]; then
@@ -192,6 +221,8 @@ if [ -n "$dry_run" ]; then
     echo "  odoo:             $home/odoo <- $odoo_src ($ODOO_BRANCH @ $ODOO_PIN)"
     echo "  openg2p-registry: $home/openg2p-registry <- $registry_src ($REGISTRY_BRANCH @ $REGISTRY_PIN)"
     echo "  openg2p-program:  $home/openg2p-program <- $program_src ($PROGRAM_BRANCH @ $PROGRAM_PIN)"
+    echo "  community addons: $home/openg2p-social-registry-community-addons <- $community_src ($COMMUNITY_BRANCH @ $COMMUNITY_PIN)"
+    echo "                    linked in $home/openg2p-community-addons: ${COMMUNITY_ADDONS[*]}"
     echo "  venv:             $venv (from $base_python)"
     echo "  pip:              $home/odoo/requirements.txt (cryptography pin replaced), ${EXTRA_REQUIREMENTS[*]}"
     echo "  pip --no-deps:    $home/odoo (non-editable), ${NO_DEPS_REQUIREMENTS[*]}"
@@ -286,6 +317,20 @@ checkout() {
 checkout "Odoo 17" "$odoo_src" "$ODOO_BRANCH" "$ODOO_PIN" "$home/odoo" "$ODOO_SIZE"
 checkout "openg2p-registry" "$registry_src" "$REGISTRY_BRANCH" "$REGISTRY_PIN" "$home/openg2p-registry" "$REGISTRY_SIZE"
 checkout "openg2p-program" "$program_src" "$PROGRAM_BRANCH" "$PROGRAM_PIN" "$home/openg2p-program" "$PROGRAM_SIZE"
+checkout "community addons" "$community_src" "$COMMUNITY_BRANCH" "$COMMUNITY_PIN" \
+    "$home/openg2p-social-registry-community-addons" "$COMMUNITY_SIZE"
+# Only the addons g2p_documents needs, as links: the repository's queue_job would shadow PyPI's.
+mkdir -p -- "$home/openg2p-community-addons"
+for addon in "${COMMUNITY_ADDONS[@]}"; do
+    [ -f "$home/openg2p-social-registry-community-addons/$addon/__manifest__.py" ] ||
+        die "$home/openg2p-social-registry-community-addons has no $addon"
+    if [ -e "$home/openg2p-community-addons/$addon" ] && [ ! -L "$home/openg2p-community-addons/$addon" ]; then
+        note "community addons: $home/openg2p-community-addons/$addon is a folder of its own: kept"
+        continue
+    fi
+    ln -sfn "../openg2p-social-registry-community-addons/$addon" "$home/openg2p-community-addons/$addon"
+done
+note "community addons: $home/openg2p-community-addons links ${COMMUNITY_ADDONS[*]}"
 [ -f "$home/odoo/odoo/addons/base/__manifest__.py" ] || die "$home/odoo has no odoo/addons/base: not an Odoo 17 source tree"
 
 say "Python venv ($venv)"

@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "install_openg2p.sh"
-PIN_NAMES = ("ODOO_PIN", "REGISTRY_PIN", "PROGRAM_PIN")
+PIN_NAMES = ("ODOO_PIN", "REGISTRY_PIN", "PROGRAM_PIN", "COMMUNITY_PIN")
 
 
 def run(*args, env=None, cwd=None):
@@ -29,13 +29,15 @@ def bare_repo(path):
 
 @pytest.fixture
 def mirrors(tmp_path):
-    """A --source-dir holding the three repositories under the names the script looks for."""
+    """A --source-dir holding the four repositories under the names the script looks for."""
     folder = tmp_path / "mirrors"
     folder.mkdir()
     bare_repo(folder / "odoo17.git")
     (folder / "OpenG2P+openg2p-registry").mkdir()
     bare_repo(folder / "OpenG2P+openg2p-registry" / "repo")
     bare_repo(folder / "openg2p-program")
+    (folder / "OpenG2P+openg2p-social-registry-community-addons").mkdir()
+    bare_repo(folder / "OpenG2P+openg2p-social-registry-community-addons" / "repo")
     return folder
 
 
@@ -51,7 +53,7 @@ def test_sources_are_pinned_to_full_commits_and_default_to_public_https():
     text = SCRIPT.read_text()
     for name in PIN_NAMES:
         assert re.search(rf"^{name}=[0-9a-f]{{40}}\b", text, re.M), name
-    for name in ("ODOO_URL", "REGISTRY_URL", "PROGRAM_URL"):
+    for name in ("ODOO_URL", "REGISTRY_URL", "PROGRAM_URL", "COMMUNITY_URL"):
         assert re.search(rf"^{name}=https://github\.com/\S+\.git$", text, re.M), name
     assert "/work/" not in text  # no machine's mirror written in as a default
 
@@ -72,6 +74,9 @@ def test_dry_run_takes_each_repository_from_the_source_dir(tmp_path, mirrors):
     assert f"{home}/odoo <- {mirrors}/odoo17.git (main @ " in out
     assert f"{home}/openg2p-registry <- {mirrors}/OpenG2P+openg2p-registry/repo (17.0-develop @ " in out
     assert f"{home}/openg2p-program <- {mirrors}/openg2p-program (17.0-develop @ " in out
+    community = f"{mirrors}/OpenG2P+openg2p-social-registry-community-addons/repo (17.0-develop @ "
+    assert f"{home}/openg2p-social-registry-community-addons <- {community}" in out
+    assert "openg2p-community-addons: component server_environment storage_backend storage_backend_s3" in out
     assert f"export OPENG2P_HOME={home}" in out
     assert not home.exists()  # a dry run changes nothing
 
@@ -93,6 +98,10 @@ def test_without_overrides_the_sources_are_the_public_repositories(tmp_path):
     assert "<- https://github.com/Clyde1030/odoo17.git (main @ " in proc.stdout
     assert "<- https://github.com/OpenG2P/openg2p-registry.git (17.0-develop @ " in proc.stdout
     assert "<- https://github.com/OpenG2P/openg2p-program.git (17.0-develop @ " in proc.stdout
+    assert (
+        "<- https://github.com/OpenG2P/openg2p-social-registry-community-addons.git (17.0-develop @ "
+        in proc.stdout
+    )
 
 
 def test_a_source_dir_without_a_repository_is_refused(tmp_path):
