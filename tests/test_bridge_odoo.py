@@ -23,12 +23,14 @@ has none) is done by the test, signed as a partner.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -47,9 +49,12 @@ psycopg2 = pytest.importorskip("psycopg2")
 from g2p_bridge_mpesa.testing import (  # noqa: E402
     BridgeStack,
     KeyManagerStandIn,
+    Partner,
     PgCluster,
     RedisServer,
     Unavailable,
+    canonical,
+    detached_jws,
     new_rsa_key,
     private_pem,
 )
@@ -150,6 +155,32 @@ def people_for(sim, code, amounts, prefix):
     return people
 
 
+def manager_envelope(world, program_name, total, start_date, action):
+    """The body g2p_payment_g2p_connect's _create_envelope_g2p_bridge builds (its header of
+    placeholders, "signature": "string", the program's name as mnemonic, the cycle's start date),
+    here signed by a partner "string" the key manager knows, with ``action`` in its header: the
+    bridge's refusal reason."""
+    sender = Partner("string", world.keys)
+    body = {
+        "signature": "string",
+        "header": {"version": "1.0.0", "message_id": "string", "message_ts": "string", "action": action,
+                   "sender_id": "string", "sender_uri": "", "receiver_id": "", "total_count": 0,
+                   "is_msg_encrypted": False, "meta": "string"},
+        "message": {"benefit_program_mnemonic": program_name, "disbursement_frequency": "OnDemand",
+                    "cycle_code_mnemonic": "SEP", "number_of_beneficiaries": 4, "number_of_disbursements": 4,
+                    "total_disbursement_amount": total, "disbursement_currency_code": "USD",
+                    "disbursement_schedule_date": start_date},
+    }  # fmt: skip
+    request = urllib.request.Request(
+        world.stack.api_url + "/create_disbursement_envelope", data=canonical(body), method="POST",
+        headers={"Content-Type": "application/json", "Signature": detached_jws(sender.key, body)},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.loads(response.read())
+    assert answer["header"]["status"] == "rjct", answer
+    return answer["header"]["status_reason_message"]
+
+
 def test_odoo_g2p_connect_program_paid_through_the_bridge(world):
     started = time.monotonic()
     markets, mnemonics = [], {}
@@ -176,6 +207,19 @@ def test_odoo_g2p_connect_program_paid_through_the_bridge(world):
         assert any("500 Server Error" in m for m in own["own_send_messages"]), own
         assert any("500 Server Error" in m for m in own["own_status_messages"]), own
     assert "'NoneType' object has no attribute 'split'" in world.stack.log("api")  # the missing header
+    # Signed, its envelope body is still refused, for what is in it (the replay of its own body).
+    ke = markets[0]
+    total = sum(p["amount"] for p in ke["people"])
+    assert (
+        manager_envelope(world, ke["program"], total, "2020-01-01", "string") == "rjct.action.not_supported"
+    )
+    fixed = "create_disbursement_envelope"
+    assert (
+        manager_envelope(world, ke["program"], total, "2020-01-01", fixed)
+        == "INVALID_DISBURSEMENT_SCHEDULE_DATE"
+    )
+    today = datetime.date.today().isoformat()
+    assert manager_envelope(world, ke["program"], total, today, fixed) == "INVALID_PROGRAM_MNEMONIC"
 
     # 2. Driven from the Odoo side the way PBMS's workers drive the bridge, statuses written back.
     drive = world.odoo.shell(
