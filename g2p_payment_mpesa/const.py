@@ -9,6 +9,10 @@ ENVIRONMENT_URLS = {
 # The queue_job channel all M-Pesa traffic goes through: its capacity in the Odoo configuration
 # ([queue_job] channels = root:4,root.mpesa:2) is the number of send jobs running at once.
 QUEUE_CHANNEL = "root.mpesa"
+# The approver's pre-flight reads entitlements this many at a time; over PREFLIGHT_JOB_SIZE of them
+# (a national cycle) it runs as a queue job and its dialog shows the progress.
+PREFLIGHT_CHUNK = 1000
+PREFLIGHT_JOB_SIZE = 20000
 
 # Payments per send job: small enough that a crash re-does little, large enough that the
 # per-job overhead (token, commit, statistics) stays small against the HTTP calls.

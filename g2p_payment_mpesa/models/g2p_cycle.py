@@ -162,9 +162,15 @@ class G2PCycle(models.Model):
         if not manager:
             return None
         entitlements = self._mpesa_open_entitlements() if entitlements is None else entitlements
-        entitlements = entitlements.filtered(lambda ent: not ent.mpesa_payees_confirmed)
+        # Asked of PostgreSQL: a national cycle's entitlements are not read into memory for it.
+        entitlements = entitlements.search(
+            [("id", "in", entitlements.ids), ("mpesa_payees_confirmed", "=", False)]
+        )
         if not entitlements or self._mpesa_openg2p_would_refuse(then, entitlements):
             return None
+        if len(entitlements) > const.PREFLIGHT_JOB_SIZE:
+            # Checked in the background, the dialog at once: it approves once the check is done.
+            return self.env["g2p.mpesa.preflight"]._open(self, manager, entitlements, then=then)
         problems, _total = manager._mpesa_preflight(entitlements)
         if not problems:
             return None
@@ -186,12 +192,17 @@ class G2PCycle(models.Model):
         entitlement_manager = program.get_manager(program.MANAGER_ENTITLEMENT)
         if not entitlement_manager or not hasattr(entitlement_manager, "check_fund_balance"):
             return False
-        pending = entitlements.filtered(lambda ent: ent.state in ("draft", "pending_validation"))
-        if not pending:
-            return False
         # The fund is read with raw SQL (as OpenG2P reads it): pending writes first.
         self.env.flush_all()
-        return entitlement_manager.check_fund_balance(program.id) < sum(pending.mapped("initial_amount"))
+        self.env.cr.execute(
+            "SELECT count(*), coalesce(sum(initial_amount), 0) FROM g2p_entitlement"
+            " WHERE id = ANY(%s) AND state IN ('draft', 'pending_validation')",
+            [entitlements.ids],
+        )
+        pending, amount = self.env.cr.fetchone()
+        if not pending:
+            return False
+        return entitlement_manager.check_fund_balance(program.id) < amount
 
     def approve(self):
         return self._mpesa_guard("approve") or super().approve()

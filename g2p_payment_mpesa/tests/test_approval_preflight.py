@@ -1,7 +1,11 @@
 """Whoever approves money sees, before approving, what M-Pesa would refuse (invariant 4)."""
 
-from odoo.exceptions import ValidationError
+from unittest.mock import patch
+
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import new_test_user, tagged
+
+from odoo.addons.queue_job.job import Job
 
 from .common import MPESA, MpesaTransactionCase
 
@@ -111,3 +115,65 @@ class TestApprovalPreflight(MpesaTransactionCase):
         answer = foreign.approve_entitlement() or {}
         self.assertNotEqual(answer.get("res_model"), "g2p.mpesa.preflight", "asked once per approval")
         self.assertEqual(foreign.state, "approved")
+
+
+@tagged("post_install", "-at_install")
+class TestApprovalPreflightOfANationalCycle(TestApprovalPreflight):
+    """Over PREFLIGHT_JOB_SIZE entitlements (2 here, standing in for 20,000) the check is a queue job:
+    the dialog opens at once with its progress, and approves only once everything was checked."""
+
+    def setUp(self):
+        super().setUp()
+        self.backgrounds = []
+        for name, value in (("PREFLIGHT_JOB_SIZE", 2), ("PREFLIGHT_CHUNK", 2)):
+            patcher = patch.object(MPESA, name, value)
+            patcher.start()
+            self.addCleanup(patcher.stop)
+
+    def _wizard(self, action):
+        """The dialog, after its background check ran (as the job runner would run it). Every test
+        of the class above runs through it: the same answers, checked in the background."""
+        wizard = super()._wizard(action)
+        if wizard.state == "done":
+            return wizard  # fewer entitlements than a national cycle: checked at once, as before
+        self.assertEqual((wizard.progress_done, wizard.progress_total), (0, 3))
+        self.assertFalse(wizard.line_ids)
+        self.assertFalse(wizard.entitlement_ids, "a national cycle's entitlements are named by scope")
+        if wizard.then:
+            with self.assertRaises(UserError):
+                wizard.action_proceed()  # not before every payee was checked
+        jobs = self.env["queue.job"].search([("method_name", "=", "_mpesa_check_job")])
+        jobs = jobs.filtered(lambda job: job.record_ids == [wizard.id])
+        self.assertEqual(len(jobs), 1)
+        self.assertEqual(jobs.channel, "root.mpesa")
+        Job.load(self.env, jobs.uuid).perform()
+        wizard.invalidate_recordset()
+        self.assertEqual(wizard.state, "done")
+        self.assertEqual(wizard.progress_done, 3)
+        self.assertEqual(wizard.action_refresh()["res_id"], wizard.id)
+        self.backgrounds.append(wizard)
+        return wizard
+
+    def test_a_national_cycle_is_checked_in_the_background(self):
+        wizard = self._wizard(self.cycle.action_mpesa_check_payees())
+        self.assertEqual(self.backgrounds, [wizard])
+        self.assertEqual(wizard.scope, "open")
+        self.assertEqual(len(wizard.line_ids), 2)
+        wizard = self._wizard(self.cycle.approve())
+        self.assertEqual(self.backgrounds[-1], wizard)
+        self.assertEqual((wizard.scope, wizard.then), ("open", "approve"))  # none confirmed yet: all open
+        wizard.action_proceed()
+        self.assertEqual(self.cycle.state, "approved")
+        self.assertTrue(all(self.entitlements.mapped("mpesa_payees_confirmed")))
+
+    def test_nothing_to_report_approves_straight_away(self):
+        """A national cycle is checked in the background even when nothing is wrong: its dialog then
+        says so and approves."""
+        self.foreign.phone_number_ids.unlink()
+        self.foreign.phone_number_ids = [(0, 0, {"phone_no": "0712 000 001"})]
+        self.entitlements.filtered(lambda e: e.partner_id == self.fraction).initial_amount = 100
+        wizard = self._wizard(self.cycle.approve())
+        self.assertFalse(wizard.line_ids)
+        self.assertIn("All 3", wizard.summary)
+        wizard.action_proceed()
+        self.assertEqual(self.cycle.state, "approved")

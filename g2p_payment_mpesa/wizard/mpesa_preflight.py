@@ -1,6 +1,12 @@
-"""Check M-Pesa payees: what M-Pesa would refuse, shown to the approver before approving."""
+"""Check M-Pesa payees: what M-Pesa would refuse, shown to the approver before approving.
+
+Over PREFLIGHT_JOB_SIZE entitlements (a national cycle) the check runs as a queue job: the dialog
+opens at once, shows how far the check got, and offers the same choices once it is done."""
 
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .. import const
 
 
 class MpesaPreflight(models.TransientModel):
@@ -14,6 +20,17 @@ class MpesaPreflight(models.TransientModel):
         help="What the approver pressed; empty when only checking.",
     )
     line_ids = fields.One2many("g2p.mpesa.preflight.line", "wizard_id", readonly=True)
+    state = fields.Selection([("checking", "Checking"), ("done", "Checked")], default="done", readonly=True)
+    scope = fields.Selection(
+        [("listed", "The entitlements listed"), ("open", "The cycle's open entitlements"),
+         ("unconfirmed", "The cycle's open entitlements not confirmed yet")],
+        default="listed",
+        readonly=True,
+        help="What a background check checks: a national cycle's entitlements are not listed one by one.",
+    )  # fmt: skip
+    progress_done = fields.Integer(readonly=True)
+    progress_total = fields.Integer(readonly=True)
+    progress = fields.Float(compute="_compute_progress")
     checked_count = fields.Integer(readonly=True)
     problem_count = fields.Integer(compute="_compute_problem_count")
     total_text = fields.Char("Would be paid", readonly=True)
@@ -24,9 +41,24 @@ class MpesaPreflight(models.TransientModel):
         for rec in self:
             rec.problem_count = len(rec.line_ids)
 
+    @api.depends("progress_done", "progress_total")
+    def _compute_progress(self):
+        for rec in self:
+            rec.progress = 100.0 * rec.progress_done / rec.progress_total if rec.progress_total else 0.0
+
     @api.model
     def _open(self, cycle, manager, entitlements, then=False):
+        if len(entitlements) > const.PREFLIGHT_JOB_SIZE:
+            return self._open_in_background(cycle, manager, entitlements, then)
         problems, total = manager._mpesa_preflight(entitlements)
+        vals = self._result_vals(manager, entitlements, problems, total)
+        wizard = self.create(
+            dict(vals, cycle_id=cycle.id, then=then, entitlement_ids=[(6, 0, entitlements.ids)])
+        )
+        return wizard._action()
+
+    @api.model
+    def _result_vals(self, manager, entitlements, problems, total):
         lines = [
             (
                 0,
@@ -41,37 +73,112 @@ class MpesaPreflight(models.TransientModel):
             if problems
             else _("All %s beneficiaries can be paid through M-Pesa.") % len(entitlements)
         )
-        wizard = self.create(
-            {
-                "cycle_id": cycle.id,
-                "entitlement_ids": [(6, 0, entitlements.ids)],
-                "then": then,
-                "line_ids": lines,
-                "checked_count": len(entitlements),
-                "total_text": f"{manager._mpesa_market().currency} {total:,}",
-                "summary": summary,
-            }
-        )
+        return {
+            "line_ids": lines,
+            "checked_count": len(entitlements),
+            "total_text": f"{manager._mpesa_market().currency} {total:,}",
+            "summary": summary,
+            "state": "done",
+        }
+
+    def _action(self):
         return {
             "type": "ir.actions.act_window",
             "name": _("Check M-Pesa payees"),
             "res_model": self._name,
-            "res_id": wizard.id,
+            "res_id": self.id,
             "view_mode": "form",
             "target": "new",
         }
 
+    @api.model
+    def _open_in_background(self, cycle, manager, entitlements, then):
+        """The dialog at once; the check in a queue job (the entitlements by scope: a national
+        cycle's are not written into the dialog one by one)."""
+        open_ones = cycle._mpesa_open_entitlements()
+        scope = "listed"
+        if len(entitlements) == len(open_ones) and set(entitlements.ids) == set(open_ones.ids):
+            scope = "open"
+        elif set(entitlements.ids) == set(open_ones.filtered(lambda ent: not ent.mpesa_payees_confirmed).ids):
+            scope = "unconfirmed"
+        wizard = self.create(
+            {
+                "cycle_id": cycle.id,
+                "then": then,
+                "scope": scope,
+                "entitlement_ids": [(6, 0, entitlements.ids)] if scope == "listed" else [],
+                "state": "checking",
+                "progress_total": len(entitlements),
+                "summary": _("Checking %s beneficiaries in the background…") % f"{len(entitlements):,}",
+            }
+        )
+        wizard.with_delay(
+            channel=const.QUEUE_CHANNEL,
+            description=_("M-Pesa: check %s payees") % len(entitlements),
+            max_retries=3,
+        )._mpesa_check_job(manager.id)
+        return wizard._action()
+
+    def _entitlements(self):
+        self.ensure_one()
+        if self.scope == "listed":
+            return self.entitlement_ids
+        open_ones = self.cycle_id._mpesa_open_entitlements()
+        if self.scope == "unconfirmed":
+            return open_ones.filtered(lambda ent: not ent.mpesa_payees_confirmed)
+        return open_ones
+
+    def _mpesa_check_job(self, manager_id):
+        """Queue job: the check itself; its progress written beside it (another cursor)."""
+        self.ensure_one()
+        if self.state == "done":
+            return _("Already checked.")
+        manager = self.env["g2p.program.payment.manager.mpesa"].browse(manager_id)
+        entitlements = self._entitlements()
+
+        def progress(done, total):
+            with self.env.registry.cursor() as cr:
+                cr.execute(
+                    "UPDATE g2p_mpesa_preflight SET progress_done = %s, progress_total = %s WHERE id = %s",
+                    [done, total, self.id],
+                )
+
+        problems, total = manager._mpesa_preflight(entitlements, progress=progress)
+        self.write(
+            dict(self._result_vals(manager, entitlements, problems, total), progress_done=len(entitlements))
+        )
+        return self.summary
+
+    def action_refresh(self):
+        """The dialog again, as far as the background check got."""
+        self.ensure_one()
+        return self._action()
+
     def action_proceed(self):
         """The approver saw the problems and approves anyway."""
         self.ensure_one()
-        self.entitlement_ids.sudo().mpesa_payees_confirmed = True
+        if self.state != "done":
+            raise UserError(
+                _("The M-Pesa check is still running: wait until it has checked every beneficiary.")
+            )
+        entitlements = self._entitlements()
+        if len(entitlements) > const.PREFLIGHT_CHUNK:
+            # A national cycle's: one statement, not one ORM write per entitlement.
+            self.env.flush_all()
+            self.env.cr.execute(
+                "UPDATE g2p_entitlement SET mpesa_payees_confirmed = true WHERE id = ANY(%s)",
+                [entitlements.ids],
+            )
+            entitlements.invalidate_recordset(["mpesa_payees_confirmed"])
+        else:
+            entitlements.sudo().mpesa_payees_confirmed = True
         confirmed = {"mpesa_preflight_confirmed": True}
         if self.then == "approve":
             return self.cycle_id.with_context(**confirmed).approve()
         if self.then == "validate":
             return self.cycle_id.with_context(**confirmed).validate_entitlement()
         if self.then == "entitlements":
-            return self.entitlement_ids.with_context(**confirmed).approve_entitlement()
+            return entitlements.with_context(**confirmed).approve_entitlement()
         return {"type": "ir.actions.act_window_close"}
 
 
