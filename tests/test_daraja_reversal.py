@@ -10,6 +10,7 @@ import json
 import urllib.parse
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -158,6 +159,8 @@ def test_contract_b2c_reversal_shape_is_parsed():
     assert result.is_success and result.receipt == "UL24ZX81QP"
     assert result.original_transaction_id == "UL17AB2CD3"
     assert result.amount_cents == 150000
+    # The Utility account's balance after the money came back: the float the manager shows.
+    assert result.utility_funds == Decimal("9995500.00")
     assert result.completed_at == datetime(2026, 12, 2, 7, 30, 0)
     assert result.debit_party_name == "254712345678 - JANE DOE"
 
@@ -602,3 +605,22 @@ def _spend(sim, msisdn):
     )
     assert status == 200 and str(screen).startswith("END"), screen
     assert _balance(sim, msisdn) < 150000, screen
+
+
+@pytest.mark.parametrize(
+    "balance",
+    [
+        None,
+        "",
+        "Working Account|KES|1.00|1.00|0.00|0.00",
+        "Utility Account|KES|x|y|0|0",
+        "Utility Account|KES",
+    ],
+)
+def test_a_reversal_without_a_readable_utility_balance_reports_no_float(balance):
+    body = copy.deepcopy(CONTRACT_SUCCESS)
+    params = body["Result"]["ResultParameters"]["ResultParameter"]
+    params[0]["Value"] = balance
+    if balance is None:
+        del params[0]
+    assert parse_reversal_result(body).utility_funds is None

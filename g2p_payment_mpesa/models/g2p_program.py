@@ -31,6 +31,14 @@ class G2PProgram(models.Model):
             % {"currency": currency or _("no currency"), "offered": offered}
         )
 
+    def _mpesa_default_batch_tag(self):
+        """The program's default batch tag, found or made as OpenG2P's payment manager form makes
+        it (its 'Automatically Create Batch'): every entitlement, batches of 500."""
+        Tag = self.env["g2p.payment.batch.tag"].sudo()
+        values = {"name": f"Default {self.name}", "order": 1, "max_batch_size": 500}
+        tag = Tag.search([(key, "=", value) for key, value in values.items()], limit=1)
+        return tag or Tag.create(dict(values, domain="[]"))
+
     def action_mpesa_pay_with_mpesa(self):
         """Pay with M-Pesa: this program's own M-Pesa manager (made now in the market of the
         program's currency, or the one it has), set as its payment manager, and opened."""
@@ -46,11 +54,16 @@ class G2PProgram(models.Model):
                     "market": market.code,
                     "environment": "sandbox",
                     "base_url": market.base_urls["sandbox"],
+                    # Payments are prepared per batch tag: without one, Prepare Payments makes none.
+                    "create_batch": True,
+                    "batch_tag_ids": [(6, 0, self._mpesa_default_batch_tag().ids)],
                 }
             )
             self.message_post(
                 body=_("M-Pesa (%(market)s) is this program's payment manager.") % {"market": market.name}
             )
+        elif manager.create_batch and not manager.batch_tag_ids:
+            manager.batch_tag_ids = [(6, 0, self._mpesa_default_batch_tag().ids)]
         manager._mpesa_use_for_program()
         return {
             "type": "ir.actions.act_window",

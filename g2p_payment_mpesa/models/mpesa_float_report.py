@@ -20,7 +20,9 @@ class MpesaFloatReport(models.Model):
     )
     reported_at = fields.Datetime(required=True, readonly=True, index=True)
     source = fields.Selection(
-        [("result", "Payment result"), ("balance", "Balance query")], required=True, readonly=True
+        [("result", "Payment result"), ("balance", "Balance query"), ("reversal", "Reversal result")],
+        required=True,
+        readonly=True,
     )
     # Decimal strings (2 places) as M-Pesa sent them: money is never a float here.
     utility_balance = fields.Char("Utility account", readonly=True)

@@ -69,6 +69,20 @@ def notify(title, message, kind, sticky=False, then="close"):
     return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
 
 
+def _newest_utility(reports):
+    """The Utility balance shown, from the (source, balance) reports of one second in the order
+    recorded. Results answered together are recorded in any order: after the last other report
+    (a balance query, a reversal), the lowest of the results' balances is M-Pesa's latest (a
+    payment only takes money out)."""
+    if not reports:
+        return False
+    last_other = max((i for i, (source, _b) in enumerate(reports) if source != "result"), default=-1)
+    results = [Decimal(balance) for source, balance in reports[last_other + 1 :] if source == "result"]
+    if results:
+        return str(min(results))
+    return reports[last_other][1]
+
+
 def money_text(cents, currency=const.CURRENCY):
     """150000 -> 'KES 1,500.00': the one way amounts are shown (integer cents in, Decimal on the
     way: never a float)."""
@@ -313,8 +327,6 @@ class G2PPaymentManagerMpesa(models.Model):
             self.env.cr.execute(
                 """
                 SELECT manager_id,
-                       (array_agg(utility_balance ORDER BY reported_at DESC, id DESC)
-                            FILTER (WHERE utility_balance IS NOT NULL))[1],
                        (array_agg(working_balance ORDER BY reported_at DESC, id DESC)
                             FILTER (WHERE working_balance IS NOT NULL))[1],
                        max(reported_at)
@@ -324,7 +336,27 @@ class G2PPaymentManagerMpesa(models.Model):
                 """,
                 [tuple(self.ids)],
             )
-            latest = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+            newest = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+            # The Utility balance: the reports of the newest second with one, in order.
+            self.env.cr.execute(
+                """
+                SELECT r.manager_id, r.source, r.utility_balance
+                  FROM g2p_mpesa_float_report r
+                 WHERE r.manager_id IN %s AND r.utility_balance IS NOT NULL
+                   AND r.reported_at = (SELECT max(m.reported_at) FROM g2p_mpesa_float_report m
+                                         WHERE m.manager_id = r.manager_id
+                                           AND m.utility_balance IS NOT NULL)
+              ORDER BY r.id
+                """,
+                [tuple(self.ids)],
+            )
+            last_second = {}
+            for manager_id, source, utility in self.env.cr.fetchall():
+                last_second.setdefault(manager_id, []).append((source, utility))
+            latest = {
+                manager_id: (_newest_utility(last_second.get(manager_id, [])), working, at)
+                for manager_id, (working, at) in newest.items()
+            }
         for rec in self:
             utility, working, at = latest.get(rec.id, (False, False, False))
             rec.float_utility_balance = utility or False
@@ -492,8 +524,11 @@ class G2PPaymentManagerMpesa(models.Model):
 
     # ------------------------------------------------------------------ buttons
     def _mpesa_done(self, message, kind="success"):
-        """What every button answers: the user sees what it did, on the form reloaded."""
-        return notify(_("M-Pesa"), message, kind, then="reload")
+        """What every button of the manager's form answers: a notification saying what it did,
+        the form (a dialog too) staying where it is. The form reloads its record after any of its
+        buttons (static/src/js/mpesa_progress.js): Odoo's soft_reload restored the page behind a
+        dialog, and so closed it."""
+        return notify(_("M-Pesa"), message, kind, then=None)
 
     def action_rotate_callback_secret(self):
         for rec in self:

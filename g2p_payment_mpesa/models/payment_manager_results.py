@@ -10,13 +10,15 @@ from odoo import _, fields, models
 from mpesa_wire import ResultClass, msisdn_matches
 
 from .. import const
+from .g2p_cycle import PROGRESS_NOTIFICATION
 
 _logger = logging.getLogger(__name__)
 
-# A result's float is recorded at most this often per process (a balance query's always is).
-FLOAT_REPORT_SECONDS = 5
-# (database, manager id) -> time.monotonic() of this process's last float report.
-_FLOAT_REPORTED_AT = {}
+# An open manager form is told of a result's float at most this often per process (it looks
+# once more a moment after the last: static/src/js/mpesa_progress.js).
+FLOAT_ANNOUNCE_SECONDS = 1.0
+# (database, manager id) -> time.monotonic() of this process's last float announcement.
+_FLOAT_ANNOUNCED_AT = {}
 
 
 class CallbackRefused(Exception):
@@ -154,7 +156,9 @@ class G2PPaymentManagerMpesaResults(models.Model):
                 result_code=result.result_code,
                 result_desc=result.result_desc,
             )
-            if result.utility_funds is not None and self._mpesa_float_report_due():
+            if result.utility_funds is not None:
+                # Every result's: a float recorded at most every few seconds stayed a burst behind
+                # (the last results of a cycle were not recorded, nor the reversals after them).
                 self._mpesa_store_float(result.utility_funds, result.working_funds, source="result")
         else:
             self._mpesa_apply_failure(tx, result.result_code, result.result_desc)
@@ -273,12 +277,9 @@ class G2PPaymentManagerMpesaResults(models.Model):
         )
         return "applied"
 
-    def _mpesa_float_report_due(self):
-        reported = _FLOAT_REPORTED_AT.get((self.env.cr.dbname, self.id))
-        return not reported or time.monotonic() - reported >= FLOAT_REPORT_SECONDS
-
     def _mpesa_store_float(self, utility, working, source):
-        """Insert a float report: concurrent results never contend on the manager's row."""
+        """Insert a float report: concurrent results never contend on the manager's row. An open
+        form of the manager shows it at once (the bus, static/src/js/mpesa_progress.js)."""
 
         def money(value):
             return str(Decimal(value).quantize(Decimal("0.01"))) if value is not None else False
@@ -292,5 +293,21 @@ class G2PPaymentManagerMpesaResults(models.Model):
                 "working_balance": money(working),
             }
         )
-        _FLOAT_REPORTED_AT[(self.env.cr.dbname, self.id)] = time.monotonic()
-        self.invalidate_recordset(["float_utility_balance", "float_working_balance", "float_checked_at"])
+        self.invalidate_recordset(
+            [
+                "float_utility_balance",
+                "float_working_balance",
+                "float_checked_at",
+                "float_utility_display",
+                "float_working_display",
+            ]
+        )
+        key, now = (self.env.cr.dbname, self.id), time.monotonic()
+        if (
+            source != "result"
+            or now - _FLOAT_ANNOUNCED_AT.get(key, -FLOAT_ANNOUNCE_SECONDS) >= FLOAT_ANNOUNCE_SECONDS
+        ):
+            _FLOAT_ANNOUNCED_AT[key] = now
+            self.env["bus.bus"]._sendone(
+                "broadcast", PROGRESS_NOTIFICATION, {"model": self._name, "id": self.id}
+            )

@@ -276,6 +276,9 @@ class G2PPaymentManagerMpesaReversal(models.Model):
                 ocid=result.originator_conversation_id,
                 conversation_id=result.conversation_id,
             )
+            if result.utility_funds is not None:
+                # The money is back in the Utility account: the float shown says so at once.
+                self._mpesa_store_float(result.utility_funds, None, source="reversal")
             return "applied"
         if reversal.state in (const.REV_REVERSED, const.REV_FAILED, const.REV_NEEDS_REVIEW):
             # Reversed: the answer to a re-send. Failed or in review: a person has it already.

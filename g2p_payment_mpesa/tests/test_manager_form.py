@@ -1,5 +1,8 @@
 """The manager form tells the admin what it did, shows money as money, and keeps the secret."""
 
+import json
+
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import Form, new_test_user, tagged
 
@@ -34,6 +37,37 @@ class TestManagerForm(MpesaTransactionCase):
         for action in (self.manager.action_rotate_callback_secret(), self.manager.action_resume_sending()):
             self.assertEqual(action["tag"], "display_notification")
             self.assertTrue(action["params"]["message"])
+            self.assertFalse(action["params"]["sticky"])
+            # Nothing after the notification: a soft_reload restored the page behind the dialog
+            # and so closed it (the form reloads itself after a button: mpesa_progress.js).
+            self.assertNotIn("next", action["params"])
+
+    def test_the_float_is_m_pesas_latest_whatever_order_results_come_in(self):
+        # Two results answered in the same second, the later one recorded first; then the money
+        # comes back (a reversal).
+        second = fields.Datetime.subtract(fields.Datetime.now(), minutes=1)
+        for balance in ("9000.00", "9500.00"):
+            self.env["g2p.mpesa.float.report"].create(
+                {
+                    "manager_id": self.manager.id,
+                    "reported_at": second,
+                    "source": "result",
+                    "utility_balance": balance,
+                }
+            )
+        self.manager.invalidate_recordset()
+        self.assertEqual(self.manager.float_utility_display, "KES 9,000.00")
+        self.manager._mpesa_store_float("10000.00", None, source="reversal")
+        self.assertEqual(self.manager.float_utility_display, "KES 10,000.00")
+
+    def test_an_open_form_hears_of_a_new_float(self):
+        self.env["bus.bus"].search([]).unlink()
+        self.manager._mpesa_store_float("9995500.00", None, source="result")
+        sent = self.env["bus.bus"].search([]).mapped("message")
+        payload = {"model": self.manager._name, "id": self.manager.id}
+        self.assertIn(
+            {"type": "g2p_payment_mpesa.progress", "payload": payload}, [json.loads(m) for m in sent]
+        )
 
     def test_a_new_manager_is_not_saved_by_its_buttons(self):
         # Every header button is hidden until the manager exists (an object button saves first).

@@ -73,6 +73,27 @@ class TestPayWithMpesa(MpesaTransactionCase):
         again = program.action_mpesa_pay_with_mpesa()
         self.assertEqual(again["res_id"], manager.id, "the same manager, not a second one")
 
+    def test_the_manager_made_in_one_click_prepares_payments(self):
+        # Payments are prepared per batch tag: a manager made without one prepared none.
+        program = self._program("KES")
+        manager = self.env["g2p.program.payment.manager.mpesa"].browse(
+            program.action_mpesa_pay_with_mpesa()["res_id"]
+        )
+        self.assertTrue(manager.create_batch)
+        self.assertEqual(manager.batch_tag_ids.mapped("domain"), ["[]"])
+        cycle = self.env["g2p.cycle"].create(
+            {"name": "One click", "program_id": program.id, "start_date": self.cycle.start_date,
+             "end_date": self.cycle.end_date}
+        )  # fmt: skip
+        partner = self._registrant("Neema", phone="0712345678")
+        self.env["g2p.entitlement"].create(
+            {"partner_id": partner.id, "cycle_id": cycle.id, "initial_amount": 100, "state": "approved",
+             "is_cash_entitlement": True}
+        )  # fmt: skip
+        manager.prepare_payments(cycle)
+        self.assertEqual(len(self.payment_of(partner)), 1)
+        self.assertTrue(self.payment_of(partner).batch_id)
+
     def test_a_currency_no_market_pays_in_is_refused_with_the_choices(self):
         program = self._program("EUR")
         with self.assertRaisesRegex(UserError, r"No M-Pesa market pays in EUR.*Kenya \(KES\)"):

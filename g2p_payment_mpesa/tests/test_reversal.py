@@ -134,6 +134,13 @@ class TestReversalCallbacks(_ReversalMixin, MpesaTransactionCase):
         self.assertEqual(self.manager._mpesa_handle_callback("result", again), "duplicate")
         self.assertEqual(payment.status, "failed")
 
+    def test_the_float_shown_follows_the_money_back(self):
+        payment, tx, reversal = self._requested()
+        self.manager._mpesa_store_float("9500.00", None, source="result")
+        self.assertEqual(self._callback(reversal_body(), reversal), "applied")
+        self.manager.invalidate_recordset()
+        self.assertEqual(self.manager.float_utility_display, "KES 10,000.00")
+
     def test_a_reversed_request_no_longer_blocks_a_new_one(self):
         payment, tx, reversal = self._requested()
         self._callback(reversal_body(), reversal)

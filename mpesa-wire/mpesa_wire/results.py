@@ -138,6 +138,21 @@ class ReversalResult:
             return None
         return self.transaction_id
 
+    @property
+    def utility_funds(self) -> Decimal | None:
+        """The Utility account's available balance after the reversal, where the result reports
+        it (Daraja's DebitAccountBalance, "Utility Account|KES|Current|Available|Reserved|
+        Uncleared"); None when it names another account or cannot be read."""
+        for entry in (self.debit_account_balance or "").split("&"):
+            parts = [part.strip() for part in entry.split("|")]
+            if len(parts) == 6 and parts[0] == "Utility Account":
+                try:
+                    available = Decimal(parts[3])
+                except ArithmeticError:
+                    return None
+                return available if available.is_finite() else None
+        return None
+
 
 @dataclass(frozen=True)
 class ReversalTimeoutNotice:

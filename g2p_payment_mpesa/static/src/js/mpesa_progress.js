@@ -5,13 +5,21 @@
  * that is not being edited reloads its record, at most once a second. While payments are still in
  * flight it looks once more a few seconds after the last announcement (the server announces at
  * most once a second per process, so the last change of a burst may come unannounced).
+ *
+ * The M-Pesa payment manager's form (a page or a dialog) is announced the same way when a float
+ * report arrives (a payment's result, a reversal's, a balance query's), looks once more a few
+ * seconds later (results' floats are announced at most once a second), and reloads its record
+ * after any of its buttons: the buttons answer with a notification only, so that a dialog stays
+ * open (Odoo's soft_reload restores the page behind a dialog, which closes the dialog).
  */
 import { registry } from "@web/core/registry";
 import { patch } from "@web/core/utils/patch";
 import { FormController } from "@web/views/form/form_controller";
-import { onWillUnmount } from "@odoo/owl";
+import { onWillUnmount, status } from "@odoo/owl";
 
 const NOTIFICATION = "g2p_payment_mpesa.progress";
+const MANAGER = "g2p.program.payment.manager.mpesa";
+const LIVE_MODELS = ["g2p.cycle", MANAGER];
 const MIN_INTERVAL_MS = 1000;
 const TRAILING_MS = 4000;
 
@@ -38,7 +46,8 @@ registry.category("services").add("mpesa_progress", mpesaProgressService);
 patch(FormController.prototype, {
     setup() {
         super.setup(...arguments);
-        if (this.props.resModel !== "g2p.cycle") {
+        const model = this.props.resModel;
+        if (!LIVE_MODELS.includes(model)) {
             return;
         }
         const progress = this.env.services.mpesa_progress;
@@ -48,7 +57,7 @@ patch(FormController.prototype, {
         let last = 0;
         let timer = null;
         let gone = false;
-        const reload = async () => {
+        const reload = async (trailing = false) => {
             timer = null;
             const root = this.model.root;
             if (gone || !root || !root.resId || (await root.isDirty()) || gone) {
@@ -63,13 +72,16 @@ patch(FormController.prototype, {
                 }
                 throw error;
             }
-            if (!gone && root.data.mpesa_in_flight_count > 0) {
+            if (!gone && model === "g2p.cycle" && root.data.mpesa_in_flight_count > 0) {
                 timer = setTimeout(reload, TRAILING_MS);
+            } else if (!gone && model === MANAGER && !trailing && !timer) {
+                // Floats are announced at most once a second: the last of a burst is read then.
+                timer = setTimeout(() => reload(true), TRAILING_MS);
             }
         };
         const schedule = (payload) => {
             const root = this.model.root;
-            if (!payload || payload.model !== "g2p.cycle" || !root || payload.id !== root.resId) {
+            if (!payload || payload.model !== model || !root || payload.id !== root.resId) {
                 return;
             }
             if (timer) {
@@ -85,5 +97,20 @@ patch(FormController.prototype, {
                 clearTimeout(timer);
             }
         });
+    },
+
+    async afterExecuteActionButton(clickParams) {
+        await super.afterExecuteActionButton(...arguments);
+        const root = this.model.root;
+        if (
+            this.props.resModel === MANAGER &&
+            clickParams.type === "object" &&
+            status(this) !== "destroyed" &&
+            root &&
+            root.resId
+        ) {
+            // What the button changed (a key fetched, a secret rotated, sending resumed) shows.
+            await root.load();
+        }
     },
 });
