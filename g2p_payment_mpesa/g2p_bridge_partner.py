@@ -2,8 +2,8 @@
 own ``g2p_payment_g2p_connect`` (PBMS 1.3's *G2P Connect Payment Manager*), where that manager
 cannot talk to this bridge release itself.
 
-What the manager (17.0-develop) sends cannot pass 1.1.0 (docs/g2p-bridge.md, *OpenG2P's G2P
-Connect payment manager and G2P Bridge 1.1.0*): no ``Signature`` header at all (the bridge's
+What the manager (17.0-develop) sends cannot pass 1.1.0 (docs/g2p-bridge.md, *An OpenG2P 17
+program paid through the bridge*): no ``Signature`` header at all (the bridge's
 signature check then fails with an HTTP 500 on every signed endpoint), a header of placeholders
 (``sender_id``, ``message_id``, ``action`` all "string"), a misspelt ``siganature`` body field.
 So this module does what current PBMS's workers do toward the bridge: each request a G2P Connect
@@ -128,7 +128,15 @@ def envelope_message(cycle, mnemonic, payments, currency, schedule_date=None):
 
 def send_cycle(cycle, partner, mnemonic, manager=None):
     """Create the cycle's envelope (once) and send every payment not yet sent, batch by batch.
-    Returns {"envelope_id", "sent", "refused": {payment id: reason}}. Commits nothing."""
+    Returns {"envelope_id", "sent", "refused": {payment id: reason}}. Commits nothing: the caller
+    commits after each call.
+
+    1.1.0 makes the disbursement ids itself, so a batch whose answer was lost cannot be matched
+    again by id, and sending it again would pay its people twice. So before each batch the
+    envelope's count of disbursements received is compared with the payments Odoo knows an id
+    for; when the bridge has more, nothing more is sent (BridgeError): those payments wait for a
+    person, who finds them in the bridge (``disbursements.mis_reference_number`` is the payment's
+    id)."""
     manager = manager or cycle.program_id.get_manager(MANAGER_PAYMENT)
     payments = cycle_payments(cycle)
     if not payments:
@@ -164,6 +172,16 @@ def send_cycle(cycle, partner, mnemonic, manager=None):
             )
         if not items:
             continue
+        received = partner.call("/get_disbursement_envelope_status", envelope_id)[
+            "number_of_disbursements_received"
+        ]
+        known = len(payments.filtered("disbursement_id"))
+        if received != known:
+            raise BridgeError(
+                f"G2P Bridge has {received} disbursements of envelope {envelope_id} and Odoo knows {known}: "
+                "an answer was lost; nothing more is sent until a person matches them "
+                "(disbursements.mis_reference_number is the payment's id)"
+            )
         answer = partner.call("/create_disbursements", items, len(items))
         for made in answer:
             payment = by_ref.get(str(made.get("mis_reference_number")))

@@ -5,7 +5,7 @@ comes back into the Odoo payment.
 
 First the manager's own code is run against the bridge, as an admin would: its envelope request,
 its Send and its status check. None of them passes 1.1.0 (no ``Signature`` header: HTTP 500; see
-docs/g2p-bridge.md, *OpenG2P's G2P Connect payment manager and G2P Bridge 1.1.0*), and the test
+docs/g2p-bridge.md, *An OpenG2P 17 program paid through the bridge*), and the test
 asserts exactly that. Then the cycle is paid the way current PBMS's workers drive the bridge, from
 the Odoo side on the manager's own records (``g2p_payment_mpesa/g2p_bridge_partner.py`` in
 ``odoo shell``): signed envelope, disbursements per payment batch, status polled and written back

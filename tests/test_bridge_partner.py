@@ -190,3 +190,84 @@ def test_the_envelope_is_due_today_at_the_earliest_and_counts_the_cycles_payment
     assert gbp.envelope_message(future, "CT-KE", payments, "KES")["disbursement_schedule_date"] == (
         future.start_date.isoformat()
     )
+
+
+class Records(list):
+    """Just enough of an Odoo recordset for send_cycle: filtered, mapped, slices, attributes."""
+
+    def filtered(self, func):
+        if isinstance(func, str):
+            name = func
+            func = lambda r: getattr(r, name)  # noqa: E731
+        return Records(r for r in self if func(r))
+
+    def mapped(self, name):
+        values = [getattr(r, name) for r in self]
+        if name.endswith("_id"):
+            return Records(dict.fromkeys(v for v in values if v))
+        return values
+
+    def __getitem__(self, index):
+        found = list.__getitem__(self, index)
+        return Records(found) if isinstance(index, slice) else found
+
+    def __getattr__(self, name):
+        return self.mapped(name)
+
+    def __setattr__(self, name, value):
+        for record in self:
+            setattr(record, name, value)
+
+    @property
+    def ids(self):
+        return [r.id for r in self]
+
+
+class EnvelopePartner:
+    """Answers the envelope's status with ``received``, and makes an id for each disbursement."""
+
+    def __init__(self, received):
+        self.received, self.posted = received, []
+
+    def call(self, path, message, total_count=1):
+        if path == "/get_disbursement_envelope_status":
+            return {"number_of_disbursements_received": self.received}
+        self.posted.append(message)
+        self.received += len(message)
+        refs = [m["mis_reference_number"] for m in message]
+        return [{"mis_reference_number": ref, "disbursement_id": f"D{ref}"} for ref in refs]
+
+
+def cycle_of(monkeypatch, *batches):
+    payments = Records(
+        Rec(id=10 * b + i, batch_id=batch, disbursement_id=False, amount_issued=100.0,
+            partner_id=Rec(id=i, name="P"), currency_id=Rec(name="KES"))
+        for b, batch in enumerate(batches) for i in range(2)
+    )  # fmt: skip
+    monkeypatch.setattr(gbp, "cycle_payments", lambda cycle: payments)
+    manager = Rec(_get_payee_fa=lambda payment: f"KE-NID-{payment.id}")
+    cycle = Rec(disbursement_envelope_id="E1", name="c1", program_id=Rec(name="CT"), start_date=None)
+    return cycle, manager, payments
+
+
+def test_batches_are_sent_with_the_managers_payee_ids_and_marked_started(monkeypatch):
+    one, two = Rec(batch_has_started=False), Rec(batch_has_started=False)
+    cycle, manager, payments = cycle_of(monkeypatch, one, two)
+    partner = EnvelopePartner(received=0)
+    result = gbp.send_cycle(cycle, partner, "CT-KE", manager)
+    assert result == {"envelope_id": "E1", "sent": 4, "refused": {}}
+    assert [[m["beneficiary_id"] for m in batch] for batch in partner.posted] == [
+        ["KE-NID-0", "KE-NID-1"], ["KE-NID-10", "KE-NID-11"]]  # fmt: skip
+    assert [p.disbursement_id for p in payments] == ["D0", "D1", "D10", "D11"]
+    assert one.batch_has_started and two.batch_has_started
+    assert gbp.send_cycle(cycle, partner, "CT-KE", manager)["sent"] == 0  # all sent: nothing again
+
+
+def test_a_lost_answer_stops_the_sending_instead_of_paying_twice(monkeypatch):
+    cycle, manager, payments = cycle_of(
+        monkeypatch, Rec(batch_has_started=False), Rec(batch_has_started=False)
+    )
+    partner = EnvelopePartner(received=2)  # the bridge took a batch whose answer never came back
+    with pytest.raises(gbp.BridgeError, match="has 2 disbursements of envelope E1 and Odoo knows 0"):
+        gbp.send_cycle(cycle, partner, "CT-KE", manager)
+    assert partner.posted == [] and not any(p.disbursement_id for p in payments)
