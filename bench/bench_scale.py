@@ -146,11 +146,24 @@ clone("g2p_entitlement", ent.id, {
     "code": "substr(md5(p.id::text || random()::text), 1, 20)",
     "ern": "lpad(floor(random() * 9999999999)::bigint::text, 10, '0')",
 }, source="res_partner p", where="AND p.id > %d AND p.id <= %d" % (first.id, last_id))
+# A second, smaller cycle of the same program for the rate check (paid under the manager's ceiling).
+rate_cycle = env["g2p.cycle"].create({"name": "Rate cycle", "program_id": prog.id,
+    "start_date": fields.Date.today(), "end_date": fields.Date.add(fields.Date.today(), months=1)})
+if P["rate_payments"]:
+    rate_ent = env["g2p.entitlement"].create({"partner_id": first.id, "cycle_id": rate_cycle.id,
+        "initial_amount": 100, "state": "approved", "is_cash_entitlement": True})
+    env.flush_all()
+    clone("g2p_entitlement", rate_ent.id, {
+        "partner_id": "p.id",
+        "code": "substr(md5(p.id::text || random()::text), 1, 20)",
+        "ern": "lpad(floor(random() * 9999999999)::bigint::text, 10, '0')",
+    }, source="res_partner p",
+       where="AND p.id > %d AND p.id <= %d" % (first.id, first.id + P["rate_payments"] - 1))
 counter = env["g2p.mpesa.bench.counter"].create({"name": "ceiling", "hits": 0})
 env.cr.commit()
 cr.execute("SELECT count(*), sum(initial_amount) FROM g2p_entitlement WHERE cycle_id = %s", [cycle.id])
 print("BENCH_ENTITLEMENTS", *cr.fetchone())
-print("BENCH_READY", cycle.id, manager.id, counter.id, made + 1)
+print("BENCH_READY", cycle.id, manager.id, counter.id, made + 1, rate_cycle.id)
 """
 
 
@@ -380,6 +393,36 @@ def phase_statement(server, web, sql, sim, manager_id, payments):
     }
 
 
+def phase_rate_check(server, rpc, sql, sim, manager_id, cycle_id, args):
+    """A cycle paid under the manager's requests-per-second ceiling R: what M-Pesa saw each second
+    while payments remained (from the simulator's own request log)."""
+    rate = args.rate_check
+    rpc("g2p.program.payment.manager.mpesa", "write", [manager_id], {"max_requests_per_second": rate})
+    phase_prepare(server, rpc, sql, cycle_id, args.rate_payments, 600)
+    since = time.time()
+    send = phase_send_ours(server, rpc, sql, cycle_id, args.rate_payments, 1800)
+    rpc("g2p.program.payment.manager.mpesa", "write", [manager_id], {"max_requests_per_second": args.rate})
+    _status, seen = sim.admin("GET", f"/sim/admin/requests?since={since}&times=true")
+    times = [entry["at"] for entry in seen.get("requests") or []]
+    if len(times) < 3:
+        raise BenchError(f"rate check: M-Pesa saw {len(times)} requests")
+    first, last = int(times[0]), int(times[-1])
+    per_second = [0] * (last - first + 1)
+    for at in times:
+        per_second[int(at) - first] += 1
+    full = per_second[1:-1] or per_second  # the first and last seconds are partial
+    return {
+        "ceiling": rate,
+        "payments": args.rate_payments,
+        "requests": len(times),
+        "sustained": statistics.median(full),
+        "mean": sum(full) / len(full),
+        "max": max(per_second),
+        "seconds_at_95": sum(1 for count in full if count >= 0.95 * rate) / len(full),
+        "submit_seconds": send["submit_seconds"],
+    }
+
+
 def fmt_rss(peaks):
     workers = "/".join(f"{w:.0f}" for w in peaks["workers"][:3]) or "-"
     return f"{workers} (main {peaks['main']:.0f})"
@@ -419,14 +462,15 @@ def run_size(args, cluster, root, n):
             "email": EMAIL,
             "batch_size": 500,
             "manager": our_manager(sim, _KE, odoo_url, args),
+            "rate_payments": args.rate_payments if n == args.sizes[0] else 0,
         }
         started = time.monotonic()
         proc = odoo_run(config, "-d", db, "--no-http", command="shell",
                         stdin=SHELL_PRELUDE % {"params": json.dumps(params)} + SETUP_BODY)  # fmt: skip
-        ready = re.search(r"^BENCH_READY (\d+) (\d+) (\d+) (\d+)$", proc.stdout, re.M)
+        ready = re.search(r"^BENCH_READY (\d+) (\d+) (\d+) (\d+) (\d+)$", proc.stdout, re.M)
         if not ready:
             raise BenchError(f"set-up failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-        cycle_id, manager_id, counter, registrants = (int(x) for x in ready.groups())
+        cycle_id, manager_id, counter, registrants, rate_cycle_id = (int(x) for x in ready.groups())
         figures["setup_seconds"] = time.monotonic() - started
         say(
             f"N={n:,}: {registrants:,} registrants and entitlements written in "
@@ -482,6 +526,9 @@ def run_size(args, cluster, root, n):
             f"N={n:,}: statement {figures['statement']['lines']:,} lines in "
             f"{figures['statement']['seconds']:.1f}s"
         )
+        if args.rate_payments and n == args.sizes[0]:
+            figures["rate_check"] = phase_rate_check(server, rpc, sql, sim, manager_id, rate_cycle_id, args)
+            say(f"N={n:,}: rate check {figures['rate_check']}")
         paid = sql.one(
             "SELECT count(*) FILTER (WHERE mpesa_state = 'paid'), coalesce(sum(amount_paid), 0)"
             " FROM g2p_payment WHERE cycle_id = %s",
@@ -554,12 +601,24 @@ def table(sizes, args, command):
     row("same statement again: s, unchanged",
         lambda f: f"{f['statement']['again_seconds']:.1f}, "
         f"{'yes' if f['statement']['again_unchanged'] else 'NO'}")  # fmt: skip
+    rate = first.get("rate_check")
     lines = [
         "| phase | " + " | ".join(cols) + " |",
         "|---|" + "|".join(["---:"] * len(cols)) + "|",
         *("| " + " | ".join(r) + " |" for r in rows),
         "",
         "Peak RSS: the three largest Odoo workers (HTTP workers run the queue jobs), and the main process.",
+        *(
+            [
+                f"Rate check (at N = {first['n']:,}): {rate['payments']:,} payments under a ceiling of "
+                f"{rate['ceiling']} requests/s: M-Pesa saw {rate['requests']:,} requests, a median of "
+                f"{rate['sustained']:.0f}/s (mean {rate['mean']:.1f}, most {rate['max']}) while payments "
+                "remained; "
+                f"{rate['seconds_at_95']:.0%} of the seconds at 0.95 R or more."
+            ]
+            if rate
+            else []
+        ),
         f"command: {command}",
     ]
     last = sizes[-1]
@@ -590,6 +649,10 @@ def table(sizes, args, command):
         targets.append(
             (f"N={f['n']:,}: screens under 1 s{': not ' + ', '.join(slow) if slow else ''}", not slow)
         )
+    if rate:
+        sustained = rate["sustained"]
+        targets.append((f"at a ceiling of {rate['ceiling']}/s M-Pesa sees at least 0.95 R sustained "
+                        f"({sustained:.0f}/s)", sustained >= 0.95 * rate["ceiling"]))  # fmt: skip
     lines += [f"target: {label}: {'met' if ok else 'MISSED'}" for label, ok in targets]
     return "\n".join(lines), all(ok for _l, ok in targets)
 
@@ -644,6 +707,13 @@ def main(argv=None):
     parser.add_argument("--concurrency", type=int, default=16, help="M-Pesa requests in flight per send job")
     parser.add_argument(
         "--rate", type=int, default=0, help="requests-per-second ceiling of the manager (0: none)"
+    )
+    parser.add_argument("--rate-check", type=int, default=100, help="the ceiling R of the rate check")
+    parser.add_argument(
+        "--rate-payments",
+        type=int,
+        default=3000,
+        help="payments of the rate check at the first size (0: none)",
     )
     parser.add_argument("--ceiling-seconds", type=float, default=10)
     parser.add_argument("--ceiling-clients", type=int, default=8)
