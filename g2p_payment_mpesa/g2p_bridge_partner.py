@@ -82,9 +82,12 @@ class BridgePartner:
         """POST a signed request; the answer's ``message``. BridgeError on any failure."""
         body = self.body(path, message, total_count)
         url = self.api_url + path
-        response, answer = spar.post_signed(
-            url, body, self.private_key_pem, self.timeout, BridgeError, "G2P Bridge"
-        )
+        try:
+            response, answer = spar.post_signed(
+                url, body, self.private_key_pem, self.timeout, BridgeError, "G2P Bridge"
+            )
+        except spar.SparError as exc:  # the signing key is not a PEM private key
+            raise BridgeError(str(exc).replace("SPAR signing key", "bridge signing key")) from None
         if response.status_code != 200 or not isinstance(answer, dict):
             raise BridgeError(
                 f"G2P Bridge {path} answered HTTP {response.status_code}: {response.text[:300]}"

@@ -271,3 +271,8 @@ def test_a_lost_answer_stops_the_sending_instead_of_paying_twice(monkeypatch):
     with pytest.raises(gbp.BridgeError, match="has 2 disbursements of envelope E1 and Odoo knows 0"):
         gbp.send_cycle(cycle, partner, "CT-KE", manager)
     assert partner.posted == [] and not any(p.disbursement_id for p in payments)
+
+
+def test_a_key_that_is_no_pem_private_key_is_a_bridge_error():
+    with pytest.raises(gbp.BridgeError, match="bridge signing key is not a PEM private key"):
+        gbp.BridgePartner("http://127.0.0.1:9", "pbms-odoo", "not a key").call("/get_disbursement_status", [])
