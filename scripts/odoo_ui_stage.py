@@ -1,5 +1,7 @@
 """The Odoo UI walk: a real Odoo with OpenG2P and this addon, the simulator, and Playwright driving
-Debian's chromium through the admin's and the cycle approver's clicks (tests/test_ui_odoo.py).
+Debian's chromium through the admin's and the cycle approver's clicks (tests/test_ui_odoo.py): on a
+program prepared here, then on a new program the admin makes from scratch (the registrants made
+here are its beneficiaries; everything else is clicked).
 
 Used by run_odoo_suite.py (a stage of the Odoo suite) and by hand for developing the walk:
 

@@ -70,8 +70,8 @@ def notify(title, message, kind, sticky=False, then="close"):
 
 
 def _newest_utility(reports):
-    """The Utility balance shown, from the (source, balance) reports of one second in the order
-    recorded. Results answered together are recorded in any order: after the last other report
+    """The Utility balance shown, from the (source, balance) reports of the last moments in the
+    order recorded. Results answered together are recorded in any order: after the last other report
     (a balance query, a reversal), the lowest of the results' balances is M-Pesa's latest (a
     payment only takes money out)."""
     if not reports:
@@ -337,15 +337,16 @@ class G2PPaymentManagerMpesa(models.Model):
                 [tuple(self.ids)],
             )
             newest = {row[0]: row[1:] for row in self.env.cr.fetchall()}
-            # The Utility balance: the reports of the newest second with one, in order.
+            # The Utility balance: the reports of the newest two seconds with one, in order (the
+            # results of one burst may be recorded either side of a second's turn).
             self.env.cr.execute(
                 """
                 SELECT r.manager_id, r.source, r.utility_balance
                   FROM g2p_mpesa_float_report r
                  WHERE r.manager_id IN %s AND r.utility_balance IS NOT NULL
-                   AND r.reported_at = (SELECT max(m.reported_at) FROM g2p_mpesa_float_report m
-                                         WHERE m.manager_id = r.manager_id
-                                           AND m.utility_balance IS NOT NULL)
+                   AND r.reported_at >= (SELECT max(m.reported_at) FROM g2p_mpesa_float_report m
+                                          WHERE m.manager_id = r.manager_id
+                                            AND m.utility_balance IS NOT NULL) - interval '1 second'
               ORDER BY r.id
                 """,
                 [tuple(self.ids)],
