@@ -213,7 +213,7 @@ def view_spec(web, model, view_type):
         if desc["type"] == "many2one":
             spec[name] = {"fields": {"display_name": {}}}
         elif desc["type"] in ("one2many", "many2many"):
-            spec[name] = {"fields": {}}
+            spec[name] = {"fields": {"display_name": {}}, "limit": 40}  # the first page of a list
         else:
             spec[name] = {}
     return spec

@@ -3,7 +3,7 @@ invariant 4), and the cycle's live M-Pesa progress."""
 
 import time
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 
 from .. import const
 from .payment_manager import notify
@@ -62,6 +62,27 @@ class G2PCycle(models.Model):
     mpesa_request_count = fields.Integer("M-Pesa requests", compute="_compute_mpesa_progress")
     # Payment batches not sent yet: none left, and Send Payments steps back.
     mpesa_unsent_batch_count = fields.Integer("Batches not sent", compute="_compute_mpesa_progress")
+
+    # OpenG2P's own computes of the cycle form read every entitlement of the cycle through the ORM
+    # (a national cycle's 300,000 records, seconds and hundreds of MB for each opening of the
+    # form): the same figures asked of PostgreSQL, with the reader's access rules.
+    @api.depends("entitlement_ids")
+    def _compute_total_amount(self):
+        totals = {
+            cycle.id: amount
+            for cycle, amount in self.env["g2p.entitlement"]._read_group(
+                [("cycle_id", "in", self.ids)], ["cycle_id"], ["initial_amount:sum"]
+            )
+        }
+        for cycle in self:
+            cycle.total_amount = totals.get(cycle.id, 0.0)
+
+    def _compute_show_approve_entitlement(self):
+        Entitlement = self.env["g2p.entitlement"]
+        for cycle in self:
+            cycle.show_approve_entitlements_button = not Entitlement.search_count(
+                [("cycle_id", "=", cycle.id), ("state", "!=", "approved")], limit=1
+            )
 
     def _compute_mpesa_progress(self):
         rows = {}

@@ -1,5 +1,5 @@
 from odoo import fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, create_index
 
 from .. import const
 
@@ -26,6 +26,13 @@ _SQL_WRITABLE = frozenset(
 
 class G2PPayment(models.Model):
     _inherit = "g2p.payment"
+
+    def init(self):
+        # A cycle's payments by M-Pesa state (its progress, the filtered list) without reading a
+        # national table: OpenG2P does not index g2p_payment.cycle_id.
+        create_index(
+            self.env.cr, "g2p_payment_cycle_mpesa_state_index", self._table, ["cycle_id", "mpesa_state"]
+        )
 
     mpesa_transaction_ids = fields.One2many("g2p.mpesa.transaction", "payment_id", "M-Pesa requests")
     mpesa_state = fields.Selection(

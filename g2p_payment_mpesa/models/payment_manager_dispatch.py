@@ -472,6 +472,21 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         )
         if not payments:
             return
+        # Locked in the order a result callback locks (the request, then its payment), each by id:
+        # a callback for a request of this chunk (sent before a crash) waits instead of
+        # deadlocking, and a second delivery of this job is retried whole by Odoo (a
+        # serialization conflict, expected: not an error for the log).
+        self.env.cr.execute(
+            "SELECT id FROM g2p_mpesa_transaction WHERE payment_id IN %s AND state IN %s"
+            " ORDER BY id FOR UPDATE",
+            [tuple(payments.ids), tuple(const.TX_OPEN_STATES)],
+            log_exceptions=False,
+        )
+        self.env.cr.execute(
+            "SELECT id FROM g2p_payment WHERE id IN %s ORDER BY id FOR UPDATE",
+            [tuple(payments.ids)],
+            log_exceptions=False,
+        )
         txs = self._mpesa_reserve(payments)
         if txs:
             txs.flush_recordset(["last_submit_at", "submit_attempts"])
@@ -500,7 +515,7 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
         # Lock: a result callback may be applying to the same rows right now.
         # A conflict here is retried by _mpesa_retrying: not an error for the log.
         self.env.cr.execute(
-            "SELECT id FROM g2p_mpesa_transaction WHERE id IN %s FOR UPDATE",
+            "SELECT id FROM g2p_mpesa_transaction WHERE id IN %s ORDER BY id FOR UPDATE",
             [tuple(ids)],
             log_exceptions=False,
         )

@@ -67,3 +67,25 @@ class TestCycleProgress(_SentPaymentMixin, MpesaTransactionCase):
         self.assertTrue(batch.batch_has_completed)
         self.assertTrue(batch.batch_has_started, "never completed without started")
         self.assertEqual(self.cycle.mpesa_failed_count, 1)
+
+
+@tagged("post_install", "-at_install")
+class TestCycleFormFigures(MpesaTransactionCase):
+    """OpenG2P's cycle form figures (total amount, the approve-entitlements button), asked of
+    PostgreSQL rather than read entitlement by entitlement: the same answers."""
+
+    def test_total_and_approve_button_are_openg2ps(self):
+        people = [self._registrant(f"Figure{i}", phone=f"07120000{i:02d}") for i in range(3)]
+        entitlements = self._entitlement(people[0], amount=100) | self._entitlement(people[1], amount=250.5)
+        entitlements |= self._entitlement(people[2], amount=49.5)
+        entitlements.state = "pending_validation"
+        self.cycle.invalidate_recordset()
+        self.assertEqual(self.cycle.total_amount, 400.0)
+        self.assertTrue(self.cycle.total_amount_in_words.startswith("Four Hundred "))  # the cycle currency
+        self.assertFalse(self.cycle.show_approve_entitlements_button)
+        entitlements.state = "approved"
+        self.cycle.invalidate_recordset()
+        self.assertTrue(self.cycle.show_approve_entitlements_button)
+        empty = self.cycle.copy({"name": "No entitlements"})
+        self.assertEqual(empty.total_amount, 0.0)
+        self.assertTrue(empty.show_approve_entitlements_button)
