@@ -7,6 +7,7 @@ from . import (
     g2p_program,
     g2p_reg_id,
     mpesa_float_report,
+    mpesa_job_progress,
     mpesa_rate_budget,
     mpesa_reversal,
     mpesa_statement,

@@ -76,8 +76,10 @@ class MpesaStatement(models.Model):
     )
     attachment_id = fields.Many2one("ir.attachment", "File", readonly=True, ondelete="set null")
     rows_total = fields.Integer("Lines in the file", readonly=True)
-    rows_done = fields.Integer("Lines imported so far", readonly=True)
+    rows_done = fields.Integer("Lines imported", readonly=True)
     progress = fields.Float(compute="_compute_progress", help="Share of the file's lines imported, in %.")
+    progress_done = fields.Integer("Lines imported so far", compute="_compute_progress")
+    progress_total = fields.Integer("Lines in the file", compute="_compute_progress")
     import_error = fields.Char("Why it was not imported", readonly=True)
     line_ids = fields.One2many("g2p.mpesa.statement.line", "statement_id", readonly=True)
     discrepancy_ids = fields.One2many("g2p.mpesa.discrepancy", "statement_id", readonly=True)
@@ -95,13 +97,16 @@ class MpesaStatement(models.Model):
 
     @api.depends("rows_done", "rows_total", "state")
     def _compute_progress(self):
+        told = self.env["g2p.mpesa.job.progress"]._mpesa_read(self)
         for statement in self:
             if statement.state == "done":
-                statement.progress = 100.0
-            elif statement.rows_total:
-                statement.progress = 100.0 * statement.rows_done / statement.rows_total
+                done, total = statement.rows_done, statement.rows_total
             else:
-                statement.progress = 0.0
+                done, total = told.get(statement.id, (0, 0))
+            statement.progress_done, statement.progress_total = done, total
+            statement.progress = (
+                100.0 * done / total if total else (100.0 if statement.state == "done" else 0.0)
+            )
 
     @api.depends("opening_balance_cents", "closing_balance_cents")
     def _compute_money(self):

@@ -247,12 +247,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
 
     def _mpesa_statement_progress(self, statement, done, total):
         """Lines applied so far, visible at once (this job's own transaction commits at its end)."""
-        with self.env.registry.cursor() as cr:
-            cr.execute(
-                "UPDATE g2p_mpesa_statement SET rows_done = %s, rows_total = %s, state = 'importing'"
-                " WHERE id = %s AND state != 'done'",
-                [done, total, statement.id],
-            )
+        self.env["g2p.mpesa.job.progress"]._mpesa_tell(statement, done, total)
 
     def _mpesa_check_statement_owner(self, parsed):
         if parsed.shortcode and self.shortcode and parsed.shortcode.strip() != self.shortcode.strip():

@@ -28,9 +28,11 @@ class MpesaPreflight(models.TransientModel):
         readonly=True,
         help="What a background check checks: a national cycle's entitlements are not listed one by one.",
     )  # fmt: skip
-    progress_done = fields.Integer(readonly=True)
-    progress_total = fields.Integer(readonly=True)
+    # Told by the background check (g2p.mpesa.job.progress) until it is done, then its own.
+    progress_done = fields.Integer(compute="_compute_progress")
+    progress_total = fields.Integer(compute="_compute_progress")
     progress = fields.Float(compute="_compute_progress")
+    checked_total = fields.Integer(readonly=True)
     checked_count = fields.Integer(readonly=True)
     problem_count = fields.Integer(compute="_compute_problem_count")
     total_text = fields.Char("Would be paid", readonly=True)
@@ -41,10 +43,16 @@ class MpesaPreflight(models.TransientModel):
         for rec in self:
             rec.problem_count = len(rec.line_ids)
 
-    @api.depends("progress_done", "progress_total")
+    @api.depends("state", "checked_count", "checked_total")
     def _compute_progress(self):
+        told = self.env["g2p.mpesa.job.progress"]._mpesa_read(self)
         for rec in self:
-            rec.progress = 100.0 * rec.progress_done / rec.progress_total if rec.progress_total else 0.0
+            if rec.state == "done":
+                done = total = rec.checked_count
+            else:
+                done, total = told.get(rec.id, (0, rec.checked_total))
+            rec.progress_done, rec.progress_total = done, total
+            rec.progress = 100.0 * done / total if total else 0.0
 
     @api.model
     def _open(self, cycle, manager, entitlements, then=False):
@@ -108,7 +116,7 @@ class MpesaPreflight(models.TransientModel):
                 "scope": scope,
                 "entitlement_ids": [(6, 0, entitlements.ids)] if scope == "listed" else [],
                 "state": "checking",
-                "progress_total": len(entitlements),
+                "checked_total": len(entitlements),
                 "summary": _("Checking %s beneficiaries in the background…") % f"{len(entitlements):,}",
             }
         )
@@ -137,16 +145,10 @@ class MpesaPreflight(models.TransientModel):
         entitlements = self._entitlements()
 
         def progress(done, total):
-            with self.env.registry.cursor() as cr:
-                cr.execute(
-                    "UPDATE g2p_mpesa_preflight SET progress_done = %s, progress_total = %s WHERE id = %s",
-                    [done, total, self.id],
-                )
+            self.env["g2p.mpesa.job.progress"]._mpesa_tell(self, done, total)
 
         problems, total = manager._mpesa_preflight(entitlements, progress=progress)
-        self.write(
-            dict(self._result_vals(manager, entitlements, problems, total), progress_done=len(entitlements))
-        )
+        self.write(self._result_vals(manager, entitlements, problems, total))
         return self.summary
 
     def action_refresh(self):
