@@ -311,6 +311,13 @@ def test_a_new_kenyan_program_from_scratch_paid_through_mpesa(page):
     expect(field(dialog, "float_utility_display")).to_contain_text("KES ", timeout=WAIT)
     float_before = money(field(dialog, "float_utility_display").inner_text())
     step(page, "new-3-manager-set-up")
+    # A button that opens a dialog of its own: its Close leads back to the manager's dialog.
+    press(dialog, "action_show_callback_url")
+    expect(page.locator(".modal-title").last).to_have_text("Callback URL")
+    press(page.locator(".modal-dialog").last, "action_close")  # the footer's Close
+    dialog = page.locator(".modal-dialog").last
+    expect(dialog.locator(".modal-title")).to_have_text(f"M-Pesa payment manager of {program}")
+    expect(field(dialog, "float_utility_display")).to_contain_text("KES ")
     close_dialog(page, dialog)
 
     # 4. What the list says. Enrolment: Registry > Individuals, Add to Program, then Enroll.

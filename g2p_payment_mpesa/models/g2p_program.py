@@ -65,11 +65,4 @@ class G2PProgram(models.Model):
         elif manager.create_batch and not manager.batch_tag_ids:
             manager.batch_tag_ids = [(6, 0, self._mpesa_default_batch_tag().ids)]
         manager._mpesa_use_for_program()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("M-Pesa payment manager of %s") % self.name,
-            "res_model": Manager._name,
-            "res_id": manager.id,
-            "view_mode": "form",
-            "target": "new",
-        }
+        return manager._mpesa_dialog_action()

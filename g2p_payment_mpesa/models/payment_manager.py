@@ -531,6 +531,28 @@ class G2PPaymentManagerMpesa(models.Model):
         dialog, and so closed it."""
         return notify(_("M-Pesa"), message, kind, then=None)
 
+    def _mpesa_dialog_action(self):
+        """This manager's form in a dialog, as Pay with M-Pesa opens it. A button of the dialog that
+        opens a dialog of its own replaces it (Odoo shows one such dialog at a time): Copy callback
+        URL's Close leads back to it (context mpesa_manager_dialog)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("M-Pesa payment manager of %s") % self.program_id.name,
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "views": [[False, "form"]],
+            "target": "new",
+            "context": {"mpesa_manager_dialog": True},
+        }
+
+    def _mpesa_back_to_dialog(self):
+        """What closing a dialog opened from the manager's dialog does: back to it, or just close."""
+        if self.env.context.get("mpesa_manager_dialog") and len(self) == 1:
+            return self._mpesa_dialog_action()
+        return {"type": "ir.actions.act_window_close"}
+
     def action_rotate_callback_secret(self):
         for rec in self:
             rec.sudo().callback_secret = _new_callback_secret()
@@ -554,6 +576,7 @@ class G2PPaymentManagerMpesa(models.Model):
             "res_id": wizard.id,
             "view_mode": "form",
             "target": "new",
+            "context": {"mpesa_manager_dialog": self.env.context.get("mpesa_manager_dialog", False)},
         }
 
     def action_fetch_simulator_certificate(self):

@@ -26,6 +26,22 @@ class TestManagerForm(MpesaTransactionCase):
         self.assertEqual(url, f"{self.manager._mpesa_callback_url('result').rsplit('/', 1)[0]}")
         self.assertIn(secret, url)
 
+    def test_the_callback_urls_close_leads_back_to_the_managers_dialog(self):
+        # Opened from the manager's dialog (Pay with M-Pesa): Odoo replaced that dialog with it.
+        dialog = self.program.action_mpesa_pay_with_mpesa()
+        manager = self.manager.with_context(**dialog["context"])
+        action = manager.action_show_callback_url()
+        wizard = self.env[action["res_model"]].with_context(**action["context"]).browse(action["res_id"])
+        back = wizard.action_close()
+        self.assertEqual(
+            (back["res_model"], back["res_id"], back["target"]), (manager._name, manager.id, "new")
+        )
+        self.assertEqual(back["name"], dialog["name"])
+        # Opened from the managers' own form: Close just closes.
+        action = self.manager.action_show_callback_url()
+        wizard = self.env[action["res_model"]].with_context(**action["context"]).browse(action["res_id"])
+        self.assertEqual(wizard.action_close()["type"], "ir.actions.act_window_close")
+
     def test_only_administrators_see_the_full_url(self):
         approver = new_test_user(
             self.env, login="approver-url", groups="base.group_user,g2p_programs.g2p_program_manager"

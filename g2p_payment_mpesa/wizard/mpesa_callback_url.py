@@ -14,3 +14,7 @@ class MpesaCallbackUrl(models.TransientModel):
         help="M-Pesa posts to this URL followed by /result, /timeout, /status or /balance. It holds "
         "the secret: paste it where it is needed, nowhere else.",
     )
+
+    def action_close(self):
+        """Close: back to the manager's dialog where it was opened from there."""
+        return self.manager_id._mpesa_back_to_dialog()
