@@ -34,6 +34,8 @@ class PaymentManager(models.Model):
         action = super().open_manager_form()
         if action and action.get("res_model") == "g2p.program.payment.manager.mpesa":
             action["name"] = _("M-Pesa payment manager of %s") % self.program_id.name
+            # A dialog too (target new): Copy callback URL's Close leads back to it.
+            action["context"] = dict(action.get("context") or {}, mpesa_manager_dialog=True)
         return action
 
 

@@ -158,6 +158,8 @@ class TestSendStepsBack(MpesaTransactionCase):
         action = reference.open_manager_form()
         self.assertEqual(action["res_model"], "g2p.program.payment.manager.mpesa")
         self.assertEqual(action["name"], f"M-Pesa payment manager of {self.program.name}")
+        # A dialog too: Copy callback URL's Close leads back to it.
+        self.assertEqual((action["target"], action["context"].get("mpesa_manager_dialog")), ("new", True))
 
 
 @tagged("post_install", "-at_install")
