@@ -3,6 +3,9 @@
 # Debian's chromium (never a downloaded browser). Usage: scripts/browser_suite.sh <venv>
 # Installs chromium from Debian's packages when missing and running as root; without a
 # chromium it says so loudly and exits 0. Screenshots go to artifacts/screenshots/.
+# The Playwright installed here also drives the Odoo suite's UI walks (scripts/odoo_ui_stage.py,
+# tests/test_ui_odoo.py: a prepared program, then a new one made from scratch), which test.sh
+# runs after this suite in the same virtualenv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${1:?usage: scripts/browser_suite.sh <virtualenv>}
