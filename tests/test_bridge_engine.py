@@ -1,7 +1,8 @@
 """G2P Bridge connector against the real simulator (no bridge yet): a batch the bridge sends again
 pays no one twice, results reach the listener, silent ones are settled by status queries, an
 unknown outcome is held and never reported paid, statements name the receipts, and no secret
-reaches a log. Kenya (Daraja) and Tanzania (Vodacom's OpenAPI)."""
+reaches a log. Kenya (Daraja), Tanzania (Vodacom's OpenAPI) and Mozambique (Vodacom Mozambique's
+own API, ``api_family: vodacom_mz``)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ from g2p_bridge_mpesa.testing import PgCluster, Unavailable, bridge_parse, free_
 from mpesa_sim.testing import start_simulator  # noqa: E402
 
 ACCOUNT = "KE-G2P-0001"
+# The simulator's own processes (this file's markets) run under the test venv's Python; the bridge
+# venv's FastAPI is too old for it (scripts/bridge_suite.sh exports MPESA_SIM_PYTHON).
+SIM_PYTHON = os.environ.get("MPESA_SIM_PYTHON") or sys.executable
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +54,10 @@ def pg():
     cluster.stop()
 
 
-def bank_for(sim, account, **extra) -> dict:
-    """The connector's settings of one sponsor bank code for this simulator."""
+def bank_for(sim, account, api_family=None, **extra) -> dict:
+    """The connector's settings of one sponsor bank code for this simulator (``api_family``
+    "vodacom_mz": Vodacom Mozambique's own API, which a Mozambique simulator serves beside the
+    OpenAPI, every operation on its one port)."""
     common = {
         "base_url": sim.base_url,
         "environment": "simulator",
@@ -59,6 +65,19 @@ def bank_for(sim, account, **extra) -> dict:
         "account_numbers": [account],
         **extra,
     }
+    if api_family == "vodacom_mz":
+        return {
+            **common,
+            "market": sim.market_code,
+            "api_family": "vodacom_mz",
+            "base_url": f"http://{sim.host}",  # the host: each operation has its own port
+            "vodacom_mz_ports": ",".join(f"{role}={sim.port}" for role in ("b2c", "query", "reversal")),
+            "api_key": sim.mz["api_key"],
+            "public_key": sim.mz["public_key"],
+            "shortcode": sim.mz["service_provider_code"],
+            "initiator_name": sim.mz["initiator_identifier"],
+            "initiator_password": sim.mz["security_credential"],
+        }
     if sim.openapi:
         return {
             "market": sim.market_code,
@@ -83,14 +102,15 @@ def bank_for(sim, account, **extra) -> dict:
 class Rig:
     """One bank code over a simulator: its settings, engine, listener and database."""
 
-    def __init__(self, pg, sim, code="MPESA_KE", account=ACCOUNT, **settings_values):
+    def __init__(self, pg, sim, code="MPESA_KE", account=ACCOUNT, api_family=None, **settings_values):
         self.sim = sim
         self.code, self.account = code, account
         self.db = Database(pg.create_database("e" + uuid.uuid4().hex[:12]))
         self.db.ensure_schema()
         port = free_port()
+        bank = bank_for(sim, account, api_family, callback_base_url=f"http://127.0.0.1:{port}")
         self.settings = MpesaBridgeSettings(
-            banks={code: bank_for(sim, account, callback_base_url=f"http://127.0.0.1:{port}")},
+            banks={code: bank},
             balance_wait_seconds=10,
             reconcile_after_seconds=0,
             status_query_interval_seconds=0,
@@ -389,7 +409,7 @@ def test_kenya_listener_authenticates_and_is_idempotent(kenya, sim, new_wallet):
 # ---------------------------------------------------------------------------------- Tanzania
 @pytest.fixture(scope="module")
 def tz_sim():
-    with start_simulator(market="TZ") as running:
+    with start_simulator(market="TZ", python=SIM_PYTHON) as running:
         running.set_config(openapi_session_delay_seconds=0)
         yield running
 
@@ -424,5 +444,110 @@ def test_tanzania_a_batch_sent_again_pays_no_one_twice(pg, tz_sim, caplog):
             assert ":25:TZ-G2P-0001" in cur.fetchone()["content"]
         for secret in rig.settings.secret_values() + [tz_sim.openapi["api_key"]]:
             assert secret not in caplog.text
+    finally:
+        rig.close()
+
+
+# ------------------------------------------------------------------ Mozambique (vodacom_mz)
+@pytest.fixture(scope="module")
+def mz_sim():
+    with start_simulator(market="MZ", python=SIM_PYTHON) as running:
+        assert running.mz, "the Mozambique simulator serves no Vodacom Mozambique API"
+        yield running
+
+
+def _mz_wallets(sim, count):
+    """Registered Vodacom Mozambique wallets (258 84/85 and seven digits), new to the simulator."""
+    wallets = [f"258{84 + i % 2}{secrets.randbelow(10_000_000):07d}" for i in range(count)]
+    sim.seed(wallets=[{"msisdn": w, "first_name": "Lurdes", "last_name": "Macuacua", "id_number": w[-9:]}
+                      for w in wallets])  # fmt: skip
+    return wallets
+
+
+def test_mozambique_own_api_a_batch_sent_again_pays_no_one_twice(pg, mz_sim, caplog):
+    """Vodacom Mozambique's own API (v1x, bearer made locally, results in the answer) configured
+    by ``api_family: vodacom_mz``: no balance query, a batch paid synchronously and only once."""
+    caplog.set_level(logging.DEBUG)
+    rig = Rig(pg, mz_sim, code="MPESA_MZ", account="MZ-G2P-0001", api_family="vodacom_mz")
+    try:
+        assert rig.engine.family.name == "vodacom_mz"
+        mz_bank = rig.settings.banks["MPESA_MZ"].model_dump()
+        # Refused: a family the market does not offer, and the family's setting given to another.
+        for wrong in ({"market": "TZ"}, {"api_family": "openapi"}):
+            with pytest.raises(ValueError, match="not paid through|not a setting of"):
+                MpesaBridgeSettings(banks={"X": {**mz_bank, **wrong}})
+        assert (
+            rig.engine.bank.wire_config().url("b2c") == f"http://127.0.0.1:{mz_sim.port}/ipg/v1x/b2cPayment/"
+        )
+        answer = rig.engine.check_funds("MZ-G2P-0001", "MZN", 9000.0)
+        assert answer.status == "available" and answer.error_code.startswith("MPESA_NO_BALANCE_QUERY")
+        block = rig.engine.block_funds("MZ-G2P-0001", "MZN", 9000.0).reference
+        wallets = _mz_wallets(mz_sim, 2)
+        batch = [rig.payload(w, 3500, block=block) for w in wallets] + [
+            rig.payload("258821234567", 2000, block=block)  # 82: not Vodacom M-Pesa (84, 85): never sent
+        ]
+        ids = [p["disbursement_id"] for p in batch]
+        first = rig.engine.initiate(batch)
+        assert (first.ok, first.sent, first.refused) == (True, 2, 1)
+        rows = rig.rows()  # synchronous answers: results already applied
+        assert [rows[i]["state"] for i in ids] == ["paid", "paid", "refused"]
+        assert rows[ids[2]]["result_code"] == "PREFLIGHT_MSISDN"
+        again = rig.engine.initiate(batch)
+        assert (again.sent, again.again) == (0, 3)
+        for wallet, did in zip(wallets, ids, strict=False):
+            (transaction,) = paid_to(mz_sim, wallet)  # paid once
+            assert transaction["api"] == "mz_b2c"
+            assert transaction["receipt"] == rows[did]["receipt"]
+            assert transaction["originator_conversation_id"] == rows[did]["conversation_id"]
+            assert Decimal(str(transaction["amount"])) == Decimal(3500)
+        assert not mz_sim.transactions(msisdn="258821234567")
+        with rig.db.cursor() as cur:
+            pos = ledger.position(cur, block)
+            assert (pos.state, pos.pay, pos.release, pos.held, pos.free) == ("closed", 7000, 2000, 0, 0)
+            assert ledger.check(cur) == []
+        (reference,) = statements.build(rig.engine)
+        assert statements.build(rig.engine) == []
+        with rig.db.cursor() as cur:
+            cur.execute("SELECT content FROM mpesa_bridge_statement WHERE statement_ref = %s", [reference])
+            parsed = bridge_parse(cur.fetchone()["content"])
+        assert parsed.data["account_identification"] == "MZ-G2P-0001"
+        lines = [(t.data["status"], t.data["customer_reference"], t.data["bank_reference"]) for t in parsed]
+        for did in ids[:2]:
+            assert ("D", did, rows[did]["receipt"]) in lines
+        assert [status for status, cref, _ref in lines if cref == ids[2]] == ["D", "RD"]
+        text = caplog.text
+        assert "paid, receipt" in text  # the capture worked
+        kept_secret = rig.settings.secret_values()  # API key, security credential, callback secret
+        assert {mz_sim.mz["api_key"], mz_sim.mz["security_credential"]} <= set(kept_secret)
+        for secret in kept_secret:
+            assert secret not in text
+    finally:
+        rig.close()
+
+
+def test_mozambique_own_api_a_lost_answer_is_settled_by_a_status_query(pg, mz_sim):
+    """The payment went through but its answer was lost (408 INS-9): the status query's
+    "Completed" names no receipt (Vodacom Mozambique's), and is enough to report it paid."""
+    rig = Rig(pg, mz_sim, code="MPESA_MZ", account="MZ-G2P-0002", api_family="vodacom_mz")
+    try:
+        block = rig.engine.block_funds("MZ-G2P-0002", "MZN", 1500.0).reference
+        (wallet,) = _mz_wallets(mz_sim, 1)
+        mz_sim.set_faults(sync_500_processed={"msisdn": wallet})
+        payload = rig.payload(wallet, 1500, block=block)
+        assert rig.engine.initiate([payload]).sent == 1
+        mz_sim.reset_faults()
+        assert rig.rows()[payload["disbursement_id"]]["state"] == "unknown"
+        row = rig.wait_final([payload["disbursement_id"]], reconcile=True)[payload["disbursement_id"]]
+        assert row["state"] == "paid" and row["receipt"] is None and "names no receipt" in row["result_desc"]
+        assert len(paid_to(mz_sim, wallet)) == 1
+        assert rig.engine.initiate([payload]).sent == 0
+        (reference,) = statements.build(rig.engine)
+        with rig.db.cursor() as cur:
+            cur.execute("SELECT content FROM mpesa_bridge_statement WHERE statement_ref = %s", [reference])
+            (line,) = bridge_parse(cur.fetchone()["content"])
+        assert (line.data["status"], line.data["customer_reference"]) == ("D", payload["disbursement_id"])
+        assert line.data["bank_reference"] == statements.payment_reference(row)
+        with rig.db.cursor() as cur:
+            assert ledger.position(cur, block).state == "closed" and ledger.check(cur) == []
     finally:
         rig.close()

@@ -43,6 +43,10 @@ class BankSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     market: str
+    # The API the market is paid through, where it offers more than one (``mpesa_wire.for_market``:
+    # Mozambique's ``openapi`` by default, or ``vodacom_mz``, Vodacom Mozambique's own API); unset:
+    # the market's default.
+    api_family: str | None = None
     base_url: str
     # "production" / "sandbox" pick the OpenAPI's path prefix; "simulator" is this repository's.
     environment: Literal["production", "sandbox", "simulator"] = "production"
@@ -63,6 +67,12 @@ class BankSettings(BaseModel):
     public_key: str | None = None  # base64 DER from the portal, or PEM
     session_delay_seconds: float | None = None
     session_lifetime_seconds: float | None = None
+    # Vodacom Mozambique's own API (api_family "vodacom_mz"; api_key, public_key, shortcode as above;
+    # initiator_name / initiator_password: the initiator identifier and security credential, for
+    # reversals): each operation's port ("b2c=18345,query=18353,reversal=18354", any subset), and
+    # the reversal's amount field (input_ReversalAmount or input_Amount).
+    vodacom_mz_ports: str | None = None
+    reversal_amount_field: str | None = None
     # Both: Daraja's B2C shortcode, the OpenAPI's ServiceProviderCode.
     shortcode: str | None = None
     # Limits per payment, whole units (the market's when unset).
@@ -109,6 +119,19 @@ class BankSettings(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _family(self):
+        try:
+            family = self.family
+        except KeyError as exc:  # the market does not offer this API (the message names both)
+            raise ValueError(str(exc.args[0]) if exc.args else "unknown M-Pesa API family") from None
+        # A setting of one family's only given to another is a mistake, never silently ignored.
+        named = set(family.required_settings) | set(family.optional_settings)
+        for name in ("vodacom_mz_ports", "reversal_amount_field"):
+            if getattr(self, name) and name not in named:
+                raise ValueError(f"{name} is not a setting of {family.label}")
+        return self
+
+    @model_validator(mode="after")
     def _limits(self):
         market = self.market_data
         low = self.min_amount if self.min_amount is not None else market.min_amount
@@ -124,7 +147,7 @@ class BankSettings(BaseModel):
 
     @property
     def family(self) -> mpesa_wire.Family:
-        return mpesa_wire.for_market(self.market_data)
+        return mpesa_wire.for_market(self.market_data, self.api_family)
 
     @property
     def currency(self) -> str:
@@ -171,6 +194,8 @@ class BankSettings(BaseModel):
             "reversal_identifier_type": self.reversal_identifier_type,
             "session_delay_seconds": self.session_delay_seconds,
             "session_lifetime_seconds": self.session_lifetime_seconds,
+            "vodacom_mz_ports": self.vodacom_mz_ports,
+            "reversal_amount_field": self.reversal_amount_field,
             "environment": "sandbox" if self.environment == "simulator" else self.environment,
             "min_amount": low,
             "max_amount": high,

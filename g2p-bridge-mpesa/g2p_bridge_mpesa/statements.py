@@ -31,18 +31,26 @@ def _day(value):
     return (value or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
 
 
-def failure_reference(row) -> str:
+def failure_reference(row, mark: str = "X") -> str:
     """The // bank reference of a failed or refused payment (it has no receipt): unique, from the
     payment's request id or its disbursement id."""
     base = (row.get("conversation_id") or row["disbursement_id"]).replace("-", "")
-    return "X" + "".join(ch for ch in base if ch.isalnum()).upper()[:15]
+    return mark + "".join(ch for ch in base if ch.isalnum()).upper()[:15]
+
+
+def payment_reference(row) -> str:
+    """The // bank reference of a paid payment: its M-Pesa receipt, or, where M-Pesa confirmed it
+    by a status answer that names none (Vodacom Mozambique's), one made from its request id."""
+    return row["receipt"] or failure_reference(row, "S")
 
 
 def entries_for(row) -> list[mt940.Entry]:
     amount = Decimal(row["amount"])
     day = _day(row["completed_at"])
     if row["state"] == "paid":
-        return mt940.payment_entry(row["disbursement_id"], amount, day, row["receipt"], row["receiver_name"])
+        return mt940.payment_entry(
+            row["disbursement_id"], amount, day, payment_reference(row), row["receiver_name"]
+        )
     reason = " ".join(part for part in (row.get("result_code"), row.get("result_desc")) if part)
     return mt940.failure_entries(row["disbursement_id"], amount, day, failure_reference(row), reason)
 
