@@ -5,6 +5,14 @@ from odoo import api, fields, models
 
 from .payment_manager import money_text
 
+
+class Cents(fields.Integer):
+    """An amount in cents, stored as a 64-bit integer: a national float passes 2^31 cents (21
+    million shillings) long before a national cycle ends, where an Integer column overflows."""
+
+    column_type = ("int8", "int8")
+
+
 LINE_KINDS = [
     ("payment", "Payment out"),
     ("charge", "Charge"),
@@ -49,8 +57,8 @@ class MpesaStatement(models.Model):
     account = fields.Char(readonly=True)
     period_from = fields.Datetime(readonly=True)
     period_to = fields.Datetime(readonly=True)
-    opening_balance_cents = fields.Integer(readonly=True)
-    closing_balance_cents = fields.Integer(readonly=True)
+    opening_balance_cents = Cents(readonly=True)
+    closing_balance_cents = Cents(readonly=True)
     opening_balance = fields.Char(compute="_compute_money")
     closing_balance = fields.Char(compute="_compute_money")
     complete = fields.Boolean(
@@ -132,9 +140,9 @@ class MpesaStatementLine(models.Model):
     initiated_at = fields.Datetime()
     details = fields.Char()
     kind = fields.Selection(LINE_KINDS, required=True)
-    paid_in_cents = fields.Integer()
-    withdrawn_cents = fields.Integer()
-    balance_cents = fields.Integer()
+    paid_in_cents = Cents()
+    withdrawn_cents = Cents()
+    balance_cents = Cents()
     paid_in = fields.Char(compute="_compute_money")
     withdrawn = fields.Char(compute="_compute_money")
     reason_type = fields.Char()
@@ -173,7 +181,7 @@ class MpesaDiscrepancy(models.Model):
     payment_id = fields.Many2one("g2p.payment", ondelete="set null")
     cycle_id = fields.Many2one("g2p.cycle", index=True, ondelete="set null")
     receipt = fields.Char()
-    amount_cents = fields.Integer()
+    amount_cents = Cents()
     amount = fields.Char(compute="_compute_amount")
     description = fields.Char(required=True)
 

@@ -142,3 +142,23 @@ class TestStatementOfANationalCycle(MpesaTransactionCase):
         self.assertEqual(statement.state, "failed")
         self.assertIn("Receipt No.", statement.import_error)
         self.assertEqual(self.states(), [MPESA.TX_NEEDS_REVIEW] * 5)
+
+    def test_a_national_float_is_not_too_large_for_its_columns(self):
+        """KES 30 million in the Utility account is 3 billion cents: more than a 32-bit column holds."""
+        when = fields.Datetime.now()
+        msisdn = "254711000101"
+        rows = [
+            ("UN99999991", when, "Funds in", 25_000_000, 0, "Treasury", ""),
+            ("UN99999992", when, f"Business Payment to {msisdn} - N", 0, self.AMOUNT, f"{msisdn} - N", ""),
+        ]
+        data = statement_csv(rows, self.start, fields.Datetime.now() + timedelta(minutes=10), 30_000_000)
+        summary = self.manager.with_context(mpesa_statement_inline=True).mpesa_import_statement(
+            data, "float.csv"
+        )
+        statement = self.env["g2p.mpesa.statement"].browse(summary["statement_id"])
+        self.assertEqual(statement.opening_balance_cents, 3_000_000_000)
+        self.assertEqual(statement.closing_balance_cents, (55_000_000 - self.AMOUNT) * 100)
+        lines = statement.line_ids.sorted("row")
+        self.assertEqual(max(lines.mapped("balance_cents")), 5_500_000_000)
+        self.assertEqual(max(lines.mapped("paid_in_cents")), 2_500_000_000)
+        self.assertTrue(statement.complete)
