@@ -540,6 +540,8 @@ def run_size(args, cluster, root, n):
             raise BenchError(f"N={n}: {paid[0]} paid, KES {paid[1]} in Odoo; expected {n}, KES {expected}")
         return figures
     finally:
+        # What this size measured, even if it stopped half-way (kept with --keep).
+        (root / f"partial-{n}.json").write_text(json.dumps(figures, default=str))
         if sql:
             sql.close()
         if server:
@@ -722,8 +724,16 @@ def main(argv=None):
     parser.add_argument("--addons-path", default=None)
     parser.add_argument("--sim-python", default=None)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--table-from", help="print the table of an earlier run's figures.json (kept with --keep) and exit"
+    )
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.table_from:
+        sizes = json.loads(Path(args.table_from).read_text())
+        text, ok = table(sizes, args, f"(figures of {args.table_from}: the sizes it completed)")
+        print(text)
+        return 0 if ok else 1
     args.addons_path = args.addons_path or default_addons_path()
     args.sim_python = args.sim_python or default_sim_python()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
