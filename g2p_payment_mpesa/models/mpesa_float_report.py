@@ -7,6 +7,7 @@ never conflict; the manager shows the newest. The rows are also the float's hist
 """
 
 from odoo import fields, models
+from odoo.tools import create_index
 
 
 class MpesaFloatReport(models.Model):
@@ -27,3 +28,19 @@ class MpesaFloatReport(models.Model):
     # Decimal strings (2 places) as M-Pesa sent them: money is never a float here.
     utility_balance = fields.Char("Utility account", readonly=True)
     working_balance = fields.Char("Working account", readonly=True)
+
+    def init(self):
+        # The manager's newest figures without reading its history (one report per result).
+        create_index(
+            self.env.cr,
+            "g2p_mpesa_float_report_newest_index",
+            self._table,
+            ["manager_id", "reported_at", "id"],
+        )
+        create_index(
+            self.env.cr,
+            "g2p_mpesa_float_report_working_index",
+            self._table,
+            ["manager_id", "reported_at", "id"],
+            where="working_balance IS NOT NULL",
+        )

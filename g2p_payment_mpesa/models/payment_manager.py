@@ -326,17 +326,19 @@ class G2PPaymentManagerMpesa(models.Model):
         if self.ids:
             self.env["g2p.mpesa.float.report"].flush_model()
             # The newest report with each figure: a result reports no Working account balance.
+            # Each figure by an index (g2p.mpesa.float.report's init): every result adds a report,
+            # so a national cycle leaves hundreds of thousands, and the form must not read them all.
             self.env.cr.execute(
                 """
-                SELECT manager_id,
-                       (array_agg(working_balance ORDER BY reported_at DESC, id DESC)
-                            FILTER (WHERE working_balance IS NOT NULL))[1],
-                       max(reported_at)
-                  FROM g2p_mpesa_float_report
-                 WHERE manager_id IN %s
-              GROUP BY manager_id
+                SELECT m.id,
+                       (SELECT r.working_balance FROM g2p_mpesa_float_report r
+                         WHERE r.manager_id = m.id AND r.working_balance IS NOT NULL
+                      ORDER BY r.reported_at DESC, r.id DESC LIMIT 1),
+                       (SELECT max(r.reported_at) FROM g2p_mpesa_float_report r WHERE r.manager_id = m.id)
+                  FROM unnest(%s) AS m(id)
+                 WHERE EXISTS (SELECT 1 FROM g2p_mpesa_float_report r WHERE r.manager_id = m.id)
                 """,
-                [tuple(self.ids)],
+                [list(self.ids)],
             )
             newest = {row[0]: row[1:] for row in self.env.cr.fetchall()}
             # The Utility balance: the reports of the newest two seconds with one, in order (the
