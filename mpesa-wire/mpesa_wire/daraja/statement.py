@@ -556,14 +556,17 @@ def _lines(iterator, header_row, columns, names, offset, number_plan, tally):
 
 
 # ------------------------------------------------------------------------------------------ CSV
+def _encodings(start: bytes) -> tuple[str, ...]:
+    """The encodings to try, in order, for a text file beginning with these bytes."""
+    if start.startswith(codecs.BOM_UTF8):
+        return ("utf-8-sig",)
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return ("utf-16",)  # Excel's "Unicode Text"
+    return ("utf-8", "cp1252")
+
+
 def _decode(data: bytes) -> str:
-    if data.startswith(codecs.BOM_UTF8):
-        encodings = ("utf-8-sig",)
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encodings = ("utf-16",)  # Excel's "Unicode Text"
-    else:
-        encodings = ("utf-8", "cp1252")
-    for encoding in encodings:
+    for encoding in _encodings(data[:4]):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
@@ -812,14 +815,21 @@ def parse_file(
     number_plan: NumberPlan = KENYA,
 ) -> Statement:
     """CSV or XLSX, told apart by content (an XLSX is a zip: b'PK') and then by name."""
-    name = (filename or "").lower()
-    if data[:2] == b"PK":
+    if _is_xlsx(data[:8], filename):
         return parse_xlsx(data, tz_offset_hours=tz_offset_hours, number_plan=number_plan)
-    if data[:8] == _OLE2:
-        raise StatementError("this is an Excel 97-2003 (.xls) file: save it as .xlsx or CSV and import that")
-    if name.endswith((".xlsx", ".xlsm")):
-        raise StatementError(f"{filename} is named as an XLSX workbook but is not one (not a zip archive)")
     return parse_csv(data, tz_offset_hours=tz_offset_hours, number_plan=number_plan)
+
+
+def _is_xlsx(start: bytes, filename: str) -> bool:
+    """An XLSX workbook (a zip: b'PK') or else CSV, from a file's first 8 bytes and its name;
+    what is neither (an Excel 97-2003 file, a non-zip named .xlsx) is refused."""
+    if start[:2] == b"PK":
+        return True
+    if start[:8] == _OLE2:
+        raise StatementError("this is an Excel 97-2003 (.xls) file: save it as .xlsx or CSV and import that")
+    if (filename or "").lower().endswith((".xlsx", ".xlsm")):
+        raise StatementError(f"{filename} is named as an XLSX workbook but is not one (not a zip archive)")
+    return False
 
 
 # ------------------------------------------------------------------------------------ streaming
@@ -841,16 +851,6 @@ class StatementScan:
     def lines(self) -> Iterator[StatementLine]:
         _head, lines, _tally = _read_rows(self.rows(), self.tz_offset_hours, self.number_plan)
         yield from lines
-
-
-def _stream_encodings(opener) -> tuple[str, ...]:
-    with opener() as stream:
-        start = stream.read(4)
-    if start.startswith(codecs.BOM_UTF8):
-        return ("utf-8-sig",)
-    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return ("utf-16",)
-    return ("utf-8", "cp1252")
 
 
 def _csv_rows(opener, encoding: str):
@@ -876,8 +876,7 @@ def scan_file(
     zip of XML parts)."""
     with opener() as stream:
         start = stream.read(8)
-    name = (filename or "").lower()
-    if start[:2] == b"PK":
+    if _is_xlsx(start, filename):
 
         def rows():
             with opener() as stream:
@@ -885,13 +884,9 @@ def scan_file(
             return _Xlsx(data).rows()
 
         candidates = [rows]
-    elif start[:8] == _OLE2:
-        raise StatementError("this is an Excel 97-2003 (.xls) file: save it as .xlsx or CSV and import that")
-    elif name.endswith((".xlsx", ".xlsm")):
-        raise StatementError(f"{filename} is named as an XLSX workbook but is not one (not a zip archive)")
     else:
         candidates = [
-            (lambda encoding=encoding: _csv_rows(opener, encoding)) for encoding in _stream_encodings(opener)
+            (lambda encoding=encoding: _csv_rows(opener, encoding)) for encoding in _encodings(start)
         ]
     for rows in candidates:
         try:
