@@ -288,8 +288,8 @@ class Rpc:
 
 
 class Sql:
-    """Read-only progress queries straight on the cluster: polling through Odoo would take the
-    very worker slots being measured."""
+    """Progress queries straight on the cluster (polling through Odoo would take the very worker
+    slots being measured), and the scale bench's database copies."""
 
     def __init__(self, cluster, db):
         import psycopg2  # pylint: disable=import-outside-toplevel  (only with Odoo's Python)
@@ -301,6 +301,11 @@ class Sql:
         with self.conn.cursor() as cr:
             cr.execute(query, params)
             return cr.fetchone()
+
+    def run(self, query, params=()):
+        """A statement with no result (autocommit: CREATE DATABASE too)."""
+        with self.conn.cursor() as cr:
+            cr.execute(query, params)
 
     def all(self, query, params=()):
         with self.conn.cursor() as cr:

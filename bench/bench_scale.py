@@ -51,6 +51,7 @@ from _harness import (
     BenchError,
     Cluster,
     CpuMeter,
+    MarketData,
     OdooServer,
     Rpc,
     RssSampler,
@@ -432,8 +433,11 @@ def run_size(args, cluster, root, n):
     db = f"scale_{n}"
     folder = root / db
     folder.mkdir()
-    with _Admin(cluster) as admin:
-        admin.execute(f'CREATE DATABASE "{db}" TEMPLATE "{TEMPLATE_DB}"')
+    admin = Sql(cluster, "postgres")
+    try:
+        admin.run(f'CREATE DATABASE "{db}" TEMPLATE "{TEMPLATE_DB}"')
+    finally:
+        admin.close()
     shutil.copytree(root / "data" / "filestore" / TEMPLATE_DB, root / "data" / "filestore" / db)
     sim = server = sql = None
     figures = {"n": n}
@@ -461,7 +465,7 @@ def run_size(args, cluster, root, n):
             "phone": PHONE,
             "email": EMAIL,
             "batch_size": 500,
-            "manager": our_manager(sim, _KE, odoo_url, args),
+            "manager": our_manager(sim, MarketData.of("KE"), odoo_url, args),
             "rate_payments": args.rate_payments if n == args.sizes[0] else 0,
         }
         started = time.monotonic()
@@ -548,26 +552,6 @@ def run_size(args, cluster, root, n):
             server.stop()
         if sim:
             sim.stop()
-
-
-class _Admin:
-    """Autocommit connection to the cluster's postgres database (CREATE DATABASE)."""
-
-    def __init__(self, cluster):
-        import psycopg2  # pylint: disable=import-outside-toplevel
-
-        self.conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="odoo", dbname="postgres")
-        self.conn.autocommit = True
-
-    def __enter__(self):
-        return self.conn.cursor()
-
-    def __exit__(self, *exc):
-        self.conn.close()
-
-
-class _KE:
-    code = "KE"
 
 
 def table(sizes, args, command):
