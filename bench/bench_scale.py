@@ -30,7 +30,6 @@ what M-Pesa saw per second while payments remained.
 """
 
 import argparse
-import base64
 import json
 import re
 import shlex
@@ -40,6 +39,8 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -200,6 +201,23 @@ class Web:
             {"model": model, "method": method, "args": list(args), "kwargs": kwargs or {}},
         )
 
+    def csrf_token(self):
+        """The token the web client posts with forms (written into the /web page)."""
+        page = self.download("/web").decode()
+        found = re.search(r'csrf_token: "(\w+)"', page)
+        if not found:
+            raise BenchError("no csrf_token in /web")
+        return found.group(1)
+
+    def upload(self, path, data, timeout=3600):
+        headers = {"Content-Type": "application/octet-stream", "Cookie": self.cookie}
+        req = urllib.request.Request(self.url + path, data, headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise BenchError(f"{path}: {exc.code} {exc.read()[:300]!r}") from None
+
     def download(self, path, timeout=3600):
         req = urllib.request.Request(self.url + path, headers={"Cookie": self.cookie})
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -350,12 +368,9 @@ def statement_counts(sql):
 
 
 def import_statement(web, sql, manager_id, data, filename):
-    wizard = web.call(
-        "g2p.mpesa.statement.import",
-        "create",
-        [{"manager_id": manager_id, "file": base64.b64encode(data).decode(), "filename": filename}],
-    )
-    answer = web.call("g2p.mpesa.statement.import", "action_import", [[wizard]])
+    """As the import dialog does: the file streamed in the body of the upload route."""
+    query = urllib.parse.urlencode({"filename": filename, "csrf_token": web.csrf_token()})
+    answer = web.upload(f"/g2p_payment_mpesa/statement/{manager_id}?{query}", data)
     wait_jobs(sql, 3600, "the statement import")
     return answer
 

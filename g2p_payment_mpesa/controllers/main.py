@@ -3,12 +3,14 @@ import json
 import logging
 
 from odoo import SUPERUSER_ID, http
+from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 
 import mpesa_wire as wire
 from mpesa_wire import MalformedPayload
 
 from ..models.payment_manager_results import CallbackRefused
+from ..models.payment_manager_statement import STATEMENT_MAX_BYTES, StatementFile
 
 _logger = logging.getLogger(__name__)
 
@@ -74,3 +76,39 @@ class MpesaCallbackController(http.Controller):
             return _answer(400, False, manager, body)
         _logger.info("M-Pesa %s callback from %s: %s", kind, source, outcome)
         return _answer(200, True, manager, body)
+
+
+class MpesaStatementUploadController(http.Controller):
+    @http.route(
+        "/g2p_payment_mpesa/statement/<int:manager_id>",
+        type="http",
+        auth="user",
+        methods=["POST"],
+        max_content_length=STATEMENT_MAX_BYTES,
+        save_session=False,
+    )
+    def mpesa_statement_upload(self, manager_id, filename="", **_kwargs):
+        """A statement file in the request's body, streamed to the filestore (a national cycle's
+        file is never held whole in memory, nor sent base64 in JSON), then imported as the import
+        dialog does. Answers JSON: {"summary", "action"} (the notification the dialog shows), or
+        {"error"} with 400 (not a statement, empty), 403 (not allowed) or 404 (no such manager).
+        The CSRF token comes in the query string (``csrf_token``), as Odoo checks it."""
+        manager = request.env["g2p.program.payment.manager.mpesa"].browse(manager_id).exists()
+        if not manager:
+            return request.make_json_response({"error": "No such M-Pesa manager."}, status=404)
+        try:
+            manager.check_access_rights("read")
+            manager.check_access_rule("read")
+            manager._mpesa_check_statement_access()  # before the body is read
+            Attachment = request.env["ir.attachment"].sudo()
+            upload = StatementFile.receive(
+                request.httprequest.stream, Attachment._filestore(), STATEMENT_MAX_BYTES
+            )
+            summary = manager._mpesa_import_statement_file(upload, filename)
+            action = manager._mpesa_statement_done_action(summary)
+        except (AccessError, UserError) as exc:
+            request.env.cr.rollback()
+            status = 403 if isinstance(exc, AccessError) else 400
+            _logger.warning("M-Pesa statement upload on manager %s refused: %s", manager_id, exc)
+            return request.make_json_response({"error": str(exc.args[0] if exc.args else exc)}, status=status)
+        return request.make_json_response({"summary": summary, "action": action})

@@ -18,6 +18,8 @@ import binascii
 import hashlib
 import io
 import logging
+import os
+import tempfile
 from collections import defaultdict
 from datetime import timedelta
 
@@ -31,7 +33,7 @@ from mpesa_wire import msisdn_matches, names_match
 
 from .. import const
 from .mpesa_reversal import may_reverse
-from .payment_manager import money_text, when_text
+from .payment_manager import money_text, notify, when_text
 
 _logger = logging.getLogger(__name__)
 
@@ -48,6 +50,84 @@ STATEMENT_LOCK = 0x4D504553  # "MPES"
 CHUNK = 1000
 # A file larger than this (about 10,000 lines) is imported by a queue job, not in the request.
 STATEMENT_JOB_BYTES = 2 * 1024 * 1024
+# The upload route's largest file (a statement of 1,000,000 lines is about 200 MiB) and the block
+# it is copied in.
+STATEMENT_MAX_BYTES = 1024 * 1024 * 1024
+UPLOAD_BLOCK = 1024 * 1024
+
+
+class StatementFile:
+    """A statement file received: in memory (base64 over RPC) or in a temporary file beside the
+    filestore (streamed by the upload route, never held whole in memory). Its SHA-256 is the
+    import's identity; its SHA-1 the filestore's name for it."""
+
+    def __init__(self, data=None, path=None, size=0, sha256="", sha1=""):
+        self.data, self.path, self.size, self.sha256, self.sha1 = data, path, size, sha256, sha1
+
+    @classmethod
+    def of_bytes(cls, data):
+        return cls(
+            data=data,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            sha1=hashlib.sha1(data).hexdigest(),
+        )
+
+    @classmethod
+    def receive(cls, stream, folder, limit):
+        """Copy `stream` into a temporary file in `folder` (the filestore's: moved into it by
+        attach()), hashing it on the way; UserError past `limit` bytes."""
+        os.makedirs(folder, exist_ok=True)
+        fd, path = tempfile.mkstemp(dir=folder, prefix=".mpesa-statement-")
+        sha256, sha1, size = hashlib.sha256(), hashlib.sha1(), 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while block := stream.read(UPLOAD_BLOCK):
+                    size += len(block)
+                    if size > limit:
+                        raise UserError(_("The statement file is larger than %s MiB.") % (limit // 2**20))
+                    sha256.update(block)
+                    sha1.update(block)
+                    out.write(block)
+        except BaseException:
+            os.unlink(path)
+            raise
+        return cls(path=path, size=size, sha256=sha256.hexdigest(), sha1=sha1.hexdigest())
+
+    def open(self):
+        return open(self.path, "rb") if self.path else io.BytesIO(self.data)
+
+    def discard(self):
+        if self.path and os.path.exists(self.path):
+            os.unlink(self.path)
+        self.path = None
+
+    def attach(self, env, record, name):
+        """The file as an attachment of `record`. A streamed file is moved into the filestore as
+        Odoo would have written it (named by its SHA-1, marked for the filestore's garbage
+        collection should this transaction not commit), not read into memory."""
+        Attachment = env["ir.attachment"].sudo()
+        vals = {
+            "name": name,
+            "res_model": record._name,
+            "res_id": record.id,
+            "mimetype": "application/octet-stream",
+        }
+        if not self.path or Attachment._storage() != "file":
+            if self.path:
+                with open(self.path, "rb") as file:
+                    self.data = file.read()
+            return Attachment.create(dict(vals, raw=self.data))
+        fname = f"{self.sha1[:2]}/{self.sha1}"
+        full_path = Attachment._full_path(fname)
+        os.makedirs(os.path.dirname(full_path), exist_ok=True)
+        if os.path.isfile(full_path) and os.path.getsize(full_path) != self.size:
+            raise UserError(_("The statement file collides with an existing file."))
+        if not os.path.isfile(full_path):
+            os.replace(self.path, full_path)
+            self.path = None
+            Attachment._mark_for_gc(fname)
+        return Attachment.create(dict(vals, store_fname=fname, checksum=self.sha1, file_size=self.size))
 
 
 class G2PPaymentManagerMpesaStatement(models.Model):
@@ -73,13 +153,13 @@ class G2PPaymentManagerMpesaStatement(models.Model):
 
     def action_mpesa_import_statement(self):
         self.ensure_one()
+        # The file goes up as the request's body (streamed, see the upload route), not base64 in JSON.
         return {
-            "type": "ir.actions.act_window",
+            "type": "ir.actions.client",
+            "tag": "g2p_payment_mpesa.statement_upload",
             "name": _("Import M-Pesa statement"),
-            "res_model": "g2p.mpesa.statement.import",
-            "view_mode": "form",
             "target": "new",
-            "context": {"default_manager_id": self.id},
+            "params": {"manager_id": self.id},
         }
 
     def action_mpesa_statements(self):
@@ -125,55 +205,102 @@ class G2PPaymentManagerMpesaStatement(models.Model):
         """Import one statement file (CSV or XLSX, base64): returns a summary dict. Importing the
         same file again changes nothing and says so. A file of more than STATEMENT_JOB_BYTES (a
         national cycle's) is imported by a queue job: the summary then says ``queued``, and the
-        statement shows its progress."""
+        statement shows its progress. (The web client streams the file instead, through
+        ``/g2p_payment_mpesa/statement/<manager id>``: base64 in a JSON body holds it in memory
+        several times over.)"""
         self.ensure_one()
-        if not may_reverse(self.env):  # finance validators and administrators, as for reversals
-            raise AccessError(_("Only finance validators and administrators may import M-Pesa statements."))
+        self._mpesa_check_statement_access()
         try:
             data = base64.b64decode(file_b64 or b"", validate=True)
         except (binascii.Error, ValueError):
             raise UserError(_("The statement file is not valid base64.")) from None
-        if not data:
-            raise UserError(_("The statement file is empty."))
-        sha256 = hashlib.sha256(data).hexdigest()
-        managers = self._mpesa_statement_managers()
-        # One import per organisation at a time: a second one waits, then finds the first's lines.
-        self._mpesa_statement_lock_organisation(managers)
-        Statement = self.env["g2p.mpesa.statement"].sudo()
-        earlier = Statement.search([("manager_id", "in", managers.ids), ("sha256", "=", sha256)], limit=1)
-        if earlier:
-            return self._mpesa_statement_summary(earlier, already=True)
-        name = filename or _("statement")
-        if len(data) > STATEMENT_JOB_BYTES and not self.env.context.get("mpesa_statement_inline"):
-            statement = Statement.create(
-                {"name": name, "manager_id": self.id, "sha256": sha256, "state": "queued"}
+        return self._mpesa_import_statement_file(StatementFile.of_bytes(data), filename)
+
+    def _mpesa_check_statement_access(self):
+        if not may_reverse(self.env):  # finance validators and administrators, as for reversals
+            raise AccessError(_("Only finance validators and administrators may import M-Pesa statements."))
+
+    def _mpesa_import_statement_file(self, upload, filename):
+        """Import a received StatementFile (see mpesa_import_statement); its temporary copy, if
+        any, is gone afterwards (moved into the filestore, or deleted)."""
+        self.ensure_one()
+        self._mpesa_check_statement_access()
+        try:
+            if not upload.size:
+                raise UserError(_("The statement file is empty."))
+            managers = self._mpesa_statement_managers()
+            # One import per organisation at a time: a second one waits, then finds the first's lines.
+            self._mpesa_statement_lock_organisation(managers)
+            Statement = self.env["g2p.mpesa.statement"].sudo()
+            earlier = Statement.search(
+                [("manager_id", "in", managers.ids), ("sha256", "=", upload.sha256)], limit=1
             )
-            statement.attachment_id = (
-                self.env["ir.attachment"]
-                .sudo()
-                .create(
-                    {
-                        "name": name,
-                        "raw": data,
-                        "res_model": statement._name,
-                        "res_id": statement.id,
-                        "mimetype": "application/octet-stream",
-                    }
+            if earlier:
+                return self._mpesa_statement_summary(earlier, already=True)
+            name = filename or _("statement")
+            if upload.size > STATEMENT_JOB_BYTES and not self.env.context.get("mpesa_statement_inline"):
+                statement = Statement.create(
+                    {"name": name, "manager_id": self.id, "sha256": upload.sha256, "state": "queued"}
                 )
+                statement.attachment_id = upload.attach(self.env, statement, name)
+                self.with_delay(
+                    channel=const.QUEUE_CHANNEL,
+                    description=_("M-Pesa: import statement %s") % name,
+                    identity_key=f"mpesa-statement-{statement.id}",
+                    max_retries=3,
+                )._mpesa_import_statement_job(statement.id)
+                return self._mpesa_statement_summary(statement)
+            scan = self._mpesa_scan_statement(upload.open, name)
+            statement = Statement.create(
+                {"name": name, "manager_id": self.id, "sha256": upload.sha256, "state": "importing"}
             )
-            self.with_delay(
-                channel=const.QUEUE_CHANNEL,
-                description=_("M-Pesa: import statement %s") % name,
-                identity_key=f"mpesa-statement-{statement.id}",
-                max_retries=3,
-            )._mpesa_import_statement_job(statement.id)
+            self._mpesa_run_statement(statement, scan, managers)
             return self._mpesa_statement_summary(statement)
-        scan = self._mpesa_scan_statement(lambda: io.BytesIO(data), name)
-        statement = Statement.create(
-            {"name": name, "manager_id": self.id, "sha256": sha256, "state": "importing"}
+        finally:
+            upload.discard()
+
+    def _mpesa_statement_done_action(self, summary):
+        """What the approver is told once a file is handed in (the import dialog, the upload
+        route): the summary in a notification, then the statement."""
+        statement = self.env["g2p.mpesa.statement"].sudo().browse(summary["statement_id"])
+        if summary["already_imported"] and summary["queued"]:
+            message = _("This file is already being imported: its progress shows on the statement.")
+        elif summary["already_imported"]:
+            message = _("This file was imported on %s: nothing changed.") % when_text(
+                self, statement.create_date
+            )
+        elif summary["queued"]:
+            message = _(
+                "A large file: it is being imported in the background, and its progress shows on the "
+                "statement."
+            )
+        else:
+            message = _(
+                "%(lines)s lines, %(known)s already imported; %(paid)s requests resolved as paid, "
+                "%(unpaid)s as not paid, %(reversed)s reversals confirmed; %(discrepancies)s discrepancies."
+            ) % {
+                "lines": summary["lines"],
+                "known": summary["known"],
+                "paid": summary["resolved_paid"],
+                "unpaid": summary["resolved_unpaid"],
+                "reversed": summary["reversed"],
+                "discrepancies": summary["discrepancies"],
+            }
+        kind = "warning" if summary["discrepancies"] else "success"
+        return notify(
+            _("M-Pesa statement imported"),
+            message,
+            kind,
+            sticky=bool(summary["discrepancies"]),
+            then={
+                "type": "ir.actions.act_window",
+                "name": _("M-Pesa statement"),
+                "res_model": "g2p.mpesa.statement",
+                "res_id": statement.id,
+                "views": [[False, "form"]],
+                "target": "current",
+            },
         )
-        self._mpesa_run_statement(statement, scan, managers)
-        return self._mpesa_statement_summary(statement)
 
     def _mpesa_import_statement_job(self, statement_id):
         """Queue job: import a queued statement's file, reading it row by row from the filestore.
