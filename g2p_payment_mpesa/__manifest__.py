@@ -26,7 +26,13 @@
         "views/mpesa_reversal_views.xml",
     ],
     "demo": ["demo/mpesa_demo.xml"],
-    "assets": {"web.assets_backend": ["g2p_payment_mpesa/static/src/js/mpesa_progress.js"]},
+    "assets": {
+        "web.assets_backend": [
+            "g2p_payment_mpesa/static/src/js/mpesa_progress.js",
+            "g2p_payment_mpesa/static/src/js/mpesa_statement_upload.js",
+            "g2p_payment_mpesa/static/src/xml/mpesa_statement_upload.xml",
+        ]
+    },
     "installable": True,
     "application": False,
 }
