@@ -20,4 +20,5 @@ from . import (
     test_sim_wallets,
     test_statement,
     test_statement_queued,
+    test_statement_upload,
 )

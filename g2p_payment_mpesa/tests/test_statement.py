@@ -313,39 +313,7 @@ class TestStatementMatching(MpesaTransactionCase):
         self.assertEqual(tx.state, MPESA.TX_NEEDS_REVIEW)
         self.assertFalse(self.env["g2p.mpesa.statement"].search([("manager_id", "=", self.manager.id)]))
 
-    def test_the_wizard_imports_and_opens_the_statement(self):
-        self._tx(self.people[2])
-        data = statement_csv([], self.start, fields.Datetime.now() + timedelta(minutes=1), 0)
-        wizard = self.env["g2p.mpesa.statement.import"].create(
-            {"manager_id": self.manager.id, "file": data, "filename": "s.csv"}
-        )
-        action = wizard.action_import()
-        self.assertEqual(action["params"]["next"]["res_model"], "g2p.mpesa.statement")
-        self.assertIn("1 as not paid", action["params"]["message"])
-
-    def test_a_finance_validator_imports_and_a_plain_user_cannot(self):
-        tx = self._tx(self.people[0])
-        finance = new_test_user(
-            self.env, login="finance-stmt", groups="base.group_user,g2p_programs.g2p_finance_validator"
-        )
-        employee = new_test_user(self.env, login="employee-stmt", groups="base.group_user")
-        rows = [("UL1FINANC1", fields.Datetime.now(), "Business Payment to 254711000001 - P", 0, 500, "", "")]
-        data = statement_csv(rows, self.start, fields.Datetime.now() + timedelta(minutes=10), 1_000_000)
-        with self.assertRaises(AccessError):
-            self.env["g2p.mpesa.statement.import"].with_user(employee).create(
-                {"manager_id": self.manager.id, "file": data, "filename": "f.csv"}
-            )
-        wizard = (
-            self.env["g2p.mpesa.statement.import"]
-            .with_user(finance)
-            .create({"manager_id": self.manager.id, "file": data, "filename": "f.csv"})
-        )
-        wizard.action_import()
-        self.assertEqual((tx.state, tx.receipt), (MPESA.TX_PAID, "UL1FINANC1"))
-        statement = (
-            self.env["g2p.mpesa.statement"].with_user(finance).search([("manager_id", "=", self.manager.id)])
-        )
-        self.assertEqual(statement.line_ids.with_user(finance).mapped("match"), ["resolved"])
+    # Imports through the upload route (the dialog's): test_statement_upload.py.
 
 
 @tagged("post_install", "-at_install")

@@ -1,1 +1,1 @@
-from . import mpesa_callback_url, mpesa_preflight, mpesa_reversal, mpesa_statement_import
+from . import mpesa_callback_url, mpesa_preflight, mpesa_reversal
