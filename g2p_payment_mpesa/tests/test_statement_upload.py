@@ -1,5 +1,5 @@
-"""The statement upload route (the *Import M-Pesa statement* dialog's): the file is the request's
-body, streamed to the filestore; the answer is the notification that opens the statement. Only
+"""The statement upload route (the *Import M-Pesa statement* dialog's): the file is a form's file
+field, copied into the filestore; the answer is the notification that opens the statement. Only
 finance validators and administrators may import, with a valid CSRF token, and a refused file
 stores nothing."""
 
@@ -10,7 +10,6 @@ import json
 import os
 from datetime import timedelta
 from unittest.mock import patch
-from urllib.parse import urlencode
 
 from odoo import fields, http
 from odoo.tests import new_test_user, tagged
@@ -68,15 +67,14 @@ class TestStatementUpload(MpesaProgramMixin, HttpCase):
         return base64.b64decode(statement_csv(list(rows), self.start, end, opening, **kw))
 
     def upload(self, data, filename=FILENAME, csrf=None, manager=None):
-        """POST the file as the dialog does: (status, JSON answer or None)."""
+        """POST the file as the dialog does (a form's file field, multipart): (status, JSON answer
+        or None)."""
         token = http.Request.csrf_token(self) if csrf is None else csrf
         manager_id = (manager or self.manager).id
-        query = urlencode({"filename": filename, "csrf_token": token})
-        # opener.post, not url_open: url_open sends an empty body as a GET.
         response = self.opener.post(
-            f"{self.base_url()}/g2p_payment_mpesa/statement/{manager_id}?{query}",
-            data=data,
-            headers={"Content-Type": "application/octet-stream"},
+            f"{self.base_url()}/g2p_payment_mpesa/statement/{manager_id}",
+            data={"csrf_token": token},
+            files={"ufile": (filename, data, "text/csv")},
             timeout=60,
         )
         self.env.invalidate_all()

@@ -1,11 +1,11 @@
 /** @odoo-module **/
 /*
  * The manager's *Import M-Pesa statement* dialog (client action "g2p_payment_mpesa.statement_upload",
- * params {manager_id}). The chosen File is the request's body itself: the browser streams it from
- * disk to /g2p_payment_mpesa/statement/<manager id> (a national cycle's statement is ~200 MiB; it is
- * never read into JavaScript, nor sent base64 in JSON). The route answers JSON: on success the
- * notification action (which then opens the statement), otherwise {"error"}, shown in the dialog,
- * which stays open.
+ * params {manager_id}). The chosen File goes up as a form's file field (``ufile``, multipart, with
+ * the CSRF token) to /g2p_payment_mpesa/statement/<manager id>: the browser streams it from disk (a
+ * national cycle's statement is ~200 MiB; it is never read into JavaScript, nor sent base64 in
+ * JSON). The route answers JSON: on success the notification action (which then opens the
+ * statement), otherwise {"error"}, shown in the dialog, which stays open.
  */
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
@@ -64,13 +64,14 @@ export class MpesaStatementUpload extends Component {
     }
 
     upload(file) {
-        const query = new URLSearchParams({ filename: file.name, csrf_token: odoo.csrf_token });
-        const url = `${ROUTE}/${encodeURIComponent(this.managerId)}?${query}`;
+        const url = `${ROUTE}/${encodeURIComponent(this.managerId)}`;
+        const form = new FormData();
+        form.append("csrf_token", odoo.csrf_token);
+        form.append("ufile", file, file.name); // a reference to the file on disk, not its bytes
         return new Promise((resolve, reject) => {
             const xhr = new XMLHttpRequest();
             this.xhr = xhr;
-            xhr.open("POST", url);
-            xhr.setRequestHeader("Content-Type", "application/octet-stream");
+            xhr.open("POST", url); // multipart/form-data with its boundary, set by the browser
             xhr.upload.onprogress = (ev) => {
                 if (ev.lengthComputable && ev.total) {
                     this.state.progress = Math.round((100 * ev.loaded) / ev.total);
@@ -109,7 +110,7 @@ export class MpesaStatementUpload extends Component {
                 this.xhr = null;
                 reject(new Error(_t("The upload was cancelled.")));
             };
-            xhr.send(file); // the File itself: the browser reads it from disk as it sends
+            xhr.send(form); // the browser reads the file from disk as it sends it
         });
     }
 }
