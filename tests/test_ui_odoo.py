@@ -13,6 +13,8 @@ The walk, in order (one test: each step needs the one before):
 3. The approver prepares and sends the payments; the cycle's M-Pesa progress updates by itself
    (the bus) to 2 paid and 2 failed; the payments list shows receipts and reasons.
 4. The unregistered beneficiary registers with M-Pesa; Prepare payments and Send again pay her.
+5. The admin imports the day's statement (the simulator's portal export) from the manager's form:
+   the notification, then the statement.
 
 Then a new Kenyan program from scratch (README "A new program paid through M-Pesa, from scratch"),
 at 1400x900: Create Program in KES, Pay with M-Pesa, what the manager's readiness list names done
@@ -28,7 +30,9 @@ import json
 import os
 import re
 import time
+import urllib.parse
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -67,6 +71,21 @@ def sim_admin(method, path, body=None):
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"null")
+
+
+def sim_statement():
+    """The simulator's organisation statement of the day as the portal exports it (CSV): up to a
+    minute from now (Kenyan time, as the portal's period is)."""
+    kenya = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=3)
+    query = urllib.parse.urlencode(
+        {"from": kenya.date().isoformat(), "to": (kenya + timedelta(minutes=1)).isoformat(), "format": "csv"}
+    )
+    request = urllib.request.Request(
+        f"{SIM}/sim/admin/statement?{query}",
+        headers={"Authorization": f"Bearer {os.environ['MPESA_UI_SIM_ADMIN_TOKEN']}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
 
 
 def login(page):
@@ -240,6 +259,28 @@ def test_admin_and_approver_pay_a_cycle_through_mpesa(page):
     progress = page.locator("div[name='mpesa_progress']")
     expect(field(progress, "mpesa_paid_count")).to_have_text("3", timeout=WAIT)
     step(page, "7-failed-payment-paid-again")
+
+    # 5. The day's M-Pesa statement, imported from the manager's form (the file goes up as it is,
+    # with its progress): the summary in a notification, then the statement.
+    page.goto(f"{ODOO}/web#action=g2p_payment_mpesa.action_payment_manager_mpesa")
+    page.locator(".o_list_view td[name='name']", has_text="M-Pesa (walk)").last.click()
+    press(page, "action_mpesa_import_statement")
+    dialog = page.locator(".modal-dialog").last
+    expect(dialog.locator(".modal-title")).to_have_text("Import M-Pesa statement")
+    expect(dialog).to_contain_text("M-Pesa organisation portal")
+    importer = dialog.locator("button.o_mpesa_statement_import")
+    expect(importer).to_be_disabled()
+    name = "ORG_600000_Utility Account_Completed_walk.csv"
+    dialog.locator("input.o_mpesa_statement_file").set_input_files(
+        files=[{"name": name, "mimeType": "text/csv", "buffer": sim_statement()}]
+    )
+    step(page, "8-statement-chosen")
+    importer.click()
+    expect(notification(page)).to_contain_text("M-Pesa statement imported", timeout=WAIT)
+    expect(page.locator(".modal-dialog")).to_have_count(0)
+    expect(page.locator(".o_breadcrumb")).to_contain_text(name)
+    expect(field(page, "line_count")).not_to_have_text("0")
+    step(page, "9-statement-imported")
 
 
 def pay_with_mpesa(page, program):
