@@ -40,8 +40,8 @@ import sys
 import tempfile
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 from _harness import (
@@ -209,9 +209,21 @@ class Web:
             raise BenchError("no csrf_token in /web")
         return found.group(1)
 
-    def upload(self, path, data, timeout=3600):
-        headers = {"Content-Type": "application/octet-stream", "Cookie": self.cookie}
-        req = urllib.request.Request(self.url + path, data, headers)
+    def upload(self, path, data, filename, timeout=3600):
+        """A multipart form (csrf_token, ufile) as a browser posts a file."""
+        boundary = uuid.uuid4().hex
+        body = b"".join(
+            [
+                f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'.encode(),
+                self.csrf_token().encode(),
+                f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="ufile"; '
+                f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode(),
+                data,
+                f"\r\n--{boundary}--\r\n".encode(),
+            ]
+        )
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": self.cookie}
+        req = urllib.request.Request(self.url + path, body, headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return json.loads(resp.read())
@@ -368,9 +380,8 @@ def statement_counts(sql):
 
 
 def import_statement(web, sql, manager_id, data, filename):
-    """As the import dialog does: the file streamed in the body of the upload route."""
-    query = urllib.parse.urlencode({"filename": filename, "csrf_token": web.csrf_token()})
-    answer = web.upload(f"/g2p_payment_mpesa/statement/{manager_id}?{query}", data)
+    """As the import dialog does: the file posted as a form's file to the upload route."""
+    answer = web.upload(f"/g2p_payment_mpesa/statement/{manager_id}", data, filename)
     wait_jobs(sql, 3600, "the statement import")
     return answer
 

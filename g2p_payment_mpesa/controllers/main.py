@@ -2,7 +2,7 @@ import hmac
 import json
 import logging
 
-from odoo import SUPERUSER_ID, http
+from odoo import SUPERUSER_ID, _, http
 from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 
@@ -87,28 +87,32 @@ class MpesaStatementUploadController(http.Controller):
         max_content_length=STATEMENT_MAX_BYTES,
         save_session=False,
     )
-    def mpesa_statement_upload(self, manager_id, filename="", **_kwargs):
-        """A statement file in the request's body, streamed to the filestore (a national cycle's
-        file is never held whole in memory, nor sent base64 in JSON), then imported as the import
-        dialog does. Answers JSON: {"summary", "action"} (the notification the dialog shows), or
-        {"error"} with 400 (not a statement, empty), 403 (not allowed) or 404 (no such manager).
-        The CSRF token comes in the query string (``csrf_token``), as Odoo checks it."""
+    def mpesa_statement_upload(self, manager_id, ufile=None, **_kwargs):
+        """A statement file posted as a form's file field ``ufile`` (multipart, as a browser
+        uploads: Werkzeug spools it to a temporary file), copied into the filestore while hashed,
+        then imported as mpesa_import_statement does: a national cycle's file is never held whole
+        in memory, nor sent base64 in JSON. Answers JSON: {"summary", "action"} (the notification
+        the import dialog shows), or {"error"} with 400 (no file, not a statement, too large),
+        403 (not allowed) or 404 (no such manager). The CSRF token is the form's ``csrf_token``."""
         manager = request.env["g2p.program.payment.manager.mpesa"].browse(manager_id).exists()
         if not manager:
             return request.make_json_response({"error": "No such M-Pesa manager."}, status=404)
         try:
             manager.check_access_rights("read")
             manager.check_access_rule("read")
-            manager._mpesa_check_statement_access()  # before the body is read
+            manager._mpesa_check_statement_access()
+            if not ufile or not hasattr(ufile, "stream"):
+                raise UserError(_("Choose the statement file exported from the M-Pesa portal."))
             Attachment = request.env["ir.attachment"].sudo()
-            upload = StatementFile.receive(
-                request.httprequest.stream, Attachment._filestore(), STATEMENT_MAX_BYTES
-            )
-            summary = manager._mpesa_import_statement_file(upload, filename)
+            upload = StatementFile.receive(ufile.stream, Attachment._filestore(), STATEMENT_MAX_BYTES)
+            summary = manager._mpesa_import_statement_file(upload, ufile.filename or "")
             action = manager._mpesa_statement_done_action(summary)
         except (AccessError, UserError) as exc:
             request.env.cr.rollback()
             status = 403 if isinstance(exc, AccessError) else 400
             _logger.warning("M-Pesa statement upload on manager %s refused: %s", manager_id, exc)
             return request.make_json_response({"error": str(exc.args[0] if exc.args else exc)}, status=status)
+        finally:
+            if ufile and hasattr(ufile, "close"):
+                ufile.close()  # its spooled temporary file
         return request.make_json_response({"summary": summary, "action": action})

@@ -127,7 +127,14 @@ class StatementFile:
             os.replace(self.path, full_path)
             self.path = None
             Attachment._mark_for_gc(fname)
-        return Attachment.create(dict(vals, store_fname=fname, checksum=self.sha1, file_size=self.size))
+        attachment = Attachment.create(vals)
+        # create() and write() drop these three (Odoo computes them from the content it is given).
+        env.cr.execute(
+            "UPDATE ir_attachment SET store_fname = %s, checksum = %s, file_size = %s WHERE id = %s",
+            [fname, self.sha1, self.size, attachment.id],
+        )
+        attachment.invalidate_recordset(["store_fname", "checksum", "file_size", "raw", "datas"])
+        return attachment
 
 
 class G2PPaymentManagerMpesaStatement(models.Model):
