@@ -29,6 +29,15 @@ class MpesaFloatReport(models.Model):
     utility_balance = fields.Char("Utility account", readonly=True)
     working_balance = fields.Char("Working account", readonly=True)
 
+    def _mpesa_insert(self, manager_id, source, utility, working):
+        """One report, inserted by SQL: it comes with every payment result, and create() (defaults,
+        the user's company read for them) cost a fifth of a result callback's time."""
+        self.env.cr.execute(
+            "INSERT INTO g2p_mpesa_float_report (manager_id, reported_at, source, utility_balance,"
+            " working_balance) VALUES (%s, %s, %s, %s, %s)",
+            [manager_id, fields.Datetime.now(), source, utility or None, working or None],
+        )
+
     def init(self):
         # The manager's newest figures without reading its history (one report per result).
         create_index(

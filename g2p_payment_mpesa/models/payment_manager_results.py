@@ -284,15 +284,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
         def money(value):
             return str(Decimal(value).quantize(Decimal("0.01"))) if value is not None else False
 
-        self.env["g2p.mpesa.float.report"].sudo().create(
-            {
-                "manager_id": self.id,
-                "reported_at": fields.Datetime.now(),
-                "source": source,
-                "utility_balance": money(utility),
-                "working_balance": money(working),
-            }
-        )
+        self.env["g2p.mpesa.float.report"]._mpesa_insert(self.id, source, money(utility), money(working))
         self.invalidate_recordset(
             [
                 "float_utility_balance",
