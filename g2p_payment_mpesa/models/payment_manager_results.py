@@ -64,10 +64,20 @@ class G2PPaymentManagerMpesaResults(models.Model):
             raise CallbackRefused("no OriginatorConversationID")
         Tx = self.env["g2p.mpesa.transaction"].sudo()
         Tx.flush_model(["originator_conversation_id", "manager_id"])
-        # Found and locked in one statement: a callback costs a round trip less.
+        Tx._mpesa_flush_payment_facts()
+        # Found and locked in one statement, with what applying a result reads of its payment
+        # (MpesaTransaction._mpesa_payment_facts): a callback costs two round trips less.
         self.env.cr.execute(
-            "SELECT id FROM g2p_mpesa_transaction WHERE originator_conversation_id = %s AND manager_id = %s"
-            " ORDER BY id DESC LIMIT 1 FOR UPDATE",
+            """
+            SELECT tx.id, pay.cycle_id, partner.name, manager.receiver_check
+              FROM g2p_mpesa_transaction tx
+              LEFT JOIN g2p_payment pay ON pay.id = tx.payment_id
+              LEFT JOIN g2p_entitlement ent ON ent.id = pay.entitlement_id
+              LEFT JOIN res_partner partner ON partner.id = ent.partner_id
+              LEFT JOIN g2p_program_payment_manager_mpesa manager ON manager.id = tx.manager_id
+             WHERE tx.originator_conversation_id = %s AND tx.manager_id = %s
+             ORDER BY tx.id DESC LIMIT 1 FOR UPDATE OF tx
+            """,
             [ocid, self.id],
             # A concurrent result or acknowledgement makes this a serialization failure that
             # Odoo retries (the whole request): expected, so not logged as a "bad query" error.
@@ -77,6 +87,7 @@ class G2PPaymentManagerMpesaResults(models.Model):
         if not row:
             raise CallbackRefused(f"unknown OriginatorConversationID {ocid}")
         tx = Tx.browse(row[0])
+        tx._mpesa_keep_payment_facts(row[1:])
         tx.invalidate_recordset()
         return tx
 
