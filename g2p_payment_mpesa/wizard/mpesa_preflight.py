@@ -7,6 +7,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from .. import const
+from ..models.g2p_cycle import OPEN_ENTITLEMENT_STATES
 
 
 class MpesaPreflight(models.TransientModel):
@@ -103,12 +104,7 @@ class MpesaPreflight(models.TransientModel):
     def _open_in_background(self, cycle, manager, entitlements, then):
         """The dialog at once; the check in a queue job (the entitlements by scope: a national
         cycle's are not written into the dialog one by one)."""
-        open_ones = cycle._mpesa_open_entitlements()
-        scope = "listed"
-        if len(entitlements) == len(open_ones) and set(entitlements.ids) == set(open_ones.ids):
-            scope = "open"
-        elif set(entitlements.ids) == set(open_ones.filtered(lambda ent: not ent.mpesa_payees_confirmed).ids):
-            scope = "unconfirmed"
+        scope = self._scope_of(cycle, entitlements)
         wizard = self.create(
             {
                 "cycle_id": cycle.id,
@@ -126,6 +122,33 @@ class MpesaPreflight(models.TransientModel):
             max_retries=3,
         )._mpesa_check_job(manager.id)
         return wizard._action()
+
+    @api.model
+    def _scope_of(self, cycle, entitlements):
+        """Whether `entitlements` are the cycle's open ones ("open"), those of them not confirmed
+        ("unconfirmed"), or neither ("listed"): counted by PostgreSQL (two sets of a national
+        cycle's ids made this request 40 MiB larger at 300,000)."""
+        self.env["g2p.entitlement"].flush_model(["cycle_id", "state", "mpesa_payees_confirmed"])
+        self.env.cr.execute(
+            """
+            SELECT count(*) FILTER (WHERE given),
+                   count(*),
+                   count(*) FILTER (WHERE given AND NOT confirmed),
+                   count(*) FILTER (WHERE NOT confirmed)
+              FROM (SELECT e.id = ANY(%(ids)s) AS given,
+                           coalesce(e.mpesa_payees_confirmed, false) AS confirmed
+                      FROM g2p_entitlement e
+                     WHERE e.cycle_id = %(cycle)s AND e.state IN %(states)s) AS open_ones
+            """,
+            {"ids": list(entitlements.ids), "cycle": cycle.id, "states": OPEN_ENTITLEMENT_STATES},
+        )
+        given_open, all_open, given_unconfirmed, all_unconfirmed = self.env.cr.fetchone()
+        given = len(entitlements)
+        if given == given_open == all_open:
+            return "open"
+        if given == given_unconfirmed == all_unconfirmed:
+            return "unconfirmed"
+        return "listed"
 
     def _entitlements(self):
         self.ensure_one()
