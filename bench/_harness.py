@@ -330,11 +330,14 @@ def wait_for_quiet(max_load, max_wait, say=print):
 
 
 def cpu_seconds(pid):
-    """User + system CPU seconds a process has used (0 when it is gone)."""
+    """User + system CPU seconds a process has used, with those of its children that have exited
+    and been waited for (0 when it is gone). Odoo recycles a worker after `limit_request`
+    requests and PostgreSQL's backends end with their connections: their time is then counted in
+    their parent's (Odoo's main process, the postmaster)."""
     try:
         with open(f"/proc/{pid}/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
 
@@ -354,7 +357,8 @@ def children_of(ppid):
 
 class CpuMeter:
     """CPU seconds used by the simulator, Odoo's processes and PostgreSQL while a phase runs:
-    where a 2-core machine's time went. Processes that exit during the phase are not counted."""
+    where a 2-core machine's time went. A process that exits during the phase is counted through
+    its parent's waited-for children (see cpu_seconds); one not waited for yet is not."""
 
     def __init__(self, server, sim, cluster):
         self.server, self.sim, self.cluster = server, sim, cluster
@@ -376,7 +380,5 @@ class CpuMeter:
 
     @staticmethod
     def used(before, after):
-        return {
-            name: sum(cpu - before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
-            for name, pids in after.items()
-        }
+        # Totals, not per process: a process gone since `before` is in its parent's total now.
+        return {name: sum(pids.values()) - sum(before.get(name, {}).values()) for name, pids in after.items()}
