@@ -343,17 +343,23 @@ class G2PPaymentManagerMpesa(models.Model):
             newest = {row[0]: row[1:] for row in self.env.cr.fetchall()}
             # The Utility balance: the reports of the newest two seconds with one, in order (the
             # results of one burst may be recorded either side of a second's turn).
+            # The newest second found once per manager, then its reports by the index's range (a
+            # subquery per report made the form's time grow with the reports: 0.68 s at 300,000).
             self.env.cr.execute(
                 """
+                WITH newest AS (
+                    SELECT m.id, (SELECT max(n.reported_at) FROM g2p_mpesa_float_report n
+                                   WHERE n.manager_id = m.id AND n.utility_balance IS NOT NULL) AS at
+                      FROM unnest(%s) AS m(id)
+                )
                 SELECT r.manager_id, r.source, r.utility_balance
-                  FROM g2p_mpesa_float_report r
-                 WHERE r.manager_id IN %s AND r.utility_balance IS NOT NULL
-                   AND r.reported_at >= (SELECT max(m.reported_at) FROM g2p_mpesa_float_report m
-                                          WHERE m.manager_id = r.manager_id
-                                            AND m.utility_balance IS NOT NULL) - interval '1 second'
+                  FROM newest
+                  JOIN g2p_mpesa_float_report r
+                    ON r.manager_id = newest.id AND r.reported_at >= newest.at - interval '1 second'
+                 WHERE r.utility_balance IS NOT NULL
               ORDER BY r.id
                 """,
-                [tuple(self.ids)],
+                [list(self.ids)],
             )
             last_second = {}
             for manager_id, source, utility in self.env.cr.fetchall():
