@@ -160,7 +160,7 @@ class G2PPaymentManagerMpesaStatement(models.Model):
 
     def action_mpesa_import_statement(self):
         self.ensure_one()
-        # The file goes up as the request's body (streamed, see the upload route), not base64 in JSON.
+        # The dialog posts the file as a form's file field (see the upload route), not base64 in JSON.
         return {
             "type": "ir.actions.client",
             "tag": "g2p_payment_mpesa.statement_upload",
